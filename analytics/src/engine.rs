@@ -1,0 +1,158 @@
+//! The analytics handle: shared state, the worker thread that runs polars off the async
+//! runtime, and the journal sink that feeds it.
+
+use crate::batch;
+use crate::config::AnalyticsConfig;
+use crate::state::State;
+use crate::views::{self, ViewError, ViewName, ViewRequest};
+use ioc_ingest::deadletter::DeadLetter;
+use ioc_ingest::journal::{JournalSink, Recovered};
+use ioc_ingest::{Areas, Event, Reason};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// Committed batches waiting for the worker; when full, the journal thread waits (and with it
+/// the acknowledgements), so memory stays bounded under any input rate.
+const WORKER_QUEUE: usize = 64;
+
+/// Why analytics could not process a batch.
+#[derive(Debug, thiserror::Error)]
+pub enum AnalyticsError {
+    /// polars refused the micro-batch (a bug, not the sender's fault; the events stay journaled).
+    #[error("polars micro-batch failed: {0}")]
+    Polars(#[from] polars::error::PolarsError),
+}
+
+/// Cloneable access to the analytics state.
+#[derive(Clone)]
+pub struct Analytics {
+    state: Arc<Mutex<State>>,
+}
+
+/// Counters for `/metrics`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MetricsSnapshot {
+    /// Accepted events ever.
+    pub events_total: u64,
+    /// Late events ever.
+    pub late_total: u64,
+    /// Refusals by reason (every reason listed).
+    pub rejected: BTreeMap<Reason, u64>,
+    /// Events per second over the last ten seconds.
+    pub events_per_sec: f64,
+}
+
+impl Analytics {
+    /// Empty analytics for a deployment's areas.
+    pub fn new(areas: Arc<Areas>, config: AnalyticsConfig) -> Self {
+        Self { state: Arc::new(Mutex::new(State::new(areas, config))) }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock leaves counters consistent enough to keep serving.
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The deployment's areas.
+    pub fn areas(&self) -> Arc<Areas> {
+        Arc::clone(&self.lock().areas)
+    }
+
+    /// Applies a batch of journaled events (blocking: call off the async runtime).
+    /// `live_at_ms` is the wall-clock time for the rate meter; `None` during replay.
+    pub fn apply(&self, events: &[Event], live_at_ms: Option<i64>) -> Result<(), AnalyticsError> {
+        let readings = self.lock().admit(events, live_at_ms);
+        let partials = batch::aggregate(&readings)?;
+        self.lock().merge(partials);
+        Ok(())
+    }
+
+    /// Counts refused messages.
+    pub fn record_rejected(&self, records: Vec<DeadLetter>) {
+        self.lock().record_rejected(records);
+    }
+
+    /// Restores refusal counters and records read from the journal at start.
+    pub fn restore(&self, recovered: Recovered) {
+        self.lock().restore_rejected(recovered.rejected, recovered.dead_letters);
+    }
+
+    /// The current data of a view (blocking: builds JSON under the state lock).
+    pub fn view(&self, request: &ViewRequest, now_ms: i64) -> Result<Value, ViewError> {
+        let state = self.lock();
+        match request.view {
+            ViewName::Overview => Ok(views::overview_view(&state, now_ms)),
+            ViewName::Area => {
+                let area = request.area.as_deref().unwrap_or_default();
+                views::area_view(&state, area)
+                    .ok_or_else(|| ViewError::BadRequest(format!("unknown area {area:?}")))
+            }
+            ViewName::Alerts => Ok(json!({ "items": [] })),
+            ViewName::Reports => Ok(json!({ "items": [] })),
+            ViewName::Kpi => Ok(json!({ "areas": [], "city": {}, "ranking": [] })),
+        }
+    }
+
+    /// The newest dead-letter records, newest first.
+    pub fn dead_letters(&self, limit: usize) -> Vec<DeadLetter> {
+        self.lock().dead_letters.iter().rev().take(limit).cloned().collect()
+    }
+
+    /// Counters for `/metrics`.
+    pub fn metrics(&self, now_ms: i64) -> MetricsSnapshot {
+        let state = self.lock();
+        MetricsSnapshot {
+            events_total: state.events_total(),
+            late_total: state.late_total(),
+            rejected: state.rejected_by_reason(),
+            events_per_sec: state.rate.per_second(now_ms),
+        }
+    }
+
+    /// Starts the worker thread and returns the sink to give the journal.
+    pub fn start_worker(&self) -> std::io::Result<(AnalyticsSink, std::thread::JoinHandle<()>)> {
+        let (batches, queue) = sync_channel(WORKER_QUEUE);
+        let analytics = self.clone();
+        let thread = std::thread::Builder::new()
+            .name("ioc-analytics".into())
+            .spawn(move || work(analytics, queue))?;
+        Ok((AnalyticsSink { batches }, thread))
+    }
+}
+
+/// What the journal hands to analytics.
+enum Committed {
+    Events(Vec<Event>),
+    Rejected(Vec<DeadLetter>),
+}
+
+/// The journal sink: forwards committed batches to the analytics worker.
+pub struct AnalyticsSink {
+    batches: SyncSender<Committed>,
+}
+
+impl JournalSink for AnalyticsSink {
+    fn accepted(&mut self, events: Vec<Event>) {
+        let _ = self.batches.send(Committed::Events(events));
+    }
+
+    fn rejected(&mut self, records: Vec<DeadLetter>) {
+        let _ = self.batches.send(Committed::Rejected(records));
+    }
+}
+
+fn work(analytics: Analytics, queue: Receiver<Committed>) {
+    while let Ok(committed) = queue.recv() {
+        match committed {
+            Committed::Events(events) => {
+                let now = ioc_ingest::event::now_ms();
+                if let Err(error) = analytics.apply(&events, Some(now)) {
+                    tracing::error!(%error, events = events.len(), "analytics batch failed");
+                }
+            }
+            Committed::Rejected(records) => analytics.record_rejected(records),
+        }
+    }
+}

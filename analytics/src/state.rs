@@ -1,0 +1,211 @@
+//! Everything analytics knows, updated batch by batch: lifetime counts, the watermark, window
+//! buckets, each source's latest reading, refusals.
+
+use crate::batch::Reading;
+use crate::config::AnalyticsConfig;
+use crate::partial::Partial;
+use crate::rate::RateMeter;
+use crate::sketch::QuantileSketch;
+use crate::windows::{BUCKET_MS, SeriesKey, WindowStore, bucket_of};
+use ioc_ingest::deadletter::DeadLetter;
+use ioc_ingest::{Areas, Event, Kind, Reason};
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+
+/// Buckets older than the newest event time minus this are dropped: the widest window
+/// (60 min) plus the allowed lateness and a minute of margin.
+const RETENTION_MARGIN_MS: i64 = 60_000;
+
+/// The latest known state of one sensor or portal.
+#[derive(Debug, Clone)]
+pub struct SourceState {
+    /// Source id.
+    pub id: String,
+    /// Its kind.
+    pub kind: Kind,
+    /// Area of its latest event.
+    pub area: String,
+    /// Event time of its latest event, epoch ms.
+    pub last_ts: i64,
+    /// Fields of its latest event.
+    pub values: Map<String, Value>,
+    /// Its speeds so far (traffic sensors), to learn the free-flow speed.
+    pub speeds: QuantileSketch,
+}
+
+/// The analytics state.
+#[derive(Debug)]
+pub struct State {
+    pub(crate) areas: Arc<Areas>,
+    pub(crate) config: AnalyticsConfig,
+    pub(crate) counts: BTreeMap<String, BTreeMap<Kind, u64>>,
+    pub(crate) events_total: u64,
+    pub(crate) late_total: u64,
+    pub(crate) max_ts: Option<i64>,
+    pub(crate) windows: WindowStore,
+    pub(crate) sources: BTreeMap<String, SourceState>,
+    pub(crate) rejected: BTreeMap<Reason, u64>,
+    pub(crate) dead_letters: VecDeque<DeadLetter>,
+    pub(crate) rate: RateMeter,
+}
+
+impl State {
+    /// An empty state for a deployment's areas.
+    pub fn new(areas: Arc<Areas>, config: AnalyticsConfig) -> Self {
+        Self {
+            areas,
+            config,
+            counts: BTreeMap::new(),
+            events_total: 0,
+            late_total: 0,
+            max_ts: None,
+            windows: WindowStore::default(),
+            sources: BTreeMap::new(),
+            rejected: BTreeMap::new(),
+            dead_letters: VecDeque::new(),
+            rate: RateMeter::default(),
+        }
+    }
+
+    /// First phase of a batch: counts, lateness, sources; returns the readings for the windows.
+    ///
+    /// Events are taken in journal order, so replay reaches the same state as the live run.
+    pub fn admit(&mut self, events: &[Event], live_at_ms: Option<i64>) -> Vec<Reading> {
+        let mut readings = Vec::new();
+        for event in events {
+            *self.counts.entry(event.area.clone()).or_default().entry(event.kind).or_insert(0) += 1;
+            self.events_total += 1;
+            self.update_source(event);
+            let watermark = self.max_ts.map(|max| max - self.config.allowed_lateness_ms);
+            if watermark.is_some_and(|w| event.ts_ms < w) {
+                self.late_total += 1;
+                continue;
+            }
+            self.max_ts = Some(self.max_ts.map_or(event.ts_ms, |max| max.max(event.ts_ms)));
+            if !windowed(event.kind) {
+                continue;
+            }
+            let bucket = bucket_of(event.ts_ms);
+            readings.extend(event.numeric_fields().map(|(field, value)| Reading {
+                area: event.area.clone(),
+                kind: event.kind,
+                field: field.to_string(),
+                bucket,
+                ts: event.ts_ms,
+                value,
+            }));
+        }
+        if let Some(now) = live_at_ms {
+            self.rate.record(now, events.len() as u64);
+        }
+        readings
+    }
+
+    /// Second phase: merges the polars partials and drops buckets no window reaches.
+    pub fn merge(&mut self, partials: Vec<(SeriesKey, i64, Partial)>) {
+        for (key, bucket, partial) in partials {
+            self.windows.merge(key, bucket, &partial);
+        }
+        if let Some(max) = self.max_ts {
+            let keep_from = bucket_of(max) + BUCKET_MS
+                - crate::windows::WINDOWS[3].1
+                - self.config.allowed_lateness_ms
+                - RETENTION_MARGIN_MS;
+            self.windows.prune(keep_from);
+        }
+    }
+
+    /// Counts refusals and keeps the newest records.
+    pub fn record_rejected(&mut self, records: Vec<DeadLetter>) {
+        for record in records {
+            *self.rejected.entry(record.reason).or_insert(0) += 1;
+            self.keep_dead_letter(record);
+        }
+    }
+
+    /// Restores refusal counts and records from the journal at start.
+    pub fn restore_rejected(&mut self, counts: BTreeMap<Reason, u64>, records: Vec<DeadLetter>) {
+        self.rejected = counts;
+        for record in records {
+            self.keep_dead_letter(record);
+        }
+    }
+
+    fn keep_dead_letter(&mut self, record: DeadLetter) {
+        self.dead_letters.push_back(record);
+        while self.dead_letters.len() > self.config.dead_letter_capacity {
+            self.dead_letters.pop_front();
+        }
+    }
+
+    fn update_source(&mut self, event: &Event) {
+        let source = self.sources.entry(event.source.clone()).or_insert_with(|| SourceState {
+            id: event.source.clone(),
+            kind: event.kind,
+            area: event.area.clone(),
+            last_ts: i64::MIN,
+            values: Map::new(),
+            speeds: QuantileSketch::default(),
+        });
+        if let Some(speed) = event.values.get("speed").and_then(Value::as_f64) {
+            source.speeds.add(speed);
+        }
+        if event.ts_ms >= source.last_ts {
+            source.last_ts = event.ts_ms;
+            source.kind = event.kind;
+            source.area.clone_from(&event.area);
+            source.values.clone_from(&event.values);
+        }
+    }
+
+    /// End of the current windows: the end of the bucket holding the newest event time.
+    pub fn window_end(&self) -> Option<i64> {
+        self.max_ts.map(|max| bucket_of(max) + BUCKET_MS)
+    }
+
+    /// The window of one series ending at [`State::window_end`].
+    pub fn window(&self, area: &str, kind: Kind, field: &str, width_ms: i64) -> Partial {
+        match self.window_end() {
+            Some(end) => self.windows.window(
+                &SeriesKey { area: area.to_string(), kind, field: field.to_string() },
+                end,
+                width_ms,
+            ),
+            None => Partial::empty(),
+        }
+    }
+
+    /// Total refusals.
+    pub fn rejected_total(&self) -> u64 {
+        self.rejected.values().sum()
+    }
+
+    /// Refusals by reason, every reason listed.
+    pub fn rejected_by_reason(&self) -> BTreeMap<Reason, u64> {
+        Reason::ALL
+            .into_iter()
+            .map(|reason| (reason, self.rejected.get(&reason).copied().unwrap_or(0)))
+            .collect()
+    }
+
+    /// Accepted events ever, all areas and kinds.
+    pub fn events_total(&self) -> u64 {
+        self.events_total
+    }
+
+    /// Late events ever.
+    pub fn late_total(&self) -> u64 {
+        self.late_total
+    }
+
+    /// Lifetime accepted events of one area and kind.
+    pub fn count(&self, area: &str, kind: Kind) -> u64 {
+        self.counts.get(area).and_then(|k| k.get(&kind)).copied().unwrap_or(0)
+    }
+}
+
+/// Kinds whose numeric fields go into windows (dossiers and reports feed KPIs instead).
+fn windowed(kind: Kind) -> bool {
+    matches!(kind, Kind::Traffic | Kind::AirQuality | Kind::WaterLevel | Kind::Noise)
+}

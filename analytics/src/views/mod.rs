@@ -1,0 +1,15 @@
+//! Live views (DESIGN §6): what the operators' screens show, built from the state as JSON.
+
+mod area;
+mod metrics;
+mod overview;
+mod request;
+
+pub use area::area_view;
+pub use overview::{area_summary, overview_view};
+pub use request::{ViewError, ViewName, ViewRequest};
+
+/// Rounds a display value to two decimals, keeping patches small and numbers readable.
+pub(crate) fn round2(value: f64) -> f64 {
+    (value * 100.0).round() / 100.0
+}

@@ -1,0 +1,105 @@
+//! What a client asks for: a view name and its filters, shared by REST and websocket.
+
+use serde::Serialize;
+
+/// The views the engine serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ViewName {
+    /// The city at a glance.
+    Overview,
+    /// One area in detail.
+    Area,
+    /// The alert feed.
+    Alerts,
+    /// The queue of citizen reports.
+    Reports,
+    /// Report, public-service and ranking KPIs.
+    Kpi,
+}
+
+impl ViewName {
+    /// Parses a view name.
+    pub fn parse(name: &str) -> Option<ViewName> {
+        match name {
+            "overview" => Some(ViewName::Overview),
+            "area" => Some(ViewName::Area),
+            "alerts" => Some(ViewName::Alerts),
+            "reports" => Some(ViewName::Reports),
+            "kpi" => Some(ViewName::Kpi),
+            _ => None,
+        }
+    }
+
+    /// The name used on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ViewName::Overview => "overview",
+            ViewName::Area => "area",
+            ViewName::Alerts => "alerts",
+            ViewName::Reports => "reports",
+            ViewName::Kpi => "kpi",
+        }
+    }
+}
+
+/// A view with its filters; equal requests share one computation per tick.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ViewRequest {
+    /// Which view.
+    pub view: ViewName,
+    /// Area filter (required for `area`).
+    pub area: Option<String>,
+    /// Status filter of the `reports` view.
+    pub status: Option<String>,
+    /// Category filter of the `reports` view.
+    pub service_code: Option<String>,
+}
+
+/// Why a view request was refused; the code is the websocket error code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ViewError {
+    /// No such view.
+    #[error("unknown view {0:?}")]
+    UnknownView(String),
+    /// The request is malformed or names an unknown area.
+    #[error("{0}")]
+    BadRequest(String),
+    /// The caller may not see this.
+    #[error("{0}")]
+    Forbidden(String),
+}
+
+impl ViewError {
+    /// The websocket error code (`unknown_view`, `bad_request`, `forbidden`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            ViewError::UnknownView(_) => "unknown_view",
+            ViewError::BadRequest(_) => "bad_request",
+            ViewError::Forbidden(_) => "forbidden",
+        }
+    }
+}
+
+impl ViewRequest {
+    /// Builds a request from its parts, checking what can be checked without the state.
+    pub fn parse(
+        view: &str,
+        area: Option<String>,
+        status: Option<String>,
+        service_code: Option<String>,
+    ) -> Result<Self, ViewError> {
+        let view = ViewName::parse(view).ok_or_else(|| ViewError::UnknownView(view.to_string()))?;
+        if view == ViewName::Area && area.is_none() {
+            return Err(ViewError::BadRequest("the area view needs an `area`".into()));
+        }
+        if let Some(status) = &status
+            && !matches!(status.as_str(), "open" | "closed" | "all")
+        {
+            return Err(ViewError::BadRequest(format!(
+                "status {status:?} is not open, closed or all"
+            )));
+        }
+        Ok(Self { view, area, status, service_code })
+    }
+}

@@ -1,0 +1,27 @@
+//! Routes and the small handlers; each group of paths has its own module.
+
+mod errors;
+mod health;
+mod views;
+
+use crate::ApiState;
+use axum::Router;
+use axum::routing::get;
+
+pub(crate) use errors::ApiError;
+
+/// Largest request body accepted by the operator API.
+const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// All routes.
+pub(crate) fn router(state: ApiState) -> Router {
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .route("/api/views/{view}", get(views::view))
+        .route("/api/deadletter", get(views::dead_letters))
+        .route("/ws", get(views::websocket))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}

@@ -1,0 +1,106 @@
+//! The view hub: once per tick it computes every view that some client watches, once, and
+//! publishes the results to all sessions. The cost per tick depends on the number of distinct
+//! views watched, not on the number of clients or the event rate.
+
+use crate::patch::normalize;
+use ioc_analytics::{Analytics, ViewError, ViewRequest};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// The views computed at one tick.
+#[derive(Debug, Default)]
+pub struct TickFrame {
+    /// Tick number since start.
+    pub tick: u64,
+    /// View data, normalized, by request.
+    pub views: HashMap<ViewRequest, Arc<Value>>,
+}
+
+/// Shared between sessions and the tick task.
+pub struct Hub {
+    analytics: Analytics,
+    interest: Mutex<HashMap<ViewRequest, usize>>,
+    frames: watch::Sender<Arc<TickFrame>>,
+}
+
+/// Keeps a view computed while it lives.
+pub struct Interest {
+    hub: Arc<Hub>,
+    request: ViewRequest,
+}
+
+impl Drop for Interest {
+    fn drop(&mut self) {
+        let mut interest = self.hub.lock_interest();
+        if let Some(count) = interest.get_mut(&self.request) {
+            *count -= 1;
+            if *count == 0 {
+                interest.remove(&self.request);
+            }
+        }
+    }
+}
+
+impl Hub {
+    /// A hub over the analytics state.
+    pub fn new(analytics: Analytics) -> Arc<Self> {
+        let (frames, _) = watch::channel(Arc::new(TickFrame::default()));
+        Arc::new(Self { analytics, interest: Mutex::new(HashMap::new()), frames })
+    }
+
+    fn lock_interest(&self) -> std::sync::MutexGuard<'_, HashMap<ViewRequest, usize>> {
+        self.interest.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Receives every tick's frame.
+    pub fn frames(&self) -> watch::Receiver<Arc<TickFrame>> {
+        self.frames.subscribe()
+    }
+
+    /// Registers a watched view until the returned guard is dropped.
+    pub fn watch(self: &Arc<Self>, request: ViewRequest) -> Interest {
+        *self.lock_interest().entry(request.clone()).or_insert(0) += 1;
+        Interest { hub: Arc::clone(self), request }
+    }
+
+    /// Computes one view now (off the async runtime), normalized.
+    pub async fn compute(&self, request: ViewRequest) -> Result<Arc<Value>, ViewError> {
+        let analytics = self.analytics.clone();
+        tokio::task::spawn_blocking(move || {
+            analytics
+                .view(&request, ioc_ingest::event::now_ms())
+                .map(|data| Arc::new(normalize(data)))
+        })
+        .await
+        .unwrap_or_else(|error| Err(ViewError::BadRequest(format!("view task failed: {error}"))))
+    }
+
+    /// Runs the tick loop until `shutdown` resolves.
+    pub async fn run(self: Arc<Self>, tick: Duration, shutdown: impl std::future::Future<Output = ()>) {
+        let mut interval = tokio::time::interval(tick);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        tokio::pin!(shutdown);
+        let mut count = 0_u64;
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => return,
+                _ = interval.tick() => {}
+            }
+            let requests: Vec<ViewRequest> = self.lock_interest().keys().cloned().collect();
+            if requests.is_empty() {
+                continue;
+            }
+            count += 1;
+            let mut views = HashMap::with_capacity(requests.len());
+            for request in requests {
+                if let Ok(data) = self.compute(request.clone()).await {
+                    views.insert(request, data);
+                }
+            }
+            self.frames.send_replace(Arc::new(TickFrame { tick: count, views }));
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! HTTP and websocket API of the IOC engine: live views over `/ws`, the operator REST API
+//! under `/api`, `/metrics`, `/healthz` and `/readyz`.
+//!
+//! Shape of the service: [`run`] takes a bound listener and any shutdown future, so the binary
+//! passes Ctrl-C and tests pass a oneshot.
+
+pub mod auth;
+mod http;
+pub mod hub;
+pub mod patch;
+pub mod scope;
+pub mod ws;
+
+pub use auth::{Authenticator, Claims, Role};
+
+use hub::Hub;
+use ioc_analytics::Analytics;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, broadcast};
+
+/// What `/readyz` asks: each check's name and whether it passes.
+pub trait Readiness: Send + Sync + 'static {
+    /// The checks (`journal`, `broker`, `replay`) and their state.
+    fn checks(&self) -> Vec<(&'static str, bool)>;
+}
+
+/// Extra lines for `/metrics` from the parts outside analytics (ingest, broker).
+pub trait MetricsSource: Send + Sync + 'static {
+    /// Prometheus text lines, each ending in a newline.
+    fn render(&self) -> String;
+}
+
+/// Settings of the API server.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// How often live views are recomputed and patches sent (DESIGN §6: 500 ms).
+    pub tick: Duration,
+    /// Frames a websocket client may have queued before it is reset to a snapshot.
+    pub client_queue_frames: usize,
+    /// Most websocket connections at once; more are refused with 503.
+    pub max_connections: usize,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self { tick: Duration::from_millis(500), client_queue_frames: 64, max_connections: 1024 }
+    }
+}
+
+/// Everything the handlers share.
+#[derive(Clone)]
+pub struct ApiState {
+    pub(crate) analytics: Analytics,
+    pub(crate) auth: Authenticator,
+    pub(crate) hub: Arc<Hub>,
+    pub(crate) readiness: Arc<dyn Readiness>,
+    pub(crate) metrics: Arc<dyn MetricsSource>,
+    pub(crate) config: ApiConfig,
+    pub(crate) connections: Arc<Semaphore>,
+    pub(crate) shutdown: broadcast::Sender<()>,
+}
+
+impl ApiState {
+    /// Builds the shared state.
+    pub fn new(
+        analytics: Analytics,
+        auth: Authenticator,
+        readiness: Arc<dyn Readiness>,
+        metrics: Arc<dyn MetricsSource>,
+        config: ApiConfig,
+    ) -> Self {
+        let (shutdown, _) = broadcast::channel(1);
+        Self {
+            hub: Hub::new(analytics.clone()),
+            connections: Arc::new(Semaphore::new(config.max_connections)),
+            analytics,
+            auth,
+            readiness,
+            metrics,
+            config,
+            shutdown,
+        }
+    }
+}
+
+/// Serves the API on `listener` until `shutdown` resolves; websockets are then closed with
+/// 1001 (going away).
+pub async fn run(
+    listener: TcpListener,
+    state: ApiState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let (stop_hub, hub_stopped) = tokio::sync::oneshot::channel::<()>();
+    let hub = tokio::spawn(Arc::clone(&state.hub).run(state.config.tick, async {
+        let _ = hub_stopped.await;
+    }));
+    let sessions = state.shutdown.clone();
+    let router = http::router(state);
+    let result = axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = sessions.send(());
+        })
+        .await;
+    let _ = stop_hub.send(());
+    let _ = hub.await;
+    result
+}

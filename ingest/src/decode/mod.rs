@@ -1,0 +1,126 @@
+//! Payload decoders. The three accepted formats share the same topics and are told apart by
+//! shape (DESIGN §2 "Payloads"): a JSON array is SenML, an object with `type` naming a Smart
+//! Data Model entity is NGSI, any other object is native JSON.
+//!
+//! Decoders only read the format; [`crate::validate`] then checks kinds, areas, times and ranges
+//! the same way for all of them.
+
+mod native;
+mod ngsi;
+mod senml;
+mod time;
+
+pub use time::parse_ts;
+
+use crate::reject::{Reason, Rejection};
+use crate::topic::TopicInfo;
+use serde_json::{Map, Value};
+
+/// An event as a decoder read it, before validation: area, source and time may still be missing.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Draft {
+    /// Idempotency key, when the payload carried one.
+    pub id: Option<String>,
+    /// Source id from the payload or the topic.
+    pub source: Option<String>,
+    /// Kind name from the payload or the topic (validated later).
+    pub kind: Option<String>,
+    /// Area id from the topic or the payload.
+    pub area: Option<String>,
+    /// Event time in epoch milliseconds.
+    pub ts_ms: Option<i64>,
+    /// Latitude, when present.
+    pub lat: Option<f64>,
+    /// Longitude, when present.
+    pub lon: Option<f64>,
+    /// The fields, with native names.
+    pub values: Map<String, Value>,
+}
+
+/// Decodes one message body into drafts (a SenML pack may hold several events).
+///
+/// `now_ms` resolves SenML relative times.
+pub fn decode(payload: &[u8], topic: &TopicInfo, now_ms: i64) -> Result<Vec<Draft>, Rejection> {
+    let text = std::str::from_utf8(payload).map_err(|error| {
+        Rejection::new(Reason::InvalidUtf8, format!("payload is not UTF-8: {error}"))
+    })?;
+    let value = parse_json(text)?;
+    let mut drafts = match &value {
+        Value::Array(_) => senml::decode(&value, now_ms)?,
+        Value::Object(map) if ngsi::is_entity(map) => vec![ngsi::decode(map)?],
+        Value::Object(map) => vec![native::decode(map)?],
+        _ => {
+            return Err(Rejection::new(
+                Reason::MalformedJson,
+                "payload is JSON but neither an object (native, NGSI) nor an array (SenML)",
+            ));
+        }
+    };
+    for draft in &mut drafts {
+        apply_topic(draft, topic);
+    }
+    Ok(drafts)
+}
+
+/// The topic fills what the payload left out; a payload kind that contradicts it is kept so that
+/// validation can report the mismatch.
+fn apply_topic(draft: &mut Draft, topic: &TopicInfo) {
+    if let Some(area) = &topic.area {
+        draft.area = Some(area.clone());
+    }
+    if draft.kind.is_none() {
+        draft.kind = Some(topic.kind.as_str().to_string());
+    }
+    if draft.source.is_none() {
+        draft.source.clone_from(&topic.source);
+    }
+}
+
+/// Parses JSON, telling non-finite numbers (`NaN`, `Infinity`, `1e999`) apart from other
+/// malformed text so that the dead-letter names the real problem.
+fn parse_json(text: &str) -> Result<Value, Rejection> {
+    match serde_json::from_str::<Value>(text) {
+        Ok(value) => Ok(value),
+        Err(error) => {
+            let message = error.to_string();
+            let reason = if message.contains("number out of range") || has_non_finite_literal(text)
+            {
+                Reason::NonFinite
+            } else {
+                Reason::MalformedJson
+            };
+            Err(Rejection::new(reason, format!("payload is not valid JSON: {message}")))
+        }
+    }
+}
+
+/// Whether the text would parse once its bare `NaN`/`Infinity` literals became `null`
+/// (what some JSON writers emit for non-finite floats).
+fn has_non_finite_literal(text: &str) -> bool {
+    if !(text.contains("NaN") || text.contains("Infinity")) {
+        return false;
+    }
+    let replaced = text.replace("-Infinity", "null").replace("Infinity", "null").replace("NaN", "null");
+    serde_json::from_str::<Value>(&replaced).is_ok()
+}
+
+/// Reads an optional string field, refusing other types.
+pub(crate) fn optional_str(map: &Map<String, Value>, key: &str) -> Result<Option<String>, Rejection> {
+    match map.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) => Ok(Some(text.clone())),
+        Some(_) => Err(Rejection::new(Reason::WrongType, format!("`{key}` must be a string"))),
+    }
+}
+
+/// Reads an optional number field, refusing other types.
+pub(crate) fn optional_f64(map: &Map<String, Value>, key: &str) -> Result<Option<f64>, Rejection> {
+    match map.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => n
+            .as_f64()
+            .map(Some)
+            .ok_or_else(|| Rejection::new(Reason::NonFinite, format!("`{key}` is not a finite number"))),
+        Some(_) => Err(Rejection::new(Reason::WrongType, format!("`{key}` must be a number"))),
+    }
+}

@@ -1,0 +1,120 @@
+//! The event model: what every payload format decodes into and what the journal stores.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// What an event is about (DESIGN §2 "Kinds and fields").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// Traffic counter: `intensity`, `speed`, `occupancy`, optional `congested`.
+    Traffic,
+    /// Air-quality station: pollutant concentrations, temperature, humidity.
+    AirQuality,
+    /// Flood gauge: `level_cm`, optional `alert_cm`, `danger_cm`.
+    WaterLevel,
+    /// Noise meter: `laeq`, optional `lamax`.
+    Noise,
+    /// Citizen report (phản ánh), Open311 service request.
+    Report,
+    /// Status change, assignment or rating of a report.
+    ReportUpdate,
+    /// Public-service dossier (hồ sơ thủ tục hành chính) stage.
+    Dossier,
+}
+
+impl Kind {
+    /// Every kind, in display order.
+    pub const ALL: [Kind; 7] = [
+        Kind::Traffic,
+        Kind::AirQuality,
+        Kind::WaterLevel,
+        Kind::Noise,
+        Kind::Report,
+        Kind::ReportUpdate,
+        Kind::Dossier,
+    ];
+
+    /// Kinds that sensors and the public-service portal publish as `city/{area}/{kind}/{source}`.
+    pub const TELEMETRY: [Kind; 5] =
+        [Kind::Traffic, Kind::AirQuality, Kind::WaterLevel, Kind::Noise, Kind::Dossier];
+
+    /// The snake_case name used in topics, payloads and views.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Traffic => "traffic",
+            Kind::AirQuality => "air_quality",
+            Kind::WaterLevel => "water_level",
+            Kind::Noise => "noise",
+            Kind::Report => "report",
+            Kind::ReportUpdate => "report_update",
+            Kind::Dossier => "dossier",
+        }
+    }
+
+    /// Parses a snake_case kind name.
+    pub fn parse(name: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|kind| kind.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One accepted, validated event, as journaled and as fed to analytics.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Idempotency key: the same id twice counts once.
+    pub id: String,
+    /// The sensor, app or portal that produced it.
+    pub source: String,
+    /// What it is about.
+    pub kind: Kind,
+    /// Area id it belongs to (from the topic, the payload or its coordinates).
+    pub area: String,
+    /// Event time, milliseconds since the Unix epoch (UTC).
+    pub ts_ms: i64,
+    /// Latitude, when the payload carried a position.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lat: Option<f64>,
+    /// Longitude, when the payload carried a position.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lon: Option<f64>,
+    /// The kind's fields: numbers for readings, strings and booleans where the kind has them.
+    pub values: Map<String, Value>,
+}
+
+impl Event {
+    /// The id used when a payload carries none: source, event time and kind.
+    pub fn derived_id(source: &str, ts_ms: i64, kind: Kind) -> String {
+        format!("{source}:{ts_ms}:{kind}")
+    }
+
+    /// The numeric readings of this event (booleans count as 0/1), for aggregation.
+    pub fn numeric_fields(&self) -> impl Iterator<Item = (&str, f64)> {
+        self.values.iter().filter_map(|(name, value)| {
+            let number = match value {
+                Value::Number(n) => n.as_f64(),
+                Value::Bool(b) => Some(f64::from(u8::from(*b))),
+                _ => None,
+            };
+            number.map(|n| (name.as_str(), n))
+        })
+    }
+}
+
+/// Formats epoch milliseconds as RFC 3339 UTC with millisecond precision.
+pub fn format_ts(ts_ms: i64) -> String {
+    match chrono::DateTime::from_timestamp_millis(ts_ms) {
+        Some(t) => t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        None => ts_ms.to_string(),
+    }
+}
+
+/// Current wall-clock time in epoch milliseconds.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}

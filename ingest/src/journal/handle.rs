@@ -1,0 +1,127 @@
+//! The journal's thread and the async handle producers use to reach it.
+
+use super::{Entry, JournalError, Outcome, SqliteJournal};
+use crate::deadletter::DeadLetter;
+use crate::event::{Event, now_ms};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use tokio::sync::{mpsc, oneshot};
+
+/// How many producer requests may wait for the journal thread.
+const QUEUE_DEPTH: usize = 1024;
+
+/// Most entries committed in one transaction; a larger backlog is split.
+const MAX_ENTRIES_PER_COMMIT: usize = 8192;
+
+/// Receives what the journal committed, in journal order, on the journal's thread.
+///
+/// Analytics implements it; a sink that blocks holds back the journal and so the
+/// acknowledgements, which is the back-pressure the engine wants.
+pub trait JournalSink: Send + 'static {
+    /// Newly stored events (duplicates already removed).
+    fn accepted(&mut self, events: Vec<Event>);
+    /// Newly stored dead-letter records.
+    fn rejected(&mut self, records: Vec<DeadLetter>);
+}
+
+struct Request {
+    entries: Vec<Entry>,
+    reply: oneshot::Sender<Result<Vec<Outcome>, JournalError>>,
+}
+
+/// Cheap, cloneable access to the journal thread.
+#[derive(Clone)]
+pub struct JournalHandle {
+    requests: mpsc::Sender<Request>,
+    healthy: Arc<AtomicBool>,
+}
+
+impl JournalHandle {
+    /// Writes the entries; resolves once they are committed (or the write failed).
+    pub async fn append(&self, entries: Vec<Entry>) -> Result<Vec<Outcome>, JournalError> {
+        let (reply, answer) = oneshot::channel();
+        self.requests
+            .send(Request { entries, reply })
+            .await
+            .map_err(|_| JournalError::Closed)?;
+        answer.await.map_err(|_| JournalError::Closed)?
+    }
+
+    /// Whether the last write succeeded: readiness goes red while the journal cannot write.
+    pub fn is_healthy(&self) -> bool {
+        self.healthy.load(Ordering::Relaxed)
+    }
+}
+
+/// Starts the journal thread; it runs until every handle is dropped.
+pub fn spawn(
+    mut store: SqliteJournal,
+    mut sink: impl JournalSink,
+) -> Result<(JournalHandle, std::thread::JoinHandle<()>), JournalError> {
+    let (requests, mut queue) = mpsc::channel::<Request>(QUEUE_DEPTH);
+    let healthy = Arc::new(AtomicBool::new(true));
+    let health = Arc::clone(&healthy);
+    let thread = std::thread::Builder::new()
+        .name("ioc-journal".into())
+        .spawn(move || {
+            while let Some(first) = queue.blocking_recv() {
+                let mut batch = vec![first];
+                let mut size = batch[0].entries.len();
+                while size < MAX_ENTRIES_PER_COMMIT {
+                    match queue.try_recv() {
+                        Ok(next) => {
+                            size += next.entries.len();
+                            batch.push(next);
+                        }
+                        Err(_) => break,
+                    }
+                }
+                commit(&mut store, &mut sink, batch, &health);
+            }
+        })
+        .map_err(|error| JournalError::Directory {
+            path: "journal thread".into(),
+            source: Arc::new(error),
+        })?;
+    Ok((JournalHandle { requests, healthy }, thread))
+}
+
+/// One transaction for every queued request; then the sink, then the replies.
+fn commit(store: &mut SqliteJournal, sink: &mut impl JournalSink, batch: Vec<Request>, health: &AtomicBool) {
+    let entries: Vec<Entry> = batch.iter().flat_map(|r| r.entries.iter().cloned()).collect();
+    match store.append(&entries, now_ms()) {
+        Ok(outcomes) => {
+            health.store(true, Ordering::Relaxed);
+            let mut events = Vec::new();
+            let mut records = Vec::new();
+            for (entry, outcome) in entries.into_iter().zip(&outcomes) {
+                match (entry, outcome) {
+                    (Entry::Event(event), Outcome::Stored(_)) => events.push(event),
+                    (Entry::Rejected(mut record), Outcome::Stored(seq)) => {
+                        record.seq = *seq;
+                        records.push(record);
+                    }
+                    (_, Outcome::Duplicate) => {}
+                }
+            }
+            if !events.is_empty() {
+                sink.accepted(events);
+            }
+            if !records.is_empty() {
+                sink.rejected(records);
+            }
+            let mut outcomes = outcomes.into_iter();
+            for request in batch {
+                let mine: Vec<Outcome> = outcomes.by_ref().take(request.entries.len()).collect();
+                let _ = request.reply.send(Ok(mine));
+            }
+        }
+        Err(error) => {
+            health.store(false, Ordering::Relaxed);
+            tracing::error!(%error, entries = entries.len(), "journal write failed; nothing acknowledged");
+            for request in batch {
+                let _ = request.reply.send(Err(error.clone()));
+            }
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! The embedded journal: one SQLite file in the data directory, WAL mode.
+//!
+//! `synchronous=NORMAL` in WAL mode makes a commit survive the process being killed (the
+//! demo's and the tests' kill -9); `synchronous=FULL` ([`Durability::PowerLoss`]) adds an fsync
+//! per commit so it also survives power loss.
+
+use super::{Entry, JournalError, Outcome, Recovered};
+use crate::deadletter::DeadLetter;
+use crate::event::Event;
+use crate::reject::Reason;
+use rusqlite::{Connection, OptionalExtension, params};
+use std::path::Path;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    area TEXT NOT NULL,
+    source TEXT NOT NULL,
+    ts_ms INTEGER NOT NULL,
+    received_ms INTEGER NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS rejected_counts (
+    reason TEXT PRIMARY KEY,
+    count INTEGER NOT NULL
+);
+";
+
+/// How hard a commit holds on to its data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// Survives the process dying at any moment (WAL, `synchronous=NORMAL`).
+    #[default]
+    ProcessCrash,
+    /// Also survives power loss (`synchronous=FULL`, an fsync per commit).
+    PowerLoss,
+}
+
+/// The SQLite journal.
+pub struct SqliteJournal {
+    conn: Connection,
+    dead_letter_capacity: usize,
+}
+
+impl SqliteJournal {
+    /// Opens (creating if needed) `journal.sqlite` in `data_dir`.
+    pub fn open(
+        data_dir: &Path,
+        durability: Durability,
+        dead_letter_capacity: usize,
+    ) -> Result<Self, JournalError> {
+        std::fs::create_dir_all(data_dir).map_err(|source| JournalError::Directory {
+            path: data_dir.display().to_string(),
+            source: std::sync::Arc::new(source),
+        })?;
+        let conn = Connection::open(data_dir.join("journal.sqlite"))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        let sync = match durability {
+            Durability::ProcessCrash => "NORMAL",
+            Durability::PowerLoss => "FULL",
+        };
+        conn.pragma_update(None, "synchronous", sync)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Self { conn, dead_letter_capacity })
+    }
+
+    /// Writes a batch in one transaction; returns one outcome per entry, in order.
+    pub fn append(&mut self, entries: &[Entry], received_ms: i64) -> Result<Vec<Outcome>, JournalError> {
+        let tx = self.conn.transaction()?;
+        let mut outcomes = Vec::with_capacity(entries.len());
+        let mut rejected_any = false;
+        {
+            let mut insert_event = tx.prepare_cached(
+                "INSERT INTO events (id, kind, area, source, ts_ms, received_ms, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(id) DO NOTHING",
+            )?;
+            let mut insert_dead = tx.prepare_cached("INSERT INTO dead_letters (body) VALUES (?1)")?;
+            let mut count_reason = tx.prepare_cached(
+                "INSERT INTO rejected_counts (reason, count) VALUES (?1, 1)
+                 ON CONFLICT(reason) DO UPDATE SET count = count + 1",
+            )?;
+            for entry in entries {
+                match entry {
+                    Entry::Event(event) => {
+                        let body = to_json(event)?;
+                        let changed = insert_event.execute(params![
+                            event.id,
+                            event.kind.as_str(),
+                            event.area,
+                            event.source,
+                            event.ts_ms,
+                            received_ms,
+                            body
+                        ])?;
+                        outcomes.push(if changed == 0 {
+                            Outcome::Duplicate
+                        } else {
+                            Outcome::Stored(tx.last_insert_rowid())
+                        });
+                    }
+                    Entry::Rejected(record) => {
+                        insert_dead.execute(params![to_json(record)?])?;
+                        outcomes.push(Outcome::Stored(tx.last_insert_rowid()));
+                        count_reason.execute(params![record.reason.as_str()])?;
+                        rejected_any = true;
+                    }
+                }
+            }
+        }
+        if rejected_any {
+            tx.execute(
+                "DELETE FROM dead_letters WHERE seq <= (SELECT MAX(seq) FROM dead_letters) - ?1",
+                params![self.dead_letter_capacity as i64],
+            )?;
+        }
+        tx.commit()?;
+        Ok(outcomes)
+    }
+
+    /// Reads the counters and the kept dead-letter records.
+    pub fn recover(&self) -> Result<Recovered, JournalError> {
+        let mut recovered = Recovered::default();
+        let mut counts = self.conn.prepare("SELECT reason, count FROM rejected_counts")?;
+        let rows = counts.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?)))?;
+        for row in rows {
+            let (label, count) = row?;
+            if let Some(reason) = Reason::parse(&label) {
+                recovered.rejected.insert(reason, u64::try_from(count).unwrap_or(0));
+            }
+        }
+        let mut dead = self.conn.prepare("SELECT seq, body FROM dead_letters ORDER BY seq")?;
+        let rows = dead.query_map([], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?)))?;
+        for row in rows {
+            let (seq, body) = row?;
+            let mut record: DeadLetter = from_json(seq, &body)?;
+            record.seq = seq;
+            recovered.dead_letters.push(record);
+        }
+        Ok(recovered)
+    }
+
+    /// Calls `each` with the stored events in journal order, `chunk` at a time.
+    pub fn replay(
+        &self,
+        chunk: usize,
+        mut each: impl FnMut(Vec<Event>),
+    ) -> Result<u64, JournalError> {
+        let mut statement =
+            self.conn.prepare("SELECT seq, body FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
+        let mut after = 0_i64;
+        let mut total = 0_u64;
+        loop {
+            let rows = statement
+                .query_map(params![after, chunk as i64], |row| {
+                    Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            let Some((last, _)) = rows.last() else { break };
+            after = *last;
+            let events = rows
+                .iter()
+                .map(|(seq, body)| from_json::<Event>(*seq, body))
+                .collect::<Result<Vec<_>, _>>()?;
+            total += events.len() as u64;
+            each(events);
+        }
+        Ok(total)
+    }
+
+    /// Number of stored events.
+    pub fn event_count(&self) -> Result<u64, JournalError> {
+        let count: Option<i64> =
+            self.conn.query_row("SELECT COUNT(*) FROM events", [], |row| row.get(0)).optional()?;
+        Ok(count.and_then(|c| u64::try_from(c).ok()).unwrap_or(0))
+    }
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String, JournalError> {
+    serde_json::to_string(value).map_err(|error| JournalError::Corrupt { seq: 0, message: error.to_string() })
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(seq: i64, body: &str) -> Result<T, JournalError> {
+    serde_json::from_str(body).map_err(|error| JournalError::Corrupt { seq, message: error.to_string() })
+}

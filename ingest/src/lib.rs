@@ -1,0 +1,21 @@
+//! Ingest side of the IOC engine: the event model, the topic scheme, payload decoders,
+//! validation, the durable journal with its dead-letter, and the MQTT subscriber.
+//!
+//! Data flow: a message arrives (MQTT or HTTP) → [`decode`] → [`validate`] → [`journal`]
+//! (deduplicated, group-committed) → acknowledged → handed to analytics.
+
+pub mod area;
+pub mod deadletter;
+pub mod decode;
+pub mod event;
+pub mod fields;
+pub mod intake;
+pub mod journal;
+pub mod mqtt;
+pub mod reject;
+pub mod topic;
+pub mod validate;
+
+pub use area::{Area, Areas};
+pub use event::{Event, Kind};
+pub use reject::{Reason, Rejection};

@@ -1,0 +1,121 @@
+//! The MQTT topic scheme: `{root}/{area}/{kind}/{source_id}` for telemetry and dossiers,
+//! `{root}/{area}/report` for citizen reports; `{area}` may be `_` when the payload has
+//! coordinates (DESIGN §2 "Topics").
+
+use crate::event::Kind;
+
+/// The topic level that stands for "area from the payload or its coordinates".
+pub const ANY_AREA: &str = "_";
+
+/// Topic on which the engine publishes every rejected message.
+pub const DEADLETTER_TOPIC: &str = "ioc/deadletter";
+
+/// What the topic of an incoming message says about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicInfo {
+    /// The area named by the topic, `None` for `_`.
+    pub area: Option<String>,
+    /// The kind named by the topic.
+    pub kind: Kind,
+    /// The source id level, absent on report topics.
+    pub source: Option<String>,
+}
+
+/// Why a topic could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TopicError {
+    /// Not under the engine's root or the wrong number of levels.
+    #[error("topic {0:?} does not follow {{root}}/{{area}}/{{kind}}/{{source}}")]
+    Shape(String),
+    /// The kind level names no known kind.
+    #[error("unknown kind {0:?} in topic")]
+    UnknownKind(String),
+}
+
+/// The engine's topic layout under one root (`city` by default, `--topic-root` to change).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicScheme {
+    root: String,
+}
+
+impl TopicScheme {
+    /// A scheme under `root`, which must be a single topic level.
+    pub fn new(root: impl Into<String>) -> Self {
+        Self { root: root.into() }
+    }
+
+    /// The root level.
+    pub fn root(&self) -> &str {
+        &self.root
+    }
+
+    /// The filter that receives everything the engine ingests.
+    pub fn subscription_filter(&self) -> String {
+        format!("{}/#", self.root)
+    }
+
+    /// The topic a telemetry event of `kind` from `source` in `area` is published on.
+    pub fn telemetry_topic(&self, area: &str, kind: Kind, source: &str) -> String {
+        format!("{}/{area}/{kind}/{source}", self.root)
+    }
+
+    /// The topic citizen reports for `area` are published on.
+    pub fn report_topic(&self, area: &str) -> String {
+        format!("{}/{area}/report", self.root)
+    }
+
+    /// Reads area, kind and source from a topic.
+    pub fn parse(&self, topic: &str) -> Result<TopicInfo, TopicError> {
+        let shape = || TopicError::Shape(topic.to_string());
+        let rest = topic
+            .strip_prefix(self.root.as_str())
+            .and_then(|rest| rest.strip_prefix('/'))
+            .ok_or_else(shape)?;
+        let levels: Vec<&str> = rest.split('/').collect();
+        let (area, kind_name, source) = match levels.as_slice() {
+            [area, kind] => (*area, *kind, None),
+            [area, kind, source] => (*area, *kind, Some(*source)),
+            _ => return Err(shape()),
+        };
+        if area.is_empty() || source.is_some_and(str::is_empty) {
+            return Err(shape());
+        }
+        let kind = Kind::parse(kind_name)
+            .ok_or_else(|| TopicError::UnknownKind(kind_name.to_string()))?;
+        let area = (area != ANY_AREA).then(|| area.to_string());
+        Ok(TopicInfo { area, kind, source: source.map(str::to_string) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn telemetry_and_report_topics_parse() {
+        let scheme = TopicScheme::new("city");
+        assert_eq!(
+            scheme.parse("city/hoan-kiem/air_quality/hn-aq-0042"),
+            Ok(TopicInfo {
+                area: Some("hoan-kiem".into()),
+                kind: Kind::AirQuality,
+                source: Some("hn-aq-0042".into())
+            })
+        );
+        assert_eq!(
+            scheme.parse("city/_/report"),
+            Ok(TopicInfo { area: None, kind: Kind::Report, source: None })
+        );
+    }
+
+    #[test]
+    fn foreign_roots_and_unknown_kinds_are_refused() {
+        let scheme = TopicScheme::new("city");
+        assert!(matches!(scheme.parse("town/a/noise/x"), Err(TopicError::Shape(_))));
+        assert!(matches!(scheme.parse("cityx/a/noise/x"), Err(TopicError::Shape(_))));
+        assert_eq!(
+            scheme.parse("city/a/radiation/x"),
+            Err(TopicError::UnknownKind("radiation".into()))
+        );
+    }
+}

@@ -1,0 +1,208 @@
+//! Validation shared by every payload format: kind, time, place, source and field ranges.
+
+use crate::area::Areas;
+use crate::decode::Draft;
+use crate::event::{Event, Kind};
+use crate::fields::{self, FieldType};
+use crate::reject::{Reason, Rejection};
+use serde_json::{Map, Value};
+use std::sync::Arc;
+
+/// How far in the future an event time may lie before it is refused (DESIGN §2).
+pub const DEFAULT_MAX_FUTURE_MS: i64 = 5 * 60 * 1000;
+
+/// Event times before this (2000-01-01T00:00:00Z) are a broken clock, not history.
+const EARLIEST_TS_MS: i64 = 946_684_800_000;
+
+/// Longest id or source id accepted.
+const MAX_ID_LEN: usize = 256;
+
+/// Longest text field value accepted.
+const MAX_TEXT_LEN: usize = 200;
+
+/// Turns drafts into events, or says why not.
+#[derive(Debug, Clone)]
+pub struct Validator {
+    areas: Arc<Areas>,
+    max_future_ms: i64,
+}
+
+impl Validator {
+    /// A validator for a deployment's areas with the default 5-minute future skew.
+    pub fn new(areas: Arc<Areas>) -> Self {
+        Self { areas, max_future_ms: DEFAULT_MAX_FUTURE_MS }
+    }
+
+    /// The areas this validator places events in.
+    pub fn areas(&self) -> &Arc<Areas> {
+        &self.areas
+    }
+
+    /// Checks a telemetry or dossier draft and builds the event.
+    pub fn validate(&self, draft: Draft, now_ms: i64) -> Result<Event, Rejection> {
+        let kind_name = draft
+            .kind
+            .as_deref()
+            .ok_or_else(|| Rejection::new(Reason::MissingField, "no kind"))?;
+        let kind = Kind::parse(kind_name).ok_or_else(|| {
+            Rejection::new(Reason::UnknownKind, format!("unknown kind {kind_name:?}"))
+        })?;
+        if !Kind::TELEMETRY.contains(&kind) {
+            return Err(Rejection::new(
+                Reason::UnknownKind,
+                format!("kind {kind} is not accepted as telemetry on this topic"),
+            ));
+        }
+        let ts_ms = self.check_ts(draft.ts_ms, now_ms)?;
+        let area = self.place(&draft)?;
+        let source = check_id(draft.source.as_deref(), "source")?;
+        let values = check_values(kind, &draft.values)?;
+        let id = match draft.id.as_deref() {
+            Some(id) => check_id(Some(id), "id")?,
+            None => Event::derived_id(&source, ts_ms, kind),
+        };
+        Ok(Event { id, source, kind, area, ts_ms, lat: draft.lat, lon: draft.lon, values })
+    }
+
+    fn check_ts(&self, ts_ms: Option<i64>, now_ms: i64) -> Result<i64, Rejection> {
+        let ts_ms = ts_ms.ok_or_else(|| Rejection::new(Reason::MissingField, "no `ts`"))?;
+        if ts_ms > now_ms.saturating_add(self.max_future_ms) {
+            return Err(Rejection::new(
+                Reason::FutureTimestamp,
+                format!(
+                    "`ts` {} is {} s ahead of the engine's clock (at most {} s allowed)",
+                    crate::event::format_ts(ts_ms),
+                    (ts_ms - now_ms) / 1000,
+                    self.max_future_ms / 1000
+                ),
+            ));
+        }
+        if ts_ms < EARLIEST_TS_MS {
+            return Err(Rejection::new(Reason::OutOfRange, "`ts` is before the year 2000"));
+        }
+        Ok(ts_ms)
+    }
+
+    /// The area from the topic or payload, else from the coordinates; coordinates, when
+    /// present, must lie inside the city either way.
+    fn place(&self, draft: &Draft) -> Result<String, Rejection> {
+        let located = match (draft.lat, draft.lon) {
+            (Some(lat), Some(lon)) => Some(
+                self.areas
+                    .locate(lat, lon)
+                    .map_err(|error| Rejection::new(Reason::OutsideCity, error.to_string()))?,
+            ),
+            (None, None) => None,
+            _ => {
+                return Err(Rejection::new(Reason::MissingField, "`lat` and `lon` come together"));
+            }
+        };
+        match (&draft.area, located) {
+            (Some(id), _) => match self.areas.get(id) {
+                Some(area) => Ok(area.id.clone()),
+                None => Err(Rejection::new(Reason::UnknownArea, format!("unknown area {id:?}"))),
+            },
+            (None, Some(area)) => Ok(area.id.clone()),
+            (None, None) => Err(Rejection::new(
+                Reason::MissingField,
+                "no area: the topic says `_` and the payload has neither `area` nor `lat`/`lon`",
+            )),
+        }
+    }
+}
+
+/// Ids are non-empty, at most [`MAX_ID_LEN`] bytes, without control characters or MQTT
+/// wildcards.
+fn check_id(id: Option<&str>, field: &str) -> Result<String, Rejection> {
+    let id = id.ok_or_else(|| Rejection::new(Reason::MissingField, format!("no `{field}`")))?;
+    if id.is_empty() || id.len() > MAX_ID_LEN {
+        return Err(Rejection::new(
+            Reason::OutOfRange,
+            format!("`{field}` must be 1 to {MAX_ID_LEN} bytes"),
+        ));
+    }
+    if id.chars().any(|c| c.is_control() || c == '#' || c == '+') {
+        return Err(Rejection::new(
+            Reason::WrongType,
+            format!("`{field}` holds control characters or MQTT wildcards"),
+        ));
+    }
+    Ok(id.to_string())
+}
+
+/// Keeps the kind's known fields, checked; refuses a draft with no known reading or without a
+/// required field. Unknown fields are not stored.
+fn check_values(kind: Kind, values: &Map<String, Value>) -> Result<Map<String, Value>, Rejection> {
+    let mut kept = Map::new();
+    for spec in fields::specs(kind) {
+        let Some(value) = values.get(spec.name).filter(|v| !v.is_null()) else {
+            if spec.required {
+                return Err(Rejection::new(
+                    Reason::MissingField,
+                    format!("{kind} needs `{}`", spec.name),
+                ));
+            }
+            continue;
+        };
+        check_field(spec.name, spec.ty, value)?;
+        kept.insert(spec.name.to_string(), value.clone());
+    }
+    if kept.is_empty() {
+        let names: Vec<&str> = fields::specs(kind).iter().map(|s| s.name).collect();
+        return Err(Rejection::new(
+            Reason::MissingField,
+            format!("{kind} carries none of its fields ({})", names.join(", ")),
+        ));
+    }
+    Ok(kept)
+}
+
+fn check_field(name: &str, ty: FieldType, value: &Value) -> Result<(), Rejection> {
+    let wrong = |expected: &str| {
+        Rejection::new(Reason::WrongType, format!("`{name}` must be {expected}"))
+    };
+    match ty {
+        FieldType::Number { min, max } => {
+            let n = value.as_f64().ok_or_else(|| wrong("a number"))?;
+            if !n.is_finite() {
+                return Err(Rejection::new(Reason::NonFinite, format!("`{name}` is not finite")));
+            }
+            if n < min || n > max {
+                return Err(Rejection::new(
+                    Reason::OutOfRange,
+                    format!("`{name}` = {n} is outside {min}..={max}"),
+                ));
+            }
+        }
+        FieldType::Choice(allowed) => {
+            let n = value.as_i64().ok_or_else(|| wrong("an integer"))?;
+            if !allowed.contains(&n) {
+                return Err(Rejection::new(
+                    Reason::OutOfRange,
+                    format!("`{name}` = {n} is not one of {allowed:?}"),
+                ));
+            }
+        }
+        FieldType::Bool => {
+            value.as_bool().ok_or_else(|| wrong("true or false"))?;
+        }
+        FieldType::Text(allowed) => {
+            let text = value.as_str().ok_or_else(|| wrong("a string"))?;
+            if text.is_empty() || text.chars().count() > MAX_TEXT_LEN {
+                return Err(Rejection::new(
+                    Reason::OutOfRange,
+                    format!("`{name}` must be 1 to {MAX_TEXT_LEN} characters"),
+                ));
+            }
+            if let Some(allowed) = allowed
+                && !allowed.contains(&text)
+            {
+                return Err(Rejection::new(
+                    Reason::OutOfRange,
+                    format!("`{name}` = {text:?} is not one of {allowed:?}"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,163 @@
+//! Command-line arguments. Every `serve` flag also reads an `IOC_*` variable and the config
+//! file; a flag wins over the variable, the variable over the file, the file over the default.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// The IOC engine: MQTT ingest, polars analytics, live websocket views.
+#[derive(Debug, Parser)]
+#[command(name = "ioc", version, about)]
+pub struct Cli {
+    /// What to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the engine against a broker.
+    Serve(ServeArgs),
+    /// Print a signed access token.
+    Token(TokenArgs),
+    /// Play a simulated city against a broker.
+    Sim(SimArgs),
+    /// Everything in one process: embedded broker, engine, simulator, dashboard.
+    Demo(DemoArgs),
+}
+
+/// Flags of `ioc serve` (all optional: config file and defaults fill the rest).
+#[derive(Debug, Clone, Default, Args)]
+pub struct ServeArgs {
+    /// `embedded` (in-process broker) or `mqtt://user:pass@host:port`.
+    #[arg(long, env = "IOC_MQTT")]
+    pub mqtt: Option<String>,
+    /// HTTP listen address.
+    #[arg(long, env = "IOC_LISTEN")]
+    pub listen: Option<String>,
+    /// Data directory (journal, secret).
+    #[arg(long, env = "IOC_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// PostgreSQL journal URL instead of the embedded SQLite one.
+    #[arg(long, env = "IOC_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Areas file (JSON list or GeoJSON) replacing the compiled-in Hanoi areas.
+    #[arg(long, env = "IOC_AREAS")]
+    pub areas: Option<PathBuf>,
+    /// Alert rules file (TOML).
+    #[arg(long, env = "IOC_RULES")]
+    pub rules: Option<PathBuf>,
+    /// Config file (TOML).
+    #[arg(long, env = "IOC_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// First topic level of ingested topics (default `city`).
+    #[arg(long, env = "IOC_TOPIC_ROOT")]
+    pub topic_root: Option<String>,
+    /// MQTT client id naming the persistent session (default derived from the data dir).
+    #[arg(long, env = "IOC_MQTT_CLIENT_ID")]
+    pub mqtt_client_id: Option<String>,
+    /// Shared-subscription group, to split one stream between several engines.
+    #[arg(long, env = "IOC_MQTT_SHARE_GROUP")]
+    pub mqtt_share_group: Option<String>,
+    /// Port of the embedded broker (default 1883, or a free one if taken).
+    #[arg(long, env = "IOC_EMBEDDED_MQTT_PORT")]
+    pub embedded_mqtt_port: Option<u16>,
+}
+
+/// Flags of `ioc token`.
+#[derive(Debug, Clone, Args)]
+pub struct TokenArgs {
+    /// `viewer`, `operator` or `admin`.
+    #[arg(long)]
+    pub role: String,
+    /// Comma-separated area ids the token is limited to.
+    #[arg(long)]
+    pub areas: Option<String>,
+    /// Lifetime, e.g. `30m`, `12h`, `7d`.
+    #[arg(long, default_value = "12h")]
+    pub ttl: String,
+    /// Who the token is for.
+    #[arg(long, default_value = "operator")]
+    pub sub: String,
+    /// Data directory holding the generated secret.
+    #[arg(long, env = "IOC_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Config file (TOML).
+    #[arg(long, env = "IOC_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+/// Flags of `ioc sim`.
+#[derive(Debug, Clone, Args)]
+pub struct SimArgs {
+    /// Broker URL, `mqtt://host:port`.
+    #[arg(long, env = "IOC_MQTT", default_value = "mqtt://127.0.0.1:1883")]
+    pub mqtt: String,
+    /// Engine HTTP base for Open311 reports (e.g. `http://127.0.0.1:8080`).
+    #[arg(long)]
+    pub api: Option<String>,
+    /// Events per second.
+    #[arg(long, default_value_t = 100.0)]
+    pub rate: f64,
+    /// How long to run, e.g. `30s`, `5m`.
+    #[arg(long, default_value = "30s")]
+    pub duration: String,
+    /// Seed: the same seed plays the same city.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// MQTT QoS, 0 or 1.
+    #[arg(long, default_value_t = 1)]
+    pub qos: u8,
+    /// Comma-separated scenarios: rush-hour, flood, pollution, report-burst.
+    #[arg(long)]
+    pub scenario: Option<String>,
+    /// Write every sent event as a JSON line here.
+    #[arg(long)]
+    pub manifest: Option<PathBuf>,
+    /// Simulated seconds per real second.
+    #[arg(long, default_value_t = 1.0)]
+    pub speedup: f64,
+    /// First topic level (must match the engine's `--topic-root`).
+    #[arg(long, env = "IOC_TOPIC_ROOT", default_value = "city")]
+    pub topic_root: String,
+    /// Stop after this many events.
+    #[arg(long)]
+    pub max_events: Option<u64>,
+    /// Hide the progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// Flags of `ioc demo`.
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    /// HTTP listen address.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// Data directory.
+    #[arg(long, default_value = "./ioc-data/demo")]
+    pub data_dir: PathBuf,
+    /// Simulator events per second.
+    #[arg(long, default_value_t = 200.0)]
+    pub rate: f64,
+    /// Simulator seed.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+}
+
+/// Parses `30s`, `5m`, `12h`, `7d` or plain seconds.
+pub fn parse_duration(text: &str) -> anyhow::Result<std::time::Duration> {
+    let text = text.trim();
+    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(text.len()));
+    let value: f64 = number.parse().map_err(|_| anyhow::anyhow!("duration {text:?} is not like 30s, 5m, 12h"))?;
+    let seconds = match unit {
+        "" | "s" => value,
+        "ms" => value / 1000.0,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        "d" => value * 86_400.0,
+        _ => anyhow::bail!("duration {text:?}: unknown unit {unit:?}"),
+    };
+    anyhow::ensure!(seconds.is_finite() && seconds >= 0.0, "duration {text:?} is negative");
+    Ok(std::time::Duration::from_secs_f64(seconds))
+}

@@ -1,0 +1,155 @@
+//! The engine's configuration, layered: compiled-in defaults → config file (TOML) → `IOC_*`
+//! environment → command-line flags. Unknown keys in the file are errors, listed together.
+
+use crate::cli::ServeArgs;
+use anyhow::Context;
+use ioc_analytics::AnalyticsConfig;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// Everything `ioc serve` needs, after layering.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EngineConfig {
+    /// `embedded` or a broker URL (`mqtt://user:pass@host:port`).
+    pub mqtt: String,
+    /// HTTP listen address.
+    pub listen: String,
+    /// Data directory: the SQLite journal and the generated JWT secret live here.
+    pub data_dir: PathBuf,
+    /// PostgreSQL journal URL (not yet supported: the SQLite journal is used).
+    pub database_url: Option<String>,
+    /// Areas file replacing the compiled-in Hanoi areas.
+    pub areas: Option<PathBuf>,
+    /// Alert rules file.
+    pub rules: Option<PathBuf>,
+    /// First topic level of ingested topics.
+    pub topic_root: String,
+    /// MQTT client id; default `ioc-<hash of the data dir>` so a restart resumes its session.
+    pub mqtt_client_id: Option<String>,
+    /// Shared-subscription group (`$share/<group>/<root>/#`), for several engines on one stream.
+    pub mqtt_share_group: Option<String>,
+    /// Port of the embedded broker; `None` = 1883, or a free port if 1883 is taken.
+    pub embedded_mqtt_port: Option<u16>,
+    /// JWT HS256 secret; default a random secret kept in `<data_dir>/jwt.secret`.
+    pub jwt_secret: Option<String>,
+    /// Largest MQTT payload accepted (bytes); larger ones are dead-lettered as `too_large`.
+    pub max_payload_bytes: usize,
+    /// View tick in milliseconds: how often live views are recomputed and patches sent.
+    pub tick_ms: u64,
+    /// Frames a websocket client may have queued before it is reset to a snapshot.
+    pub ws_client_queue_frames: usize,
+    /// Analytics settings.
+    pub analytics: AnalyticsConfig,
+    /// Open311 settings.
+    pub open311: Open311Config,
+}
+
+/// Open311 settings.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Open311Config {
+    /// API keys of the citizen apps allowed to post reports.
+    pub api_keys: Vec<String>,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            mqtt: "embedded".into(),
+            listen: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("./ioc-data"),
+            database_url: None,
+            areas: None,
+            rules: None,
+            topic_root: "city".into(),
+            mqtt_client_id: None,
+            mqtt_share_group: None,
+            embedded_mqtt_port: None,
+            jwt_secret: None,
+            max_payload_bytes: ioc_ingest::intake::DEFAULT_MAX_PAYLOAD_BYTES,
+            tick_ms: 500,
+            ws_client_queue_frames: 64,
+            analytics: AnalyticsConfig::default(),
+            open311: Open311Config::default(),
+        }
+    }
+}
+
+/// Reads a config file (or the defaults when there is none).
+pub fn read_file(path: Option<&Path>) -> anyhow::Result<EngineConfig> {
+    match path {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read config file {}", path.display()))?;
+            toml::from_str(&text).map_err(|error| anyhow::anyhow!("config file {}: {error}", path.display()))
+        }
+        None => Ok(EngineConfig::default()),
+    }
+}
+
+/// Layers file, environment and flags (clap has already merged environment into the flags).
+pub fn load(args: &ServeArgs) -> anyhow::Result<EngineConfig> {
+    let mut config = read_file(args.config.as_deref())?;
+    let set = |target: &mut String, value: &Option<String>| {
+        if let Some(value) = value {
+            target.clone_from(value);
+        }
+    };
+    set(&mut config.mqtt, &args.mqtt);
+    set(&mut config.listen, &args.listen);
+    set(&mut config.topic_root, &args.topic_root);
+    if let Some(dir) = &args.data_dir {
+        config.data_dir.clone_from(dir);
+    }
+    config.database_url = args.database_url.clone().or(config.database_url);
+    config.areas = args.areas.clone().or(config.areas);
+    config.rules = args.rules.clone().or(config.rules);
+    config.mqtt_client_id = args.mqtt_client_id.clone().or(config.mqtt_client_id);
+    config.mqtt_share_group = args.mqtt_share_group.clone().or(config.mqtt_share_group);
+    config.embedded_mqtt_port = args.embedded_mqtt_port.or(config.embedded_mqtt_port);
+    if let Ok(secret) = std::env::var("IOC_JWT_SECRET") {
+        config.jwt_secret = Some(secret);
+    }
+    if let Ok(keys) = std::env::var("IOC_OPEN311_API_KEYS") {
+        config.open311.api_keys = keys.split(',').map(str::trim).filter(|k| !k.is_empty()).map(String::from).collect();
+    }
+    validate(&config)?;
+    Ok(config)
+}
+
+/// Checks what the types cannot, listing every problem at once.
+fn validate(config: &EngineConfig) -> anyhow::Result<()> {
+    let mut problems = Vec::new();
+    let root = &config.topic_root;
+    if root.is_empty() || root.contains(['/', '+', '#']) || root == "ioc" || root.starts_with('$') {
+        problems.push(format!("topic_root {root:?} must be one topic level other than `ioc`"));
+    }
+    if config.listen.parse::<std::net::SocketAddr>().is_err() {
+        problems.push(format!("listen {:?} is not address:port", config.listen));
+    }
+    if config.mqtt != "embedded" && let Err(error) = ioc_ingest::mqtt::BrokerUrl::parse(&config.mqtt) {
+        problems.push(error.to_string());
+    }
+    if config.tick_ms < 50 {
+        problems.push("tick_ms must be at least 50".into());
+    }
+    if config.max_payload_bytes == 0 || config.max_payload_bytes > ioc_ingest::mqtt::config::MAX_PACKET_BYTES / 2 {
+        problems.push("max_payload_bytes must be between 1 and 16 MiB".into());
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        anyhow::bail!("invalid configuration:\n  - {}", problems.join("\n  - "))
+    }
+}
+
+/// The default MQTT client id: stable for one data directory.
+pub fn default_client_id(data_dir: &Path) -> String {
+    let canonical = std::fs::canonicalize(data_dir).unwrap_or_else(|_| data_dir.to_path_buf());
+    // FNV-1a: stable across Rust versions, unlike `DefaultHasher`.
+    let hash = canonical.to_string_lossy().bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("ioc-{hash:016x}")
+}

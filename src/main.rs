@@ -1,0 +1,33 @@
+//! `ioc`: the IOC engine's one binary — `serve`, `token`, `sim`, `demo` (DESIGN §10).
+
+mod broker;
+mod cli;
+mod config;
+mod demo;
+mod secret;
+mod serve;
+mod shutdown;
+mod sim;
+mod token;
+
+use clap::Parser;
+
+fn main() -> anyhow::Result<()> {
+    let cli = cli::Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("IOC_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rumqttd=warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        match cli.command {
+            cli::Command::Serve(args) => serve::run(config::load(&args)?, shutdown::signal()).await,
+            cli::Command::Token(args) => token::run(&args),
+            cli::Command::Sim(args) => sim::run(args).await,
+            cli::Command::Demo(args) => demo::run(args).await,
+        }
+    })
+}

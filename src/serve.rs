@@ -1,0 +1,182 @@
+//! `ioc serve`: wires journal, analytics, MQTT ingest and the API together.
+//!
+//! Start order: open the journal → replay it into analytics (views come back as they were) →
+//! start the analytics worker and the journal thread → connect to the broker → serve HTTP.
+//! Readiness stays red until replay is done and the broker is connected.
+
+use crate::config::{EngineConfig, default_client_id};
+use anyhow::Context;
+use ioc_analytics::Analytics;
+use ioc_dashboard_api::{ApiConfig, ApiState, Authenticator, MetricsSource, Readiness};
+use ioc_ingest::intake::Intake;
+use ioc_ingest::journal::{self, Durability, JournalHandle, SqliteJournal};
+use ioc_ingest::mqtt::{self, BrokerUrl, MqttConfig, MqttStatus};
+use ioc_ingest::topic::TopicScheme;
+use ioc_ingest::validate::Validator;
+use ioc_ingest::Areas;
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// Events per replay chunk.
+const REPLAY_CHUNK: usize = 20_000;
+
+/// What `/readyz` checks.
+struct EngineReadiness {
+    journal: JournalHandle,
+    mqtt: Arc<MqttStatus>,
+    replayed: Arc<AtomicBool>,
+}
+
+impl Readiness for EngineReadiness {
+    fn checks(&self) -> Vec<(&'static str, bool)> {
+        vec![
+            ("journal", self.journal.is_healthy()),
+            ("broker", self.mqtt.is_connected()),
+            ("replay", self.replayed.load(Ordering::Relaxed)),
+        ]
+    }
+}
+
+/// Ingest counters for `/metrics`.
+struct IngestMetrics {
+    mqtt: Arc<MqttStatus>,
+}
+
+impl MetricsSource for IngestMetrics {
+    fn render(&self) -> String {
+        format!(
+            "# HELP ioc_mqtt_received_total MQTT messages received.\n# TYPE ioc_mqtt_received_total counter\nioc_mqtt_received_total {}\n\
+             # HELP ioc_mqtt_acknowledged_total MQTT messages journaled and acknowledged.\n# TYPE ioc_mqtt_acknowledged_total counter\nioc_mqtt_acknowledged_total {}\n\
+             # HELP ioc_mqtt_connection_errors_total Broker connection errors.\n# TYPE ioc_mqtt_connection_errors_total counter\nioc_mqtt_connection_errors_total {}\n\
+             # HELP ioc_mqtt_connected Whether the broker connection is up.\n# TYPE ioc_mqtt_connected gauge\nioc_mqtt_connected {}\n",
+            self.mqtt.received(),
+            self.mqtt.acknowledged(),
+            self.mqtt.reconnects(),
+            u8::from(self.mqtt.is_connected()),
+        )
+    }
+}
+
+/// A running engine: where it listens and how to reach its broker.
+pub struct Started {
+    /// HTTP address actually bound.
+    pub http: std::net::SocketAddr,
+    /// Broker URL in use.
+    pub broker: String,
+    /// Signs tokens with the engine's secret.
+    pub auth: Authenticator,
+}
+
+/// Runs the engine until `shutdown` resolves.
+pub async fn run(config: EngineConfig, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    let (ready_tx, _ready_rx) = tokio::sync::oneshot::channel();
+    run_with(config, shutdown, ready_tx).await
+}
+
+/// Runs the engine until `shutdown` resolves; sends [`Started`] once it listens.
+pub async fn run_with(
+    config: EngineConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    started: tokio::sync::oneshot::Sender<Started>,
+) -> anyhow::Result<()> {
+    if config.database_url.is_some() {
+        tracing::warn!("--database-url is not supported yet; using the SQLite journal in the data dir");
+    }
+    let areas = Arc::new(match &config.areas {
+        Some(path) => Areas::from_file(path)?,
+        None => Areas::hanoi(),
+    });
+    let secret = crate::secret::jwt_secret(config.jwt_secret.as_deref(), &config.data_dir)?;
+    let auth = Authenticator::new(&secret);
+
+    // Journal and replay.
+    let store = SqliteJournal::open(&config.data_dir, Durability::ProcessCrash, config.analytics.dead_letter_capacity)
+        .context("cannot open the journal")?;
+    let analytics = Analytics::new(Arc::clone(&areas), config.analytics.clone());
+    let replayed = Arc::new(AtomicBool::new(false));
+    let store = {
+        let analytics = analytics.clone();
+        tokio::task::spawn_blocking(move || -> anyhow::Result<SqliteJournal> {
+            let began = Instant::now();
+            analytics.restore(store.recover()?);
+            let mut failure = None;
+            let events = store.replay(REPLAY_CHUNK, |batch| {
+                if let Err(error) = analytics.apply(&batch, None) {
+                    failure.get_or_insert(error);
+                }
+            })?;
+            if let Some(error) = failure {
+                return Err(error.into());
+            }
+            tracing::info!(events, elapsed_ms = began.elapsed().as_millis() as u64, "journal replayed");
+            Ok(store)
+        })
+        .await??
+    };
+    replayed.store(true, Ordering::Relaxed);
+    let (sink, _analytics_thread) = analytics.start_worker()?;
+    let (journal, _journal_thread) = journal::spawn(store, sink)?;
+
+    // Broker.
+    let broker_url = if config.mqtt == "embedded" {
+        let port = crate::broker::start_embedded(config.embedded_mqtt_port, config.max_payload_bytes)?;
+        format!("mqtt://127.0.0.1:{port}")
+    } else {
+        config.mqtt.clone()
+    };
+    let scheme = TopicScheme::new(config.topic_root.clone());
+    let filter = match &config.mqtt_share_group {
+        Some(group) => format!("$share/{group}/{}", scheme.subscription_filter()),
+        None => scheme.subscription_filter(),
+    };
+    let mqtt_config = MqttConfig {
+        broker: BrokerUrl::parse(&broker_url)?,
+        client_id: config.mqtt_client_id.clone().unwrap_or_else(|| default_client_id(&config.data_dir)),
+        filter,
+        keep_alive: Duration::from_secs(30),
+    };
+    let intake = Intake::new(scheme, Validator::new(Arc::clone(&areas)), config.max_payload_bytes);
+    let status = Arc::new(MqttStatus::default());
+
+    let (stop, _) = tokio::sync::broadcast::channel::<()>(1);
+    let stopped = |stop: &tokio::sync::broadcast::Sender<()>| {
+        let mut receiver = stop.subscribe();
+        async move {
+            let _ = receiver.recv().await;
+        }
+    };
+    let subscriber = tokio::spawn(mqtt::run(mqtt_config, intake, journal.clone(), Arc::clone(&status), stopped(&stop)));
+
+    // API.
+    let listener = tokio::net::TcpListener::bind(&config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let http = listener.local_addr()?;
+    let state = ApiState::new(
+        analytics,
+        auth.clone(),
+        Arc::new(EngineReadiness { journal: journal.clone(), mqtt: Arc::clone(&status), replayed }),
+        Arc::new(IngestMetrics { mqtt: Arc::clone(&status) }),
+        ApiConfig {
+            tick: Duration::from_millis(config.tick_ms),
+            client_queue_frames: config.ws_client_queue_frames,
+            ..ApiConfig::default()
+        },
+    );
+    tracing::info!(%http, broker = %broker_url, "engine listening");
+    let _ = started.send(Started { http, broker: broker_url, auth });
+    let api = tokio::spawn(ioc_dashboard_api::run(listener, state, stopped(&stop)));
+
+    shutdown.await;
+    let _ = stop.send(());
+    let _ = subscriber.await;
+    match api.await {
+        Ok(result) => result?,
+        Err(error) => tracing::error!(%error, "api task failed"),
+    }
+    drop(journal);
+    tracing::info!("engine stopped");
+    Ok(())
+}
