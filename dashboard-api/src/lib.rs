@@ -50,6 +50,17 @@ impl Default for ApiConfig {
     }
 }
 
+/// Counters of the API itself, for `/metrics`.
+#[derive(Debug, Default)]
+pub struct ApiCounters {
+    /// Websocket connections open now.
+    pub ws_connections: std::sync::atomic::AtomicI64,
+    /// Times a slow websocket reader's pending updates were dropped for fresh snapshots.
+    pub slow_client_resets: std::sync::atomic::AtomicU64,
+    /// Frames written to websocket clients.
+    pub ws_frames_sent: std::sync::atomic::AtomicU64,
+}
+
 /// Everything the handlers share.
 #[derive(Clone)]
 pub struct ApiState {
@@ -61,6 +72,7 @@ pub struct ApiState {
     pub(crate) config: ApiConfig,
     pub(crate) connections: Arc<Semaphore>,
     pub(crate) shutdown: broadcast::Sender<()>,
+    pub(crate) counters: Arc<ApiCounters>,
 }
 
 impl ApiState {
@@ -82,6 +94,7 @@ impl ApiState {
             metrics,
             config,
             shutdown,
+            counters: Arc::new(ApiCounters::default()),
         }
     }
 }

@@ -7,6 +7,7 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use serde_json::{Map, Value, json};
 use std::fmt::Write;
+use std::sync::atomic::Ordering;
 
 /// Alive: the process answers.
 pub(crate) async fn healthz() -> Json<Value> {
@@ -40,6 +41,16 @@ pub(crate) async fn metrics(State(state): State<ApiState>) -> impl IntoResponse 
     let _ = writeln!(text, "# HELP ioc_events_per_second Accepted events per second over the last 10 s.");
     let _ = writeln!(text, "# TYPE ioc_events_per_second gauge");
     let _ = writeln!(text, "ioc_events_per_second {}", snapshot.events_per_sec);
+    let counters = &state.counters;
+    let _ = writeln!(text, "# HELP ioc_ws_connections Websocket connections open now.");
+    let _ = writeln!(text, "# TYPE ioc_ws_connections gauge");
+    let _ = writeln!(text, "ioc_ws_connections {}", counters.ws_connections.load(Ordering::Relaxed));
+    let _ = writeln!(text, "# HELP ioc_ws_slow_client_resets_total Slow readers whose pending updates were replaced by snapshots.");
+    let _ = writeln!(text, "# TYPE ioc_ws_slow_client_resets_total counter");
+    let _ = writeln!(text, "ioc_ws_slow_client_resets_total {}", counters.slow_client_resets.load(Ordering::Relaxed));
+    let _ = writeln!(text, "# HELP ioc_ws_frames_sent_total Frames written to websocket clients.");
+    let _ = writeln!(text, "# TYPE ioc_ws_frames_sent_total counter");
+    let _ = writeln!(text, "ioc_ws_frames_sent_total {}", counters.ws_frames_sent.load(Ordering::Relaxed));
     text.push_str(&state.metrics.render());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }

@@ -86,10 +86,11 @@ pub(crate) async fn websocket(
     let hub = std::sync::Arc::clone(&state.hub);
     let queue = state.config.client_queue_frames;
     let shutdown = state.shutdown.subscribe();
+    let counters = std::sync::Arc::clone(&state.counters);
     upgrade
         .max_message_size(MAX_CLIENT_MESSAGE_BYTES)
         .on_upgrade(move |socket| async move {
-            crate::ws::serve_socket(socket, hub, claims, queue, shutdown).await;
+            crate::ws::serve_socket(socket, hub, claims, queue, counters, shutdown).await;
             drop(permit);
         })
 }

@@ -3,6 +3,7 @@
 
 use super::outbox::{Outbox, Outgoing};
 use super::protocol::{ClientOp, error_frame, parse_op};
+use crate::ApiCounters;
 use crate::auth::Claims;
 use crate::hub::{Hub, Interest};
 use crate::patch::diff;
@@ -12,7 +13,17 @@ use ioc_analytics::{ViewError, ViewRequest};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use tokio::sync::broadcast;
+
+/// Decrements the open-connection gauge when the session ends, however it ends.
+struct OpenConnection(Arc<ApiCounters>);
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.ws_connections.fetch_sub(1, Ordering::Relaxed);
+    }
+}
 
 /// Most subscriptions one connection may hold.
 const MAX_SUBSCRIPTIONS: usize = 64;
@@ -30,11 +41,15 @@ pub async fn serve_socket(
     hub: Arc<Hub>,
     claims: Claims,
     queue_frames: usize,
+    counters: Arc<ApiCounters>,
     mut shutdown: broadcast::Receiver<()>,
 ) {
+    counters.ws_connections.fetch_add(1, Ordering::Relaxed);
+    let _open = OpenConnection(Arc::clone(&counters));
     let (mut sink, mut stream) = socket.split();
     let outbox = Arc::new(Outbox::new(queue_frames));
     let writer_outbox = Arc::clone(&outbox);
+    let writer_counters = Arc::clone(&counters);
     let writer = tokio::spawn(async move {
         let mut seqs: HashMap<String, u64> = HashMap::new();
         loop {
@@ -43,9 +58,10 @@ pub async fn serve_socket(
             if sink.send(Message::Text(text.into())).await.is_err() {
                 return sink;
             }
+            writer_counters.ws_frames_sent.fetch_add(1, Ordering::Relaxed);
         }
     });
-    let mut session = Session { hub: Arc::clone(&hub), claims, outbox, subscriptions: HashMap::new() };
+    let mut session = Session { hub: Arc::clone(&hub), claims, outbox, counters, subscriptions: HashMap::new() };
     let mut frames = hub.frames();
     frames.borrow_and_update();
     loop {
@@ -103,6 +119,7 @@ struct Session {
     hub: Arc<Hub>,
     claims: Claims,
     outbox: Arc<Outbox>,
+    counters: Arc<ApiCounters>,
     subscriptions: HashMap<String, Subscription>,
 }
 
@@ -188,6 +205,7 @@ impl Session {
             return Pushed::Queued;
         }
         tracing::debug!("slow websocket reader: pending updates dropped, resending snapshots");
+        self.counters.slow_client_resets.fetch_add(1, Ordering::Relaxed);
         let snapshots = self
             .subscriptions
             .iter()

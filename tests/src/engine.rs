@@ -1,0 +1,271 @@
+//! Starting, stopping and killing the engine process.
+
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Which broker the engine connects to.
+#[derive(Debug, Clone)]
+pub enum Broker {
+    /// An external broker URL (Mosquitto).
+    External(String),
+    /// The engine's in-process broker on this port.
+    Embedded(u16),
+}
+
+impl Broker {
+    /// The machine's Mosquitto (or `IOC_TEST_MQTT`).
+    pub fn external() -> Self {
+        Broker::External(crate::test_broker_url())
+    }
+
+    /// An embedded broker on a free port.
+    pub fn embedded() -> Self {
+        Broker::Embedded(crate::free_port())
+    }
+
+    /// `(host, port)` publishers connect to.
+    pub fn address(&self) -> (String, u16) {
+        match self {
+            Broker::Embedded(port) => ("127.0.0.1".into(), *port),
+            Broker::External(url) => {
+                let rest = url.trim_start_matches("mqtt://");
+                let rest = rest.rsplit('@').next().unwrap_or(rest);
+                match rest.rsplit_once(':') {
+                    Some((host, port)) => (host.to_string(), port.parse().unwrap_or(1883)),
+                    None => (rest.to_string(), 1883),
+                }
+            }
+        }
+    }
+}
+
+/// How to start an engine.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// The broker.
+    pub broker: Broker,
+    /// Topic root (unique per test).
+    pub topic_root: String,
+    /// Extra `serve` flags.
+    pub extra_args: Vec<String>,
+}
+
+impl EngineOptions {
+    /// Options for a test named `test` on the machine's broker.
+    pub fn new(test: &str) -> Self {
+        Self { broker: Broker::external(), topic_root: crate::unique_root(test), extra_args: Vec::new() }
+    }
+
+    /// The same on an embedded broker.
+    pub fn embedded(test: &str) -> Self {
+        Self { broker: Broker::embedded(), ..Self::new(test) }
+    }
+}
+
+/// A running engine process and what it needs to be restarted on the same data.
+pub struct Engine {
+    child: Option<Child>,
+    /// Options it was started with.
+    pub options: EngineOptions,
+    /// Its data directory (kept across restarts, removed on drop).
+    pub data_dir: PathBuf,
+    /// Its HTTP port.
+    pub port: u16,
+    /// An admin token.
+    pub token: String,
+    http: reqwest::Client,
+}
+
+/// The `ioc` binary: `IOC_BIN`, else next to the test executable's `deps/` folder.
+pub fn binary() -> PathBuf {
+    if let Ok(path) = std::env::var("IOC_BIN") {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe.parent().and_then(|deps| deps.parent()).expect("target dir");
+    let path = dir.join("ioc");
+    assert!(path.exists(), "{} not found: run `cargo build --bin ioc` first or set IOC_BIN", path.display());
+    path
+}
+
+impl Engine {
+    /// Starts an engine on a fresh data directory and waits until it is ready.
+    pub async fn start(options: EngineOptions) -> Engine {
+        let data_dir = std::env::temp_dir().join(format!("ioc-test-{}", options.topic_root));
+        let _ = std::fs::remove_dir_all(&data_dir);
+        std::fs::create_dir_all(&data_dir).expect("data dir");
+        let token = mint(&data_dir, "admin");
+        let mut engine = Engine {
+            child: None,
+            options,
+            data_dir,
+            port: crate::free_port(),
+            token,
+            http: reqwest::Client::new(),
+        };
+        engine.spawn().await;
+        engine
+    }
+
+    async fn spawn(&mut self) {
+        let mut command = Command::new(binary());
+        command
+            .arg("serve")
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{}", self.port))
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .arg("--topic-root")
+            .arg(&self.options.topic_root)
+            .args(&self.options.extra_args)
+            .env_remove("IOC_JWT_SECRET")
+            .env("IOC_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        match &self.options.broker {
+            Broker::External(url) => {
+                command.arg("--mqtt").arg(url);
+            }
+            Broker::Embedded(port) => {
+                command.arg("--mqtt").arg("embedded").arg("--embedded-mqtt-port").arg(port.to_string());
+            }
+        }
+        self.child = Some(command.spawn().expect("start ioc serve"));
+        self.wait_ready().await;
+    }
+
+    /// Waits (up to 60 s) until `/readyz` answers 200.
+    pub async fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(response) = self.http.get(self.url("/readyz")).send().await
+                && response.status().is_success()
+            {
+                return;
+            }
+            assert!(Instant::now() < deadline, "engine not ready within 60 s");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// `http://127.0.0.1:port` + path.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// The websocket URL with the admin token in the query.
+    pub fn ws_url(&self) -> String {
+        format!("ws://127.0.0.1:{}/ws?access_token={}", self.port, self.token)
+    }
+
+    /// GET with the admin token, parsed as JSON; panics on a non-2xx answer.
+    pub async fn get_json(&self, path: &str) -> Value {
+        let response = self.http.get(self.url(path)).bearer_auth(&self.token).send().await.expect("GET");
+        assert!(response.status().is_success(), "GET {path}: {}", response.status());
+        response.json().await.expect("JSON body")
+    }
+
+    /// GET of a path, returning the status code only (no token).
+    pub async fn status_without_token(&self, path: &str) -> u16 {
+        self.http.get(self.url(path)).send().await.map(|r| r.status().as_u16()).unwrap_or(0)
+    }
+
+    /// The overview's data.
+    pub async fn overview(&self) -> Value {
+        self.get_json("/api/views/overview").await
+    }
+
+    /// Polls the overview until `done` holds (up to `timeout`), returning the last overview.
+    pub async fn wait_for(&self, timeout: Duration, done: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let overview = self.overview().await;
+            if done(&overview) || Instant::now() > deadline {
+                return overview;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The value of an unlabelled metric in `/metrics`.
+    pub async fn metric(&self, name: &str) -> Option<f64> {
+        let text = self.http.get(self.url("/metrics")).send().await.ok()?.text().await.ok()?;
+        text.lines()
+            .filter(|line| !line.starts_with('#'))
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+    }
+
+    /// Waits until a metric reaches `at_least`, panicking after `timeout`.
+    pub async fn wait_metric(&self, name: &str, at_least: f64, timeout: Duration) -> f64 {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let value = self.metric(name).await.unwrap_or(0.0);
+            if value >= at_least {
+                return value;
+            }
+            assert!(Instant::now() < deadline, "{name} stayed at {value}, expected {at_least}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Kills the process with SIGKILL (no flush, no goodbye).
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub fn terminate(&mut self) -> Option<std::process::ExitStatus> {
+        let mut child = self.child.take()?;
+        let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+        child.wait().ok()
+    }
+
+    /// Starts the engine again on the same data directory, port and topic root.
+    pub async fn restart(&mut self) {
+        self.kill9();
+        self.spawn().await;
+    }
+
+    /// The engine's resident memory in KiB (Linux `/proc`).
+    pub fn rss_kib(&self) -> Option<u64> {
+        let pid = self.child.as_ref()?.id();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        self.kill9();
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+}
+
+/// Mints a token with `ioc token` for the data directory's secret.
+pub fn mint(data_dir: &std::path::Path, role: &str) -> String {
+    let output = Command::new(binary())
+        .args(["token", "--role", role, "--data-dir"])
+        .arg(data_dir)
+        .env_remove("IOC_JWT_SECRET")
+        .output()
+        .expect("ioc token");
+    assert!(output.status.success(), "ioc token failed: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
+
+/// Lifetime count of `kind` in `area` from an overview.
+pub fn count(overview: &Value, area: &str, kind: &str) -> u64 {
+    overview["areas"]
+        .as_array()
+        .and_then(|areas| areas.iter().find(|a| a["id"] == area))
+        .and_then(|a| a["counts"][kind].as_u64())
+        .unwrap_or(0)
+}
