@@ -12,10 +12,15 @@ pub fn start_embedded(preferred: Option<u16>, max_payload_bytes: usize) -> anyho
             wanted
         }
         Err(_) => {
-            let probe = std::net::TcpListener::bind(("127.0.0.1", 0)).context("no free port for the embedded broker")?;
+            let probe = std::net::TcpListener::bind(("127.0.0.1", 0))
+                .context("no free port for the embedded broker")?;
             let port = probe.local_addr()?.port();
             drop(probe);
-            tracing::warn!(taken = wanted, using = port, "MQTT port taken; the embedded broker uses a free one");
+            tracing::warn!(
+                taken = wanted,
+                using = port,
+                "MQTT port taken; the embedded broker uses a free one"
+            );
             eprintln!("MQTT port {wanted} is taken; the embedded broker listens on {port} instead");
             port
         }
@@ -44,10 +49,12 @@ dynamic_filters = true
     );
     let config: rumqttd::Config = toml::from_str(&text).context("embedded broker config")?;
     let mut broker = rumqttd::Broker::new(config);
-    std::thread::Builder::new().name("ioc-mqtt-broker".into()).spawn(move || {
-        if let Err(error) = broker.start() {
-            tracing::error!(%error, "embedded broker stopped");
-        }
-    })?;
+    std::thread::Builder::new()
+        .name("ioc-mqtt-broker".into())
+        .spawn(move || {
+            if let Err(error) = broker.start() {
+                tracing::error!(%error, "embedded broker stopped");
+            }
+        })?;
     Ok(port)
 }

@@ -148,8 +148,13 @@ pub struct DemoArgs {
 /// Parses `30s`, `5m`, `12h`, `7d` or plain seconds.
 pub fn parse_duration(text: &str) -> anyhow::Result<std::time::Duration> {
     let text = text.trim();
-    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(text.len()));
-    let value: f64 = number.parse().map_err(|_| anyhow::anyhow!("duration {text:?} is not like 30s, 5m, 12h"))?;
+    let (number, unit) = text.split_at(
+        text.find(|c: char| !c.is_ascii_digit() && c != '.')
+            .unwrap_or(text.len()),
+    );
+    let value: f64 = number
+        .parse()
+        .map_err(|_| anyhow::anyhow!("duration {text:?} is not like 30s, 5m, 12h"))?;
     let seconds = match unit {
         "" | "s" => value,
         "ms" => value / 1000.0,
@@ -158,6 +163,9 @@ pub fn parse_duration(text: &str) -> anyhow::Result<std::time::Duration> {
         "d" => value * 86_400.0,
         _ => anyhow::bail!("duration {text:?}: unknown unit {unit:?}"),
     };
-    anyhow::ensure!(seconds.is_finite() && seconds >= 0.0, "duration {text:?} is negative");
+    anyhow::ensure!(
+        seconds.is_finite() && seconds >= 0.0,
+        "duration {text:?} is negative"
+    );
     Ok(std::time::Duration::from_secs_f64(seconds))
 }

@@ -82,7 +82,8 @@ pub fn read_file(path: Option<&Path>) -> anyhow::Result<EngineConfig> {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read config file {}", path.display()))?;
-            toml::from_str(&text).map_err(|error| anyhow::anyhow!("config file {}: {error}", path.display()))
+            toml::from_str(&text)
+                .map_err(|error| anyhow::anyhow!("config file {}: {error}", path.display()))
         }
         None => Ok(EngineConfig::default()),
     }
@@ -112,7 +113,12 @@ pub fn load(args: &ServeArgs) -> anyhow::Result<EngineConfig> {
         config.jwt_secret = Some(secret);
     }
     if let Ok(keys) = std::env::var("IOC_OPEN311_API_KEYS") {
-        config.open311.api_keys = keys.split(',').map(str::trim).filter(|k| !k.is_empty()).map(String::from).collect();
+        config.open311.api_keys = keys
+            .split(',')
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .map(String::from)
+            .collect();
     }
     validate(&config)?;
     Ok(config)
@@ -123,18 +129,24 @@ fn validate(config: &EngineConfig) -> anyhow::Result<()> {
     let mut problems = Vec::new();
     let root = &config.topic_root;
     if root.is_empty() || root.contains(['/', '+', '#']) || root == "ioc" || root.starts_with('$') {
-        problems.push(format!("topic_root {root:?} must be one topic level other than `ioc`"));
+        problems.push(format!(
+            "topic_root {root:?} must be one topic level other than `ioc`"
+        ));
     }
     if config.listen.parse::<std::net::SocketAddr>().is_err() {
         problems.push(format!("listen {:?} is not address:port", config.listen));
     }
-    if config.mqtt != "embedded" && let Err(error) = ioc_ingest::mqtt::BrokerUrl::parse(&config.mqtt) {
+    if config.mqtt != "embedded"
+        && let Err(error) = ioc_ingest::mqtt::BrokerUrl::parse(&config.mqtt)
+    {
         problems.push(error.to_string());
     }
     if config.tick_ms < 50 {
         problems.push("tick_ms must be at least 50".into());
     }
-    if config.max_payload_bytes == 0 || config.max_payload_bytes > ioc_ingest::mqtt::config::MAX_PACKET_BYTES / 2 {
+    if config.max_payload_bytes == 0
+        || config.max_payload_bytes > ioc_ingest::mqtt::config::MAX_PACKET_BYTES / 2
+    {
         problems.push("max_payload_bytes must be between 1 and 16 MiB".into());
     }
     if problems.is_empty() {
@@ -148,8 +160,11 @@ fn validate(config: &EngineConfig) -> anyhow::Result<()> {
 pub fn default_client_id(data_dir: &Path) -> String {
     let canonical = std::fs::canonicalize(data_dir).unwrap_or_else(|_| data_dir.to_path_buf());
     // FNV-1a: stable across Rust versions, unlike `DefaultHasher`.
-    let hash = canonical.to_string_lossy().bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    });
+    let hash = canonical
+        .to_string_lossy()
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
     format!("ioc-{hash:016x}")
 }

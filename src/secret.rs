@@ -11,7 +11,10 @@ const SECRET_FILE: &str = "jwt.secret";
 /// The configured secret, or the one kept in `data_dir` (created on first use, mode 0600).
 pub fn jwt_secret(configured: Option<&str>, data_dir: &Path) -> anyhow::Result<Vec<u8>> {
     if let Some(secret) = configured {
-        anyhow::ensure!(secret.len() >= 16, "the JWT secret must be at least 16 bytes");
+        anyhow::ensure!(
+            secret.len() >= 16,
+            "the JWT secret must be at least 16 bytes"
+        );
         return Ok(secret.as_bytes().to_vec());
     }
     let path = data_dir.join(SECRET_FILE);
@@ -21,7 +24,8 @@ pub fn jwt_secret(configured: Option<&str>, data_dir: &Path) -> anyhow::Result<V
             return Ok(existing.as_bytes().to_vec());
         }
     }
-    std::fs::create_dir_all(data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create {}", data_dir.display()))?;
     let mut bytes = [0_u8; 32];
     std::fs::File::open("/dev/urandom")
         .and_then(|mut random| random.read_exact(&mut bytes))
@@ -35,7 +39,12 @@ pub fn jwt_secret(configured: Option<&str>, data_dir: &Path) -> anyhow::Result<V
 fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
     file.write_all(text.as_bytes())
 }
 

@@ -8,12 +8,12 @@ use crate::config::{EngineConfig, default_client_id};
 use anyhow::Context;
 use ioc_analytics::Analytics;
 use ioc_dashboard_api::{ApiConfig, ApiState, Authenticator, MetricsSource, Readiness};
+use ioc_ingest::Areas;
 use ioc_ingest::intake::Intake;
 use ioc_ingest::journal::{self, Durability, JournalHandle, SqliteJournal};
 use ioc_ingest::mqtt::{self, BrokerUrl, MqttConfig, MqttStatus};
 use ioc_ingest::topic::TopicScheme;
 use ioc_ingest::validate::Validator;
-use ioc_ingest::Areas;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -70,7 +70,10 @@ pub struct Started {
 }
 
 /// Runs the engine until `shutdown` resolves.
-pub async fn run(config: EngineConfig, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+pub async fn run(
+    config: EngineConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let (ready_tx, _ready_rx) = tokio::sync::oneshot::channel();
     run_with(config, shutdown, ready_tx).await
 }
@@ -82,7 +85,9 @@ pub async fn run_with(
     started: tokio::sync::oneshot::Sender<Started>,
 ) -> anyhow::Result<()> {
     if config.database_url.is_some() {
-        tracing::warn!("--database-url is not supported yet; using the SQLite journal in the data dir");
+        tracing::warn!(
+            "--database-url is not supported yet; using the SQLite journal in the data dir"
+        );
     }
     let areas = Arc::new(match &config.areas {
         Some(path) => Areas::from_file(path)?,
@@ -92,8 +97,12 @@ pub async fn run_with(
     let auth = Authenticator::new(&secret);
 
     // Journal and replay.
-    let store = SqliteJournal::open(&config.data_dir, Durability::ProcessCrash, config.analytics.dead_letter_capacity)
-        .context("cannot open the journal")?;
+    let store = SqliteJournal::open(
+        &config.data_dir,
+        Durability::ProcessCrash,
+        config.analytics.dead_letter_capacity,
+    )
+    .context("cannot open the journal")?;
     let analytics = Analytics::new(Arc::clone(&areas), config.analytics.clone());
     let replayed = Arc::new(AtomicBool::new(false));
     let store = {
@@ -110,7 +119,11 @@ pub async fn run_with(
             if let Some(error) = failure {
                 return Err(error.into());
             }
-            tracing::info!(events, elapsed_ms = began.elapsed().as_millis() as u64, "journal replayed");
+            tracing::info!(
+                events,
+                elapsed_ms = began.elapsed().as_millis() as u64,
+                "journal replayed"
+            );
             Ok(store)
         })
         .await??
@@ -121,7 +134,8 @@ pub async fn run_with(
 
     // Broker.
     let broker_url = if config.mqtt == "embedded" {
-        let port = crate::broker::start_embedded(config.embedded_mqtt_port, config.max_payload_bytes)?;
+        let port =
+            crate::broker::start_embedded(config.embedded_mqtt_port, config.max_payload_bytes)?;
         format!("mqtt://127.0.0.1:{port}")
     } else {
         config.mqtt.clone()
@@ -133,11 +147,18 @@ pub async fn run_with(
     };
     let mqtt_config = MqttConfig {
         broker: BrokerUrl::parse(&broker_url)?,
-        client_id: config.mqtt_client_id.clone().unwrap_or_else(|| default_client_id(&config.data_dir)),
+        client_id: config
+            .mqtt_client_id
+            .clone()
+            .unwrap_or_else(|| default_client_id(&config.data_dir)),
         filter,
         keep_alive: Duration::from_secs(30),
     };
-    let intake = Intake::new(scheme, Validator::new(Arc::clone(&areas)), config.max_payload_bytes);
+    let intake = Intake::new(
+        scheme,
+        Validator::new(Arc::clone(&areas)),
+        config.max_payload_bytes,
+    );
     let status = Arc::new(MqttStatus::default());
 
     let (stop, _) = tokio::sync::broadcast::channel::<()>(1);
@@ -147,7 +168,13 @@ pub async fn run_with(
             let _ = receiver.recv().await;
         }
     };
-    let subscriber = tokio::spawn(mqtt::run(mqtt_config, intake, journal.clone(), Arc::clone(&status), stopped(&stop)));
+    let subscriber = tokio::spawn(mqtt::run(
+        mqtt_config,
+        intake,
+        journal.clone(),
+        Arc::clone(&status),
+        stopped(&stop),
+    ));
 
     // API.
     let listener = tokio::net::TcpListener::bind(&config.listen)
@@ -157,8 +184,14 @@ pub async fn run_with(
     let state = ApiState::new(
         analytics,
         auth.clone(),
-        Arc::new(EngineReadiness { journal: journal.clone(), mqtt: Arc::clone(&status), replayed }),
-        Arc::new(IngestMetrics { mqtt: Arc::clone(&status) }),
+        Arc::new(EngineReadiness {
+            journal: journal.clone(),
+            mqtt: Arc::clone(&status),
+            replayed,
+        }),
+        Arc::new(IngestMetrics {
+            mqtt: Arc::clone(&status),
+        }),
         ApiConfig {
             tick: Duration::from_millis(config.tick_ms),
             client_queue_frames: config.ws_client_queue_frames,
@@ -166,7 +199,11 @@ pub async fn run_with(
         },
     );
     tracing::info!(%http, broker = %broker_url, "engine listening");
-    let _ = started.send(Started { http, broker: broker_url, auth });
+    let _ = started.send(Started {
+        http,
+        broker: broker_url,
+        auth,
+    });
     let api = tokio::spawn(ioc_dashboard_api::run(listener, state, stopped(&stop)));
 
     shutdown.await;

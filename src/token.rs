@@ -14,7 +14,11 @@ pub fn run(args: &TokenArgs) -> anyhow::Result<()> {
     let configured = std::env::var("IOC_JWT_SECRET").ok().or(config.jwt_secret);
     let secret = crate::secret::jwt_secret(configured.as_deref(), &config.data_dir)?;
     let areas = args.areas.as_ref().map(|list| {
-        list.split(',').map(str::trim).filter(|a| !a.is_empty()).map(String::from).collect()
+        list.split(',')
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+            .map(String::from)
+            .collect()
     });
     let ttl = parse_duration(&args.ttl)?;
     let token = Authenticator::new(&secret).mint(&args.sub, role, areas, ttl)?;

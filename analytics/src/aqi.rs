@@ -41,9 +41,9 @@ impl Pollutant {
             Pollutant::Pm10 => [0.0, 50.0, 150.0, 250.0, 350.0, 420.0, 500.0, 600.0],
             Pollutant::No2 => [0.0, 100.0, 200.0, 700.0, 1200.0, 2350.0, 3100.0, 3850.0],
             Pollutant::So2 => [0.0, 125.0, 350.0, 550.0, 800.0, 1600.0, 2100.0, 2630.0],
-            Pollutant::Co => {
-                [0.0, 10_000.0, 30_000.0, 45_000.0, 60_000.0, 90_000.0, 120_000.0, 150_000.0]
-            }
+            Pollutant::Co => [
+                0.0, 10_000.0, 30_000.0, 45_000.0, 60_000.0, 90_000.0, 120_000.0, 150_000.0,
+            ],
             Pollutant::O3 => [0.0, 160.0, 200.0, 300.0, 400.0, 800.0, 1000.0, 1200.0],
         }
     }
@@ -92,7 +92,11 @@ pub fn nowcast(hourly_newest_first: &[Option<f64>]) -> Option<f64> {
     let present: Vec<f64> = hours.iter().flatten().copied().collect();
     let c_max = present.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let c_min = present.iter().copied().fold(f64::INFINITY, f64::min);
-    let w = if c_max > 0.0 { (c_min / c_max).max(0.5) } else { 1.0 };
+    let w = if c_max > 0.0 {
+        (c_min / c_max).max(0.5)
+    } else {
+        1.0
+    };
     let (mut numerator, mut denominator) = (0.0, 0.0);
     for (i, hour) in hours.iter().enumerate() {
         if let Some(c) = hour {
@@ -127,7 +131,12 @@ pub fn level(aqi: u32) -> Level {
         201..=300 => ("very_bad", "Rất xấu", "Very bad", "#8F3F97"),
         _ => ("hazardous", "Nguy hại", "Hazardous", "#7E0023"),
     };
-    Level { key, name_vi, name_en, color }
+    Level {
+        key,
+        name_vi,
+        name_en,
+        color,
+    }
 }
 
 #[cfg(test)]
@@ -156,7 +165,10 @@ mod tests {
     fn aqi_needs_particles_and_takes_the_worst() {
         assert_eq!(aqi(&[(Pollutant::No2, 150.0)]), None);
         // PM10 100 → 75; NO2 450 → 125.
-        assert_eq!(aqi(&[(Pollutant::Pm10, 100.0), (Pollutant::No2, 450.0)]), Some(125));
+        assert_eq!(
+            aqi(&[(Pollutant::Pm10, 100.0), (Pollutant::No2, 450.0)]),
+            Some(125)
+        );
     }
 
     #[test]

@@ -51,7 +51,10 @@ pub fn aggregate(readings: &[Reading]) -> PolarsResult<Vec<(SeriesKey, i64, Part
             col("value").max().alias("max"),
             col("ts").max().alias("last_ts"),
             col("value")
-                .sort_by([col("ts")], SortMultipleOptions::default().with_maintain_order(true))
+                .sort_by(
+                    [col("ts")],
+                    SortMultipleOptions::default().with_maintain_order(true),
+                )
                 .last()
                 .alias("last"),
         ])
@@ -88,7 +91,8 @@ pub fn aggregate(readings: &[Reading]) -> PolarsResult<Vec<(SeriesKey, i64, Part
     let bin = bins.column("bin")?.i32()?;
     let n = bins.column("n")?.u64()?;
     for (i, key) in keys.into_iter().enumerate() {
-        if let (Some(partial), Some(bin), Some(n)) = (partials.get_mut(&key), bin.get(i), n.get(i)) {
+        if let (Some(partial), Some(bin), Some(n)) = (partials.get_mut(&key), bin.get(i), n.get(i))
+        {
             partial.sketch.add_bin(bin, n);
         }
     }
@@ -147,7 +151,10 @@ mod tests {
         assert_eq!(out.len(), 3);
         let (key, bucket, p) = &out[0];
         assert_eq!((key.area.as_str(), *bucket), ("a", 0));
-        assert_eq!((p.count, p.sum, p.min, p.max, p.last_ts, p.last), (3, 60.0, 10.0, 30.0, 9_000, 30.0));
+        assert_eq!(
+            (p.count, p.sum, p.min, p.max, p.last_ts, p.last),
+            (3, 60.0, 10.0, 30.0, 9_000, 30.0)
+        );
         assert_eq!(p.sketch.count(), 3);
         assert_eq!((out[1].1, out[1].2.count, out[1].2.last), (10_000, 1, 99.0));
         assert_eq!((out[2].0.area.as_str(), out[2].2.sum), ("b", 7.0));

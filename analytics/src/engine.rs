@@ -47,12 +47,16 @@ pub struct MetricsSnapshot {
 impl Analytics {
     /// Empty analytics for a deployment's areas.
     pub fn new(areas: Arc<Areas>, config: AnalyticsConfig) -> Self {
-        Self { state: Arc::new(Mutex::new(State::new(areas, config))) }
+        Self {
+            state: Arc::new(Mutex::new(State::new(areas, config))),
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock leaves counters consistent enough to keep serving.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The deployment's areas.
@@ -76,7 +80,8 @@ impl Analytics {
 
     /// Restores refusal counters and records read from the journal at start.
     pub fn restore(&self, recovered: Recovered) {
-        self.lock().restore_rejected(recovered.rejected, recovered.dead_letters);
+        self.lock()
+            .restore_rejected(recovered.rejected, recovered.dead_letters);
     }
 
     /// The current data of a view (blocking: builds JSON under the state lock).
@@ -97,7 +102,13 @@ impl Analytics {
 
     /// The newest dead-letter records, newest first.
     pub fn dead_letters(&self, limit: usize) -> Vec<DeadLetter> {
-        self.lock().dead_letters.iter().rev().take(limit).cloned().collect()
+        self.lock()
+            .dead_letters
+            .iter()
+            .rev()
+            .take(limit)
+            .cloned()
+            .collect()
     }
 
     /// Counters for `/metrics`.

@@ -50,6 +50,12 @@ impl Partial {
         self.sketch.merge(&other.sketch);
     }
 
+    /// The sketch's quantile, clamped to the exact min and max (so a window of one value
+    /// reports that value), `None` when empty.
+    pub fn quantile(&self, q: f64) -> Option<f64> {
+        self.sketch.quantile(q).map(|v| v.clamp(self.min, self.max))
+    }
+
     /// The mean, `None` when empty.
     pub fn mean(&self) -> Option<f64> {
         (self.count > 0).then(|| self.sum / self.count as f64)

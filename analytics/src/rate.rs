@@ -19,7 +19,11 @@ impl RateMeter {
             Some((s, count)) if *s == second => *count += n,
             _ => self.seconds.push_back((second, n)),
         }
-        while self.seconds.front().is_some_and(|(s, _)| *s <= second - SPAN_S) {
+        while self
+            .seconds
+            .front()
+            .is_some_and(|(s, _)| *s <= second - SPAN_S)
+        {
             self.seconds.pop_front();
         }
     }

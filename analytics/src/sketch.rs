@@ -102,17 +102,30 @@ mod tests {
         }
         let p50 = sketch.quantile(0.5).unwrap_or_default();
         let p95 = sketch.quantile(0.95).unwrap_or_default();
-        assert!((p50 - 500.0).abs() <= 500.0 * RELATIVE_ACCURACY, "p50 {p50}");
-        assert!((p95 - 950.0).abs() <= 950.0 * RELATIVE_ACCURACY, "p95 {p95}");
+        assert!(
+            (p50 - 500.0).abs() <= 500.0 * RELATIVE_ACCURACY,
+            "p50 {p50}"
+        );
+        assert!(
+            (p95 - 950.0).abs() <= 950.0 * RELATIVE_ACCURACY,
+            "p95 {p95}"
+        );
     }
 
     #[test]
     fn merging_equals_sketching_the_union() {
-        let (mut a, mut b, mut all) =
-            (QuantileSketch::default(), QuantileSketch::default(), QuantileSketch::default());
+        let (mut a, mut b, mut all) = (
+            QuantileSketch::default(),
+            QuantileSketch::default(),
+            QuantileSketch::default(),
+        );
         for i in 0..500 {
             let v = f64::from(i) * 0.37 - 20.0;
-            if i % 3 == 0 { a.add(v) } else { b.add(v) }
+            if i % 3 == 0 {
+                a.add(v)
+            } else {
+                b.add(v)
+            }
             all.add(v);
         }
         a.merge(&b);

@@ -74,7 +74,12 @@ impl State {
     pub fn admit(&mut self, events: &[Event], live_at_ms: Option<i64>) -> Vec<Reading> {
         let mut readings = Vec::new();
         for event in events {
-            *self.counts.entry(event.area.clone()).or_default().entry(event.kind).or_insert(0) += 1;
+            *self
+                .counts
+                .entry(event.area.clone())
+                .or_default()
+                .entry(event.kind)
+                .or_insert(0) += 1;
             self.events_total += 1;
             self.update_source(event);
             let watermark = self.max_ts.map(|max| max - self.config.allowed_lateness_ms);
@@ -140,14 +145,17 @@ impl State {
     }
 
     fn update_source(&mut self, event: &Event) {
-        let source = self.sources.entry(event.source.clone()).or_insert_with(|| SourceState {
-            id: event.source.clone(),
-            kind: event.kind,
-            area: event.area.clone(),
-            last_ts: i64::MIN,
-            values: Map::new(),
-            speeds: QuantileSketch::default(),
-        });
+        let source = self
+            .sources
+            .entry(event.source.clone())
+            .or_insert_with(|| SourceState {
+                id: event.source.clone(),
+                kind: event.kind,
+                area: event.area.clone(),
+                last_ts: i64::MIN,
+                values: Map::new(),
+                speeds: QuantileSketch::default(),
+            });
         if let Some(speed) = event.values.get("speed").and_then(Value::as_f64) {
             source.speeds.add(speed);
         }
@@ -168,7 +176,11 @@ impl State {
     pub fn window(&self, area: &str, kind: Kind, field: &str, width_ms: i64) -> Partial {
         match self.window_end() {
             Some(end) => self.windows.window(
-                &SeriesKey { area: area.to_string(), kind, field: field.to_string() },
+                &SeriesKey {
+                    area: area.to_string(),
+                    kind,
+                    field: field.to_string(),
+                },
                 end,
                 width_ms,
             ),
@@ -201,11 +213,18 @@ impl State {
 
     /// Lifetime accepted events of one area and kind.
     pub fn count(&self, area: &str, kind: Kind) -> u64 {
-        self.counts.get(area).and_then(|k| k.get(&kind)).copied().unwrap_or(0)
+        self.counts
+            .get(area)
+            .and_then(|k| k.get(&kind))
+            .copied()
+            .unwrap_or(0)
     }
 }
 
 /// Kinds whose numeric fields go into windows (dossiers and reports feed KPIs instead).
 fn windowed(kind: Kind) -> bool {
-    matches!(kind, Kind::Traffic | Kind::AirQuality | Kind::WaterLevel | Kind::Noise)
+    matches!(
+        kind,
+        Kind::Traffic | Kind::AirQuality | Kind::WaterLevel | Kind::Noise
+    )
 }

@@ -10,8 +10,12 @@ use std::collections::{BTreeMap, HashMap};
 pub const BUCKET_MS: i64 = 10_000;
 
 /// The window widths kept, with the suffix used in field names (`pm25_1h` uses `60m`).
-pub const WINDOWS: [(&str, i64); 4] =
-    [("1m", 60_000), ("5m", 300_000), ("15m", 900_000), ("60m", 3_600_000)];
+pub const WINDOWS: [(&str, i64); 4] = [
+    ("1m", 60_000),
+    ("5m", 300_000),
+    ("15m", 900_000),
+    ("60m", 3_600_000),
+];
 
 /// Pseudo-area id of city-wide series.
 pub const CITY: &str = "_city";
@@ -41,7 +45,10 @@ pub struct WindowStore {
 impl WindowStore {
     /// Merges a bucket partial into its series and into the city-wide series of the same field.
     pub fn merge(&mut self, key: SeriesKey, bucket: i64, partial: &Partial) {
-        let city = SeriesKey { area: CITY.to_string(), ..key.clone() };
+        let city = SeriesKey {
+            area: CITY.to_string(),
+            ..key.clone()
+        };
         for key in [key, city] {
             self.series
                 .entry(key)
@@ -74,7 +81,9 @@ impl WindowStore {
     /// One-minute means of a series over the `minutes` minutes before `end_ms`, oldest first;
     /// minutes without data are left out.
     pub fn minute_means(&self, key: &SeriesKey, end_ms: i64, minutes: i64) -> Vec<(i64, f64)> {
-        let Some(buckets) = self.series.get(key) else { return Vec::new() };
+        let Some(buckets) = self.series.get(key) else {
+            return Vec::new();
+        };
         let mut per_minute: BTreeMap<i64, Partial> = BTreeMap::new();
         for (bucket, partial) in buckets.range(end_ms - minutes * 60_000..end_ms) {
             per_minute
@@ -123,7 +132,11 @@ mod tests {
     #[test]
     fn a_window_merges_exactly_its_buckets_and_the_city_sees_all_areas() {
         let mut store = WindowStore::default();
-        let key = |area: &str| SeriesKey { area: area.into(), kind: Kind::Noise, field: "laeq".into() };
+        let key = |area: &str| SeriesKey {
+            area: area.into(),
+            kind: Kind::Noise,
+            field: "laeq".into(),
+        };
         store.merge(key("a"), 0, &one(50.0, 1));
         store.merge(key("a"), 290_000, &one(70.0, 290_001));
         store.merge(key("a"), 300_000, &one(90.0, 300_001));

@@ -71,7 +71,10 @@ impl std::fmt::Debug for Authenticator {
 impl Authenticator {
     /// An authenticator for an HS256 secret.
     pub fn new(secret: &[u8]) -> Self {
-        Self { encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret) }
+        Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+        }
     }
 
     /// Signs a token for `sub` with `role`, optional `areas`, valid for `ttl`.
@@ -83,7 +86,13 @@ impl Authenticator {
         ttl: std::time::Duration,
     ) -> Result<String, AuthError> {
         let now = jsonwebtoken::get_current_timestamp();
-        let claims = Claims { sub: sub.to_string(), role, areas, iat: now, exp: now + ttl.as_secs() };
+        let claims = Claims {
+            sub: sub.to_string(),
+            role,
+            areas,
+            iat: now,
+            exp: now + ttl.as_secs(),
+        };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(|error| AuthError::Invalid(error.to_string()))
     }
@@ -103,11 +112,16 @@ pub fn token_from(headers: &axum::http::HeaderMap, query: Option<&str>) -> Optio
     let bearer = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")))
+        .and_then(|value| {
+            value
+                .strip_prefix("Bearer ")
+                .or_else(|| value.strip_prefix("bearer "))
+        })
         .map(|token| token.trim().to_string());
     bearer.or_else(|| {
         query?.split('&').find_map(|pair| {
-            pair.strip_prefix("access_token=").map(|token| token.to_string())
+            pair.strip_prefix("access_token=")
+                .map(|token| token.to_string())
         })
     })
 }
@@ -121,19 +135,31 @@ mod tests {
     fn minted_tokens_verify_and_carry_their_claims() {
         let auth = Authenticator::new(b"test-secret-0123456789");
         let token = auth
-            .mint("op1", Role::Operator, Some(vec!["hoan-kiem".into()]), Duration::from_secs(60))
+            .mint(
+                "op1",
+                Role::Operator,
+                Some(vec!["hoan-kiem".into()]),
+                Duration::from_secs(60),
+            )
             .unwrap_or_default();
         let claims = auth.verify(&token);
         assert_eq!(claims.as_ref().map(|c| c.role), Ok(Role::Operator));
-        assert_eq!(claims.map(|c| c.areas), Ok(Some(vec!["hoan-kiem".to_string()])));
+        assert_eq!(
+            claims.map(|c| c.areas),
+            Ok(Some(vec!["hoan-kiem".to_string()]))
+        );
     }
 
     #[test]
     fn other_secrets_and_expired_tokens_are_refused() {
         let auth = Authenticator::new(b"secret-a");
-        let token = auth.mint("x", Role::Viewer, None, Duration::from_secs(60)).unwrap_or_default();
+        let token = auth
+            .mint("x", Role::Viewer, None, Duration::from_secs(60))
+            .unwrap_or_default();
         assert!(Authenticator::new(b"secret-b").verify(&token).is_err());
-        let expired = auth.mint("x", Role::Viewer, None, Duration::ZERO).unwrap_or_default();
+        let expired = auth
+            .mint("x", Role::Viewer, None, Duration::ZERO)
+            .unwrap_or_default();
         std::thread::sleep(Duration::from_millis(1100));
         assert!(auth.verify(&expired).is_err());
     }

@@ -48,11 +48,17 @@ impl Hub {
     /// A hub over the analytics state.
     pub fn new(analytics: Analytics) -> Arc<Self> {
         let (frames, _) = watch::channel(Arc::new(TickFrame::default()));
-        Arc::new(Self { analytics, interest: Mutex::new(HashMap::new()), frames })
+        Arc::new(Self {
+            analytics,
+            interest: Mutex::new(HashMap::new()),
+            frames,
+        })
     }
 
     fn lock_interest(&self) -> std::sync::MutexGuard<'_, HashMap<ViewRequest, usize>> {
-        self.interest.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.interest
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Receives every tick's frame.
@@ -63,7 +69,10 @@ impl Hub {
     /// Registers a watched view until the returned guard is dropped.
     pub fn watch(self: &Arc<Self>, request: ViewRequest) -> Interest {
         *self.lock_interest().entry(request.clone()).or_insert(0) += 1;
-        Interest { hub: Arc::clone(self), request }
+        Interest {
+            hub: Arc::clone(self),
+            request,
+        }
     }
 
     /// Computes one view now (off the async runtime), normalized.
@@ -79,7 +88,11 @@ impl Hub {
     }
 
     /// Runs the tick loop until `shutdown` resolves.
-    pub async fn run(self: Arc<Self>, tick: Duration, shutdown: impl std::future::Future<Output = ()>) {
+    pub async fn run(
+        self: Arc<Self>,
+        tick: Duration,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) {
         let mut interval = tokio::time::interval(tick);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         tokio::pin!(shutdown);
@@ -100,7 +113,8 @@ impl Hub {
                     views.insert(request, data);
                 }
             }
-            self.frames.send_replace(Arc::new(TickFrame { tick: count, views }));
+            self.frames
+                .send_replace(Arc::new(TickFrame { tick: count, views }));
         }
     }
 }

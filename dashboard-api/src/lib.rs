@@ -46,7 +46,11 @@ pub struct ApiConfig {
 
 impl Default for ApiConfig {
     fn default() -> Self {
-        Self { tick: Duration::from_millis(500), client_queue_frames: 64, max_connections: 1024 }
+        Self {
+            tick: Duration::from_millis(500),
+            client_queue_frames: 64,
+            max_connections: 1024,
+        }
     }
 }
 
@@ -112,12 +116,15 @@ pub async fn run(
     }));
     let sessions = state.shutdown.clone();
     let router = http::router(state);
-    let result = axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            let _ = sessions.send(());
-        })
-        .await;
+    let result = axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        let _ = sessions.send(());
+    })
+    .await;
     let _ = stop_hub.send(());
     let _ = hub.await;
     result

@@ -83,7 +83,11 @@ mod tests {
             (json!({"a":[{"b":"c"}]}), json!({"a":[1]}), json!({"a":[1]})),
             (json!({"e":null}), json!({"a":1}), json!({"e":null,"a":1})),
             (json!([1, 2]), json!({"a":"b","c":null}), json!({"a":"b"})),
-            (json!({}), json!({"a":{"bb":{"ccc":null}}}), json!({"a":{"bb":{}}})),
+            (
+                json!({}),
+                json!({"a":{"bb":{"ccc":null}}}),
+                json!({"a":{"bb":{}}}),
+            ),
         ];
         for (mut target, patch, expected) in cases {
             apply(&mut target, &patch);
@@ -93,10 +97,14 @@ mod tests {
 
     #[test]
     fn diff_then_apply_reproduces_the_new_document() {
-        let old = normalize(json!({"a": 1, "b": {"c": 2, "d": [1, null]}, "gone": true, "n": null}));
+        let old =
+            normalize(json!({"a": 1, "b": {"c": 2, "d": [1, null]}, "gone": true, "n": null}));
         let new = normalize(json!({"a": 1, "b": {"c": 3, "d": [1, 2]}, "x": {"y": "z"}, "n": 5}));
         let patch = diff(&old, &new).unwrap_or_default();
-        assert_eq!(patch, json!({"gone": null, "b": {"c": 3, "d": [1, 2]}, "x": {"y": "z"}, "n": 5}));
+        assert_eq!(
+            patch,
+            json!({"gone": null, "b": {"c": 3, "d": [1, 2]}, "x": {"y": "z"}, "n": 5})
+        );
         let mut client = old.clone();
         apply(&mut client, &patch);
         assert_eq!(client, new);

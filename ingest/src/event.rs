@@ -36,8 +36,13 @@ impl Kind {
     ];
 
     /// Kinds that sensors and the public-service portal publish as `city/{area}/{kind}/{source}`.
-    pub const TELEMETRY: [Kind; 5] =
-        [Kind::Traffic, Kind::AirQuality, Kind::WaterLevel, Kind::Noise, Kind::Dossier];
+    pub const TELEMETRY: [Kind; 5] = [
+        Kind::Traffic,
+        Kind::AirQuality,
+        Kind::WaterLevel,
+        Kind::Noise,
+        Kind::Dossier,
+    ];
 
     /// The snake_case name used in topics, payloads and views.
     pub fn as_str(self) -> &'static str {

@@ -35,11 +35,18 @@ pub struct FieldSpec {
 }
 
 const fn number(name: &'static str, min: f64, max: f64) -> FieldSpec {
-    FieldSpec { name, ty: FieldType::Number { min, max }, required: false }
+    FieldSpec {
+        name,
+        ty: FieldType::Number { min, max },
+        required: false,
+    }
 }
 
 const fn required(spec: FieldSpec) -> FieldSpec {
-    FieldSpec { required: true, ..spec }
+    FieldSpec {
+        required: true,
+        ..spec
+    }
 }
 
 /// Concentrations above this (µg/m³) are no sensor reading; CO's top breakpoint is 150,000.
@@ -49,7 +56,11 @@ const TRAFFIC: &[FieldSpec] = &[
     number("intensity", 0.0, 10_000.0),
     number("speed", 0.0, 300.0),
     number("occupancy", 0.0, 1.0),
-    FieldSpec { name: "congested", ty: FieldType::Bool, required: false },
+    FieldSpec {
+        name: "congested",
+        ty: FieldType::Bool,
+        required: false,
+    },
 ];
 
 const AIR_QUALITY: &[FieldSpec] = &[
@@ -69,15 +80,42 @@ const WATER_LEVEL: &[FieldSpec] = &[
     number("danger_cm", -1_000.0, 10_000.0),
 ];
 
-const NOISE: &[FieldSpec] = &[required(number("laeq", 0.0, 200.0)), number("lamax", 0.0, 200.0)];
+const NOISE: &[FieldSpec] = &[
+    required(number("laeq", 0.0, 200.0)),
+    number("lamax", 0.0, 200.0),
+];
 
 const DOSSIER: &[FieldSpec] = &[
-    FieldSpec { name: "service", ty: FieldType::Text(None), required: true },
-    FieldSpec { name: "channel", ty: FieldType::Text(Some(&["online", "offline"])), required: true },
-    FieldSpec { name: "level", ty: FieldType::Choice(&[2, 3, 4]), required: true },
-    FieldSpec { name: "stage", ty: FieldType::Text(Some(&["received", "resolved"])), required: true },
-    FieldSpec { name: "on_time", ty: FieldType::Bool, required: false },
-    FieldSpec { name: "agency", ty: FieldType::Text(None), required: false },
+    FieldSpec {
+        name: "service",
+        ty: FieldType::Text(None),
+        required: true,
+    },
+    FieldSpec {
+        name: "channel",
+        ty: FieldType::Text(Some(&["online", "offline"])),
+        required: true,
+    },
+    FieldSpec {
+        name: "level",
+        ty: FieldType::Choice(&[2, 3, 4]),
+        required: true,
+    },
+    FieldSpec {
+        name: "stage",
+        ty: FieldType::Text(Some(&["received", "resolved"])),
+        required: true,
+    },
+    FieldSpec {
+        name: "on_time",
+        ty: FieldType::Bool,
+        required: false,
+    },
+    FieldSpec {
+        name: "agency",
+        ty: FieldType::Text(None),
+        required: false,
+    },
 ];
 
 /// The fields a telemetry or dossier kind accepts; empty for kinds validated elsewhere.

@@ -21,7 +21,11 @@ pub struct Intake {
 impl Intake {
     /// An intake for topics under `scheme`, placing events with `validator`.
     pub fn new(scheme: TopicScheme, validator: Validator, max_payload_bytes: usize) -> Self {
-        Self { scheme, validator, max_payload_bytes }
+        Self {
+            scheme,
+            validator,
+            max_payload_bytes,
+        }
     }
 
     /// The topic scheme.
@@ -42,7 +46,9 @@ impl Intake {
         match self.events_of(topic, payload, now_ms) {
             Ok(events) => events.into_iter().map(Entry::Event).collect(),
             Err(rejection) => {
-                vec![Entry::Rejected(DeadLetter::new(&rejection, topic, payload, now_ms))]
+                vec![Entry::Rejected(DeadLetter::new(
+                    &rejection, topic, payload, now_ms,
+                ))]
             }
         }
     }
@@ -56,7 +62,11 @@ impl Intake {
         if payload.len() > self.max_payload_bytes {
             return Err(Rejection::new(
                 Reason::TooLarge,
-                format!("payload of {} bytes exceeds the {} byte limit", payload.len(), self.max_payload_bytes),
+                format!(
+                    "payload of {} bytes exceeds the {} byte limit",
+                    payload.len(),
+                    self.max_payload_bytes
+                ),
             ));
         }
         let info = self.scheme.parse(topic).map_err(|error| match error {
@@ -65,8 +75,14 @@ impl Intake {
         })?;
         let drafts = decode::decode(payload, &info, now_ms)?;
         if drafts.is_empty() {
-            return Err(Rejection::new(Reason::MissingField, "payload holds no event"));
+            return Err(Rejection::new(
+                Reason::MissingField,
+                "payload holds no event",
+            ));
         }
-        drafts.into_iter().map(|draft| self.validator.validate(draft, now_ms)).collect()
+        drafts
+            .into_iter()
+            .map(|draft| self.validator.validate(draft, now_ms))
+            .collect()
     }
 }

@@ -74,7 +74,9 @@ impl Reason {
 
     /// Parses a label back into a reason.
     pub fn parse(label: &str) -> Option<Reason> {
-        Reason::ALL.into_iter().find(|reason| reason.as_str() == label)
+        Reason::ALL
+            .into_iter()
+            .find(|reason| reason.as_str() == label)
     }
 }
 
@@ -97,6 +99,9 @@ pub struct Rejection {
 impl Rejection {
     /// A rejection with a reason and a detail sentence.
     pub fn new(reason: Reason, detail: impl Into<String>) -> Self {
-        Self { reason, detail: detail.into() }
+        Self {
+            reason,
+            detail: detail.into(),
+        }
     }
 }

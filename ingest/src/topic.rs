@@ -80,10 +80,14 @@ impl TopicScheme {
         if area.is_empty() || source.is_some_and(str::is_empty) {
             return Err(shape());
         }
-        let kind = Kind::parse(kind_name)
-            .ok_or_else(|| TopicError::UnknownKind(kind_name.to_string()))?;
+        let kind =
+            Kind::parse(kind_name).ok_or_else(|| TopicError::UnknownKind(kind_name.to_string()))?;
         let area = (area != ANY_AREA).then(|| area.to_string());
-        Ok(TopicInfo { area, kind, source: source.map(str::to_string) })
+        Ok(TopicInfo {
+            area,
+            kind,
+            source: source.map(str::to_string),
+        })
     }
 }
 
@@ -104,15 +108,25 @@ mod tests {
         );
         assert_eq!(
             scheme.parse("city/_/report"),
-            Ok(TopicInfo { area: None, kind: Kind::Report, source: None })
+            Ok(TopicInfo {
+                area: None,
+                kind: Kind::Report,
+                source: None
+            })
         );
     }
 
     #[test]
     fn foreign_roots_and_unknown_kinds_are_refused() {
         let scheme = TopicScheme::new("city");
-        assert!(matches!(scheme.parse("town/a/noise/x"), Err(TopicError::Shape(_))));
-        assert!(matches!(scheme.parse("cityx/a/noise/x"), Err(TopicError::Shape(_))));
+        assert!(matches!(
+            scheme.parse("town/a/noise/x"),
+            Err(TopicError::Shape(_))
+        ));
+        assert!(matches!(
+            scheme.parse("cityx/a/noise/x"),
+            Err(TopicError::Shape(_))
+        ));
         assert_eq!(
             scheme.parse("city/a/radiation/x"),
             Err(TopicError::UnknownKind("radiation".into()))

@@ -30,7 +30,10 @@ pub struct Validator {
 impl Validator {
     /// A validator for a deployment's areas with the default 5-minute future skew.
     pub fn new(areas: Arc<Areas>) -> Self {
-        Self { areas, max_future_ms: DEFAULT_MAX_FUTURE_MS }
+        Self {
+            areas,
+            max_future_ms: DEFAULT_MAX_FUTURE_MS,
+        }
     }
 
     /// The areas this validator places events in.
@@ -61,7 +64,16 @@ impl Validator {
             Some(id) => check_id(Some(id), "id")?,
             None => Event::derived_id(&source, ts_ms, kind),
         };
-        Ok(Event { id, source, kind, area, ts_ms, lat: draft.lat, lon: draft.lon, values })
+        Ok(Event {
+            id,
+            source,
+            kind,
+            area,
+            ts_ms,
+            lat: draft.lat,
+            lon: draft.lon,
+            values,
+        })
     }
 
     fn check_ts(&self, ts_ms: Option<i64>, now_ms: i64) -> Result<i64, Rejection> {
@@ -78,7 +90,10 @@ impl Validator {
             ));
         }
         if ts_ms < EARLIEST_TS_MS {
-            return Err(Rejection::new(Reason::OutOfRange, "`ts` is before the year 2000"));
+            return Err(Rejection::new(
+                Reason::OutOfRange,
+                "`ts` is before the year 2000",
+            ));
         }
         Ok(ts_ms)
     }
@@ -94,13 +109,19 @@ impl Validator {
             ),
             (None, None) => None,
             _ => {
-                return Err(Rejection::new(Reason::MissingField, "`lat` and `lon` come together"));
+                return Err(Rejection::new(
+                    Reason::MissingField,
+                    "`lat` and `lon` come together",
+                ));
             }
         };
         match (&draft.area, located) {
             (Some(id), _) => match self.areas.get(id) {
                 Some(area) => Ok(area.id.clone()),
-                None => Err(Rejection::new(Reason::UnknownArea, format!("unknown area {id:?}"))),
+                None => Err(Rejection::new(
+                    Reason::UnknownArea,
+                    format!("unknown area {id:?}"),
+                )),
             },
             (None, Some(area)) => Ok(area.id.clone()),
             (None, None) => Err(Rejection::new(
@@ -158,14 +179,16 @@ fn check_values(kind: Kind, values: &Map<String, Value>) -> Result<Map<String, V
 }
 
 fn check_field(name: &str, ty: FieldType, value: &Value) -> Result<(), Rejection> {
-    let wrong = |expected: &str| {
-        Rejection::new(Reason::WrongType, format!("`{name}` must be {expected}"))
-    };
+    let wrong =
+        |expected: &str| Rejection::new(Reason::WrongType, format!("`{name}` must be {expected}"));
     match ty {
         FieldType::Number { min, max } => {
             let n = value.as_f64().ok_or_else(|| wrong("a number"))?;
             if !n.is_finite() {
-                return Err(Rejection::new(Reason::NonFinite, format!("`{name}` is not finite")));
+                return Err(Rejection::new(
+                    Reason::NonFinite,
+                    format!("`{name}` is not finite"),
+                ));
             }
             if n < min || n > max {
                 return Err(Rejection::new(

@@ -55,12 +55,19 @@ pub struct EngineOptions {
 impl EngineOptions {
     /// Options for a test named `test` on the machine's broker.
     pub fn new(test: &str) -> Self {
-        Self { broker: Broker::external(), topic_root: crate::unique_root(test), extra_args: Vec::new() }
+        Self {
+            broker: Broker::external(),
+            topic_root: crate::unique_root(test),
+            extra_args: Vec::new(),
+        }
     }
 
     /// The same on an embedded broker.
     pub fn embedded(test: &str) -> Self {
-        Self { broker: Broker::embedded(), ..Self::new(test) }
+        Self {
+            broker: Broker::embedded(),
+            ..Self::new(test)
+        }
     }
 }
 
@@ -84,9 +91,16 @@ pub fn binary() -> PathBuf {
         return PathBuf::from(path);
     }
     let exe = std::env::current_exe().expect("test executable path");
-    let dir = exe.parent().and_then(|deps| deps.parent()).expect("target dir");
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target dir");
     let path = dir.join("ioc");
-    assert!(path.exists(), "{} not found: run `cargo build --bin ioc` first or set IOC_BIN", path.display());
+    assert!(
+        path.exists(),
+        "{} not found: run `cargo build --bin ioc` first or set IOC_BIN",
+        path.display()
+    );
     path
 }
 
@@ -129,7 +143,11 @@ impl Engine {
                 command.arg("--mqtt").arg(url);
             }
             Broker::Embedded(port) => {
-                command.arg("--mqtt").arg("embedded").arg("--embedded-mqtt-port").arg(port.to_string());
+                command
+                    .arg("--mqtt")
+                    .arg("embedded")
+                    .arg("--embedded-mqtt-port")
+                    .arg(port.to_string());
             }
         }
         self.child = Some(command.spawn().expect("start ioc serve"));
@@ -157,19 +175,37 @@ impl Engine {
 
     /// The websocket URL with the admin token in the query.
     pub fn ws_url(&self) -> String {
-        format!("ws://127.0.0.1:{}/ws?access_token={}", self.port, self.token)
+        format!(
+            "ws://127.0.0.1:{}/ws?access_token={}",
+            self.port, self.token
+        )
     }
 
     /// GET with the admin token, parsed as JSON; panics on a non-2xx answer.
     pub async fn get_json(&self, path: &str) -> Value {
-        let response = self.http.get(self.url(path)).bearer_auth(&self.token).send().await.expect("GET");
-        assert!(response.status().is_success(), "GET {path}: {}", response.status());
+        let response = self
+            .http
+            .get(self.url(path))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .expect("GET");
+        assert!(
+            response.status().is_success(),
+            "GET {path}: {}",
+            response.status()
+        );
         response.json().await.expect("JSON body")
     }
 
     /// GET of a path, returning the status code only (no token).
     pub async fn status_without_token(&self, path: &str) -> u16 {
-        self.http.get(self.url(path)).send().await.map(|r| r.status().as_u16()).unwrap_or(0)
+        self.http
+            .get(self.url(path))
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+            .unwrap_or(0)
     }
 
     /// The overview's data.
@@ -191,10 +227,24 @@ impl Engine {
 
     /// The value of an unlabelled metric in `/metrics`.
     pub async fn metric(&self, name: &str) -> Option<f64> {
-        let text = self.http.get(self.url("/metrics")).send().await.ok()?.text().await.ok()?;
+        let text = self
+            .http
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
         text.lines()
             .filter(|line| !line.starts_with('#'))
-            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+            .find_map(|line| {
+                line.strip_prefix(name)?
+                    .strip_prefix(' ')?
+                    .trim()
+                    .parse()
+                    .ok()
+            })
     }
 
     /// Waits until a metric reaches `at_least`, panicking after `timeout`.
@@ -205,7 +255,10 @@ impl Engine {
             if value >= at_least {
                 return value;
             }
-            assert!(Instant::now() < deadline, "{name} stayed at {value}, expected {at_least}");
+            assert!(
+                Instant::now() < deadline,
+                "{name} stayed at {value}, expected {at_least}"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -221,7 +274,10 @@ impl Engine {
     /// Sends SIGTERM and waits for the exit status.
     pub fn terminate(&mut self) -> Option<std::process::ExitStatus> {
         let mut child = self.child.take()?;
-        let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status();
         child.wait().ok()
     }
 
@@ -257,7 +313,11 @@ pub fn mint(data_dir: &std::path::Path, role: &str) -> String {
         .env_remove("IOC_JWT_SECRET")
         .output()
         .expect("ioc token");
-    assert!(output.status.success(), "ioc token failed: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "ioc token failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     String::from_utf8_lossy(&output.stdout).trim().to_string()
 }
 

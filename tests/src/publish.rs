@@ -33,12 +33,20 @@ impl Publisher {
                 }
             }
         });
-        Publisher { client, acks, sent_qos1: 0, task }
+        Publisher {
+            client,
+            acks,
+            sent_qos1: 0,
+            task,
+        }
     }
 
     /// Publishes one message at QoS 1.
     pub async fn publish(&mut self, topic: &str, payload: impl Into<Vec<u8>>) {
-        self.client.publish(topic, QoS::AtLeastOnce, false, payload.into()).await.expect("publish");
+        self.client
+            .publish(topic, QoS::AtLeastOnce, false, payload.into())
+            .await
+            .expect("publish");
         self.sent_qos1 += 1;
     }
 

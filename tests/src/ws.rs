@@ -6,7 +6,8 @@ use serde_json::{Map, Value, json};
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
 
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// A connected client.
 pub struct LiveClient {
@@ -36,13 +37,18 @@ pub fn merge_patch(target: &mut Value, patch: &Value) {
 impl LiveClient {
     /// Connects to a `ws://…` URL.
     pub async fn connect(url: &str) -> LiveClient {
-        let (socket, _) = tokio_tungstenite::connect_async(url).await.expect("websocket connect");
+        let (socket, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("websocket connect");
         LiveClient { socket }
     }
 
     /// Sends a JSON command.
     pub async fn send(&mut self, command: Value) {
-        self.socket.send(Message::Text(command.to_string().into())).await.expect("send");
+        self.socket
+            .send(Message::Text(command.to_string().into()))
+            .await
+            .expect("send");
     }
 
     /// Subscribes `id` to `view` with extra fields.
@@ -57,7 +63,10 @@ impl LiveClient {
     /// The next JSON frame, or `None` after `timeout`.
     pub async fn next(&mut self, timeout: Duration) -> Option<Value> {
         loop {
-            let message = tokio::time::timeout(timeout, self.socket.next()).await.ok()??.ok()?;
+            let message = tokio::time::timeout(timeout, self.socket.next())
+                .await
+                .ok()??
+                .ok()?;
             match message {
                 Message::Text(text) => return serde_json::from_str(text.as_str()).ok(),
                 Message::Close(_) => return None,

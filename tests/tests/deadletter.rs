@@ -21,28 +21,72 @@ fn bad_messages() -> Vec<(&'static str, String, Vec<u8>)> {
     vec![
         ("too_large", "hoan-kiem/noise/big".into(), {
             let filler = "x".repeat(70 * 1024);
-            json!({"ts": ts, "values": {"laeq": 60}, "note": filler}).to_string().into_bytes()
+            json!({"ts": ts, "values": {"laeq": 60}, "note": filler})
+                .to_string()
+                .into_bytes()
         }),
-        ("invalid_utf8", "hoan-kiem/noise/u".into(), vec![0x7b, 0xff, 0xfe, 0x7d]),
-        ("malformed_json", "hoan-kiem/noise/m".into(), b"{\"ts\": ".to_vec()),
+        (
+            "invalid_utf8",
+            "hoan-kiem/noise/u".into(),
+            vec![0x7b, 0xff, 0xfe, 0x7d],
+        ),
+        (
+            "malformed_json",
+            "hoan-kiem/noise/m".into(),
+            b"{\"ts\": ".to_vec(),
+        ),
         ("bad_topic", "hoan-kiem".into(), noise(json!({"laeq": 60}))),
-        ("unknown_kind", "hoan-kiem/radiation/r1".into(), noise(json!({"laeq": 60}))),
-        ("unknown_area", "atlantis/noise/n1".into(), noise(json!({"laeq": 60}))),
+        (
+            "unknown_kind",
+            "hoan-kiem/radiation/r1".into(),
+            noise(json!({"laeq": 60})),
+        ),
+        (
+            "unknown_area",
+            "atlantis/noise/n1".into(),
+            noise(json!({"laeq": 60})),
+        ),
         (
             "outside_city",
             "_/noise/n1".into(),
-            json!({"ts": ts, "lat": 10.776, "lon": 106.700, "values": {"laeq": 60}}).to_string().into_bytes(),
+            json!({"ts": ts, "lat": 10.776, "lon": 106.700, "values": {"laeq": 60}})
+                .to_string()
+                .into_bytes(),
         ),
-        ("missing_field", "hoan-kiem/noise/n1".into(), json!({"values": {"laeq": 60}}).to_string().into_bytes()),
-        ("wrong_type", "hoan-kiem/noise/n1".into(), noise(json!({"laeq": "loud"}))),
-        ("non_finite", "hoan-kiem/noise/n1".into(), format!("{{\"ts\":\"{ts}\",\"values\":{{\"laeq\":NaN}}}}").into_bytes()),
-        ("out_of_range", "hoan-kiem/air_quality/a1".into(), json!({"ts": ts, "values": {"humidity": 1.5}}).to_string().into_bytes()),
+        (
+            "missing_field",
+            "hoan-kiem/noise/n1".into(),
+            json!({"values": {"laeq": 60}}).to_string().into_bytes(),
+        ),
+        (
+            "wrong_type",
+            "hoan-kiem/noise/n1".into(),
+            noise(json!({"laeq": "loud"})),
+        ),
+        (
+            "non_finite",
+            "hoan-kiem/noise/n1".into(),
+            format!("{{\"ts\":\"{ts}\",\"values\":{{\"laeq\":NaN}}}}").into_bytes(),
+        ),
+        (
+            "out_of_range",
+            "hoan-kiem/air_quality/a1".into(),
+            json!({"ts": ts, "values": {"humidity": 1.5}})
+                .to_string()
+                .into_bytes(),
+        ),
         (
             "future_timestamp",
             "hoan-kiem/noise/n1".into(),
-            json!({"ts": now_rfc3339(3_600_000), "values": {"laeq": 60}}).to_string().into_bytes(),
+            json!({"ts": now_rfc3339(3_600_000), "values": {"laeq": 60}})
+                .to_string()
+                .into_bytes(),
         ),
-        ("invalid_senml", "hoan-kiem/air_quality/s1".into(), br#"[{"bver":11,"n":"s1:pm25","v":12}]"#.to_vec()),
+        (
+            "invalid_senml",
+            "hoan-kiem/air_quality/s1".into(),
+            br#"[{"bver":11,"n":"s1:pm25","v":12}]"#.to_vec(),
+        ),
     ]
 }
 
@@ -55,7 +99,10 @@ async fn every_reason_is_counted_and_dead_lettered(options: EngineOptions) {
     let mut watch_options = MqttOptions::new(format!("dl-{root}"), host.clone(), port);
     watch_options.set_max_packet_size(1 << 20, 1 << 20);
     let (watcher, mut watch_loop) = AsyncClient::new(watch_options, 100);
-    watcher.subscribe("ioc/deadletter", QoS::AtMostOnce).await.expect("subscribe");
+    watcher
+        .subscribe("ioc/deadletter", QoS::AtMostOnce)
+        .await
+        .expect("subscribe");
     let (seen_tx, mut seen_rx) = tokio::sync::mpsc::unbounded_channel::<Value>();
     let watched_root = root.clone();
     let watch_task = tokio::spawn(async move {
@@ -63,7 +110,9 @@ async fn every_reason_is_counted_and_dead_lettered(options: EngineOptions) {
             match watch_loop.poll().await {
                 Ok(Event::Incoming(Packet::Publish(p))) => {
                     if let Ok(record) = serde_json::from_slice::<Value>(&p.payload)
-                        && record["topic"].as_str().is_some_and(|t| t.starts_with(&watched_root))
+                        && record["topic"]
+                            .as_str()
+                            .is_some_and(|t| t.starts_with(&watched_root))
                     {
                         let _ = seen_tx.send(record);
                     }
@@ -83,24 +132,33 @@ async fn every_reason_is_counted_and_dead_lettered(options: EngineOptions) {
         for k in 0..5 {
             let ts = now_rfc3339(-((i * 5 + k) as i64));
             let body = json!({"id": format!("ok-{i}-{k}"), "source": "n-ok", "ts": ts, "values": {"laeq": 50 + k}});
-            publisher.publish(&format!("{root}/dong-da/noise/n-ok"), body.to_string()).await;
+            publisher
+                .publish(&format!("{root}/dong-da/noise/n-ok"), body.to_string())
+                .await;
             valid += 1;
         }
-        publisher.publish(&format!("{root}/{suffix}"), payload.clone()).await;
+        publisher
+            .publish(&format!("{root}/{suffix}"), payload.clone())
+            .await;
     }
     publisher.wait_acked().await;
 
     let expected_rejected = bad.len() as u64;
     let overview = engine
         .wait_for(Duration::from_secs(30), |o| {
-            o["events_total"].as_u64() == Some(valid) && o["rejected_total"].as_u64() == Some(expected_rejected)
+            o["events_total"].as_u64() == Some(valid)
+                && o["rejected_total"].as_u64() == Some(expected_rejected)
         })
         .await;
     assert_eq!(overview["events_total"].as_u64(), Some(valid));
     assert_eq!(count(&overview, "dong-da", "noise"), valid);
     assert_eq!(overview["rejected_total"].as_u64(), Some(expected_rejected));
     for (reason, _, _) in &bad {
-        assert_eq!(overview["rejected_by_reason"][reason].as_u64(), Some(1), "reason {reason}");
+        assert_eq!(
+            overview["rejected_by_reason"][reason].as_u64(),
+            Some(1),
+            "reason {reason}"
+        );
     }
 
     let dead = engine.get_json("/api/deadletter?limit=1000").await;
@@ -108,13 +166,23 @@ async fn every_reason_is_counted_and_dead_lettered(options: EngineOptions) {
     for item in dead["items"].as_array().expect("items") {
         assert!(item["topic"].as_str().is_some_and(|t| t.starts_with(&root)));
         assert!(!item["detail"].as_str().unwrap_or_default().is_empty());
-        *listed.entry(item["reason"].as_str().unwrap_or_default().to_string()).or_default() += 1;
+        *listed
+            .entry(item["reason"].as_str().unwrap_or_default().to_string())
+            .or_default() += 1;
     }
     let expected: BTreeMap<String, u64> = bad.iter().map(|(r, _, _)| (r.to_string(), 1)).collect();
     assert_eq!(listed, expected);
 
-    let metrics = reqwest::get(engine.url("/metrics")).await.expect("metrics").text().await.expect("text");
-    assert!(metrics.contains("ioc_rejected_total{reason=\"future_timestamp\"} 1"), "{metrics}");
+    let metrics = reqwest::get(engine.url("/metrics"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("ioc_rejected_total{reason=\"future_timestamp\"} 1"),
+        "{metrics}"
+    );
 
     let mut published: BTreeMap<String, u64> = BTreeMap::new();
     while published.values().sum::<u64>() < expected_rejected {
@@ -122,7 +190,9 @@ async fn every_reason_is_counted_and_dead_lettered(options: EngineOptions) {
             .await
             .expect("dead-letter records on ioc/deadletter")
             .expect("watcher alive");
-        *published.entry(record["reason"].as_str().unwrap_or_default().to_string()).or_default() += 1;
+        *published
+            .entry(record["reason"].as_str().unwrap_or_default().to_string())
+            .or_default() += 1;
     }
     assert_eq!(published, expected);
     watch_task.abort();

@@ -30,8 +30,18 @@ async fn two_hundred_events_published_twice_count_two_hundred() {
     }
     publisher.wait_acked().await;
     // Once the engine has acknowledged all 400 messages, both copies have been through the journal.
-    engine.wait_metric("ioc_mqtt_acknowledged_total", 400.0, Duration::from_secs(30)).await;
-    let overview = engine.wait_for(Duration::from_secs(30), |o| o["events_total"].as_u64() == Some(200)).await;
+    engine
+        .wait_metric(
+            "ioc_mqtt_acknowledged_total",
+            400.0,
+            Duration::from_secs(30),
+        )
+        .await;
+    let overview = engine
+        .wait_for(Duration::from_secs(30), |o| {
+            o["events_total"].as_u64() == Some(200)
+        })
+        .await;
     assert_eq!(overview["events_total"].as_u64(), Some(200));
     for area in ["ba-dinh", "tay-ho", "ha-dong", "soc-son"] {
         assert_eq!(count(&overview, area, "traffic"), 50, "{area}");

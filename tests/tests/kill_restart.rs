@@ -19,7 +19,13 @@ async fn kill_nine_under_load_loses_nothing_and_counts_nothing_twice() {
     let root = engine.options.topic_root.clone();
     let (host, port) = engine.options.broker.address();
     let areas = ["ba-dinh", "hoan-kiem", "tay-ho", "gia-lam", "my-duc"];
-    let kinds = [("traffic", json!({"speed": 31.5, "intensity": 20, "occupancy": 0.4})), ("noise", json!({"laeq": 61.0}))];
+    let kinds = [
+        (
+            "traffic",
+            json!({"speed": 31.5, "intensity": 20, "occupancy": 0.4}),
+        ),
+        ("noise", json!({"laeq": 61.0})),
+    ];
 
     let mut expected: BTreeMap<(String, String), u64> = BTreeMap::new();
     let mut plan = Vec::new();
@@ -30,7 +36,9 @@ async fn kill_nine_under_load_loses_nothing_and_counts_nothing_twice() {
         let source = format!("{kind}-{area}");
         let body = json!({"id": format!("k-{i}"), "source": source, "ts": start + i as i64, "values": values});
         plan.push((format!("{root}/{area}/{kind}/{source}"), body.to_string()));
-        *expected.entry((area.to_string(), kind.to_string())).or_default() += 1;
+        *expected
+            .entry((area.to_string(), kind.to_string()))
+            .or_default() += 1;
     }
 
     let mut publisher = Publisher::connect(&host, port).await;
@@ -46,14 +54,22 @@ async fn kill_nine_under_load_loses_nothing_and_counts_nothing_twice() {
 
     // Kill twice while the feeder runs, each time once the engine has made some progress.
     for round in 1..=2_u64 {
-        engine.wait_metric("ioc_mqtt_acknowledged_total", 500.0, Duration::from_secs(60)).await;
+        engine
+            .wait_metric(
+                "ioc_mqtt_acknowledged_total",
+                500.0,
+                Duration::from_secs(60),
+            )
+            .await;
         engine.kill9();
         engine.restart().await;
         assert!(round <= 2);
     }
     feeder.await.expect("feeder");
     let overview = engine
-        .wait_for(Duration::from_secs(60), |o| o["events_total"].as_u64() == Some(TOTAL))
+        .wait_for(Duration::from_secs(60), |o| {
+            o["events_total"].as_u64() == Some(TOTAL)
+        })
         .await;
     // Give redeliveries that might still be on their way a moment: the count must not move.
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -69,6 +85,10 @@ async fn kill_nine_under_load_loses_nothing_and_counts_nothing_twice() {
     let replayed = engine.overview().await;
     assert_eq!(replayed["events_total"].as_u64(), Some(TOTAL));
     for ((area, kind), n) in &expected {
-        assert_eq!(count(&replayed, area, kind), *n, "after replay {area}/{kind}");
+        assert_eq!(
+            count(&replayed, area, kind),
+            *n,
+            "after replay {area}/{kind}"
+        );
     }
 }

@@ -7,9 +7,22 @@ use ioc_tests::{Engine, EngineOptions};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
-const SOME_AREAS: [&str; 6] = ["ba-dinh", "hoan-kiem", "long-bien", "me-linh", "ung-hoa", "son-tay"];
+const SOME_AREAS: [&str; 6] = [
+    "ba-dinh",
+    "hoan-kiem",
+    "long-bien",
+    "me-linh",
+    "ung-hoa",
+    "son-tay",
+];
 
-async fn publish_noise(publisher: &mut Publisher, root: &str, areas: &[&str], n: usize, offset: usize) {
+async fn publish_noise(
+    publisher: &mut Publisher,
+    root: &str,
+    areas: &[&str],
+    n: usize,
+    offset: usize,
+) {
     let now = chrono::Utc::now().timestamp_millis();
     for i in 0..n {
         let area = areas[(i + offset) % areas.len()];
@@ -19,7 +32,9 @@ async fn publish_noise(publisher: &mut Publisher, root: &str, areas: &[&str], n:
             "ts": now - 30_000 + (i as i64 % 30_000),
             "values": {"laeq": 45 + (i % 30)}
         });
-        publisher.publish(&format!("{root}/{area}/noise/nm-{area}"), body.to_string()).await;
+        publisher
+            .publish(&format!("{root}/{area}/noise/nm-{area}"), body.to_string())
+            .await;
     }
 }
 
@@ -30,7 +45,9 @@ async fn patches_reproduce_the_rest_data_without_gaps() {
     let (host, port) = engine.options.broker.address();
     let mut client = LiveClient::connect(&engine.ws_url()).await;
     client.subscribe("s1", "overview", json!({})).await;
-    client.subscribe("s2", "area", json!({"area": "hoan-kiem"})).await;
+    client
+        .subscribe("s2", "area", json!({"area": "hoan-kiem"}))
+        .await;
     let mut overview = Mirror::default();
     let mut area = Mirror::default();
 
@@ -46,7 +63,9 @@ async fn patches_reproduce_the_rest_data_without_gaps() {
     // (the rate is averaged over 10 s), so that the last patch describes a still state.
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let Some(frame) = client.next(Duration::from_secs(13)).await else { break };
+        let Some(frame) = client.next(Duration::from_secs(13)).await else {
+            break;
+        };
         match frame["id"].as_str() {
             Some("s1") => overview.apply(&frame),
             Some("s2") => area.apply(&frame),
@@ -56,24 +75,55 @@ async fn patches_reproduce_the_rest_data_without_gaps() {
     }
     feeder.await.expect("feeder");
     assert_eq!(overview.snapshots, 1);
-    assert!(overview.frames > 3, "expected live updates, got {} frames", overview.frames);
+    assert!(
+        overview.frames > 3,
+        "expected live updates, got {} frames",
+        overview.frames
+    );
     assert_eq!(overview.data["events_total"].as_u64(), Some(3000));
     assert_eq!(overview.data, engine.overview().await);
-    assert_eq!(area.data, engine.get_json("/api/views/area?area=hoan-kiem").await);
+    assert_eq!(
+        area.data,
+        engine.get_json("/api/views/area?area=hoan-kiem").await
+    );
 
     // Ping, unknown views and bad commands get their answers; the subscription stays.
     client.send(json!({"op": "ping"})).await;
-    assert_eq!(client.next(Duration::from_secs(5)).await, Some(json!({"type": "pong"})));
+    assert_eq!(
+        client.next(Duration::from_secs(5)).await,
+        Some(json!({"type": "pong"}))
+    );
     client.subscribe("s3", "weather", json!({})).await;
-    let error = client.next(Duration::from_secs(5)).await.unwrap_or_default();
-    assert_eq!((error["type"].as_str(), error["id"].as_str(), error["code"].as_str()), (Some("error"), Some("s3"), Some("unknown_view")));
-    client.send(json!({"op": "subscribe", "id": "s4", "view": "area"})).await;
-    let error = client.next(Duration::from_secs(5)).await.unwrap_or_default();
+    let error = client
+        .next(Duration::from_secs(5))
+        .await
+        .unwrap_or_default();
+    assert_eq!(
+        (
+            error["type"].as_str(),
+            error["id"].as_str(),
+            error["code"].as_str()
+        ),
+        (Some("error"), Some("s3"), Some("unknown_view"))
+    );
+    client
+        .send(json!({"op": "subscribe", "id": "s4", "view": "area"}))
+        .await;
+    let error = client
+        .next(Duration::from_secs(5))
+        .await
+        .unwrap_or_default();
     assert_eq!(error["code"].as_str(), Some("bad_request"));
     client.send(json!({"op": "unsubscribe", "id": "s1"})).await;
     client.subscribe("s1", "overview", json!({})).await;
-    let again = client.next(Duration::from_secs(5)).await.unwrap_or_default();
-    assert_eq!((again["type"].as_str(), again["seq"].as_u64()), (Some("snapshot"), Some(1)));
+    let again = client
+        .next(Duration::from_secs(5))
+        .await
+        .unwrap_or_default();
+    assert_eq!(
+        (again["type"].as_str(), again["seq"].as_u64()),
+        (Some("snapshot"), Some(1))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -88,7 +138,11 @@ async fn a_client_that_never_reads_is_bounded_and_delays_no_one() {
     let (host, port) = engine.options.broker.address();
     let areas: Vec<String> = engine.overview().await["areas"]
         .as_array()
-        .map(|a| a.iter().filter_map(|l| l["id"].as_str().map(String::from)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|l| l["id"].as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default();
 
     // The slow client asks for every area view and then never reads a byte.
@@ -107,28 +161,49 @@ async fn a_client_that_never_reads_is_bounded_and_delays_no_one() {
     let mut rounds = 0;
     let started = Instant::now();
     // Load until the server has reset the slow reader at least once (its queue overflowed).
-    while engine.metric("ioc_ws_slow_client_resets_total").await.unwrap_or(0.0) < 3.0 {
+    while engine
+        .metric("ioc_ws_slow_client_resets_total")
+        .await
+        .unwrap_or(0.0)
+        < 3.0
+    {
         publish_noise(&mut publisher, &root, &area_refs, 300, rounds * 1000).await;
         rounds += 1;
         let deadline = Instant::now() + Duration::from_millis(500);
-        while let Some(frame) = fast.next(deadline.saturating_duration_since(Instant::now())).await {
+        while let Some(frame) = fast
+            .next(deadline.saturating_duration_since(Instant::now()))
+            .await
+        {
             mirror.apply(&frame);
         }
-        assert!(started.elapsed() < Duration::from_secs(240), "the slow client was never reset");
+        assert!(
+            started.elapsed() < Duration::from_secs(240),
+            "the slow client was never reset"
+        );
     }
     publisher.wait_acked().await;
     let total = rounds as u64 * 300;
     // The fast client keeps up: it reaches the final count like the REST answer.
     let deadline = Instant::now() + Duration::from_secs(30);
     while mirror.data["events_total"].as_u64() != Some(total) {
-        let frame = fast.next(Duration::from_secs(5)).await.expect("the fast client keeps getting updates");
+        let frame = fast
+            .next(Duration::from_secs(5))
+            .await
+            .expect("the fast client keeps getting updates");
         mirror.apply(&frame);
-        assert!(Instant::now() < deadline, "fast client stuck at {}", mirror.data["events_total"]);
+        assert!(
+            Instant::now() < deadline,
+            "fast client stuck at {}",
+            mirror.data["events_total"]
+        );
     }
     assert_eq!(mirror.snapshots, 1, "the fast client was never reset");
     let rss_after = engine.rss_kib().unwrap_or_default();
     // Bounded: the slow client's queue is 64 frames; allow the engine's own working set.
-    assert!(rss_after < rss_before + 256 * 1024, "RSS grew from {rss_before} KiB to {rss_after} KiB");
+    assert!(
+        rss_after < rss_before + 256 * 1024,
+        "RSS grew from {rss_before} KiB to {rss_after} KiB"
+    );
     let _: Value = engine.overview().await;
     drop(slow);
     let _ = std::fs::remove_file(config);

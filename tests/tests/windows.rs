@@ -26,13 +26,17 @@ async fn five_minute_windows_equal_the_reference() {
             let ts = max_ts - k * 7_000 - a as i64;
             let value = 40.0 + ((k * 37 + a as i64 * 11) % 41) as f64 + 0.25;
             let body = json!({"source": format!("nm-{area}"), "ts": ts, "values": {"laeq": value}});
-            publisher.publish(&format!("{root}/{area}/noise/nm-{area}"), body.to_string()).await;
+            publisher
+                .publish(&format!("{root}/{area}/noise/nm-{area}"), body.to_string())
+                .await;
             sent.push((area, ts, value));
         }
     }
     publisher.wait_acked().await;
     engine
-        .wait_for(Duration::from_secs(30), |o| o["events_total"].as_u64() == Some(sent.len() as u64))
+        .wait_for(Duration::from_secs(30), |o| {
+            o["events_total"].as_u64() == Some(sent.len() as u64)
+        })
         .await;
 
     let newest = sent.iter().map(|(_, ts, _)| *ts).max().unwrap_or_default();
@@ -46,17 +50,32 @@ async fn five_minute_windows_equal_the_reference() {
         let count = in_window.len() as u64;
         let mean = in_window.iter().sum::<f64>() / count as f64;
         let max = in_window.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        let view = engine.get_json(&format!("/api/views/area?area={area}")).await;
+        let view = engine
+            .get_json(&format!("/api/views/area?area={area}"))
+            .await;
         let window = &view["windows"]["laeq"]["5m"];
         assert_eq!(window["count"].as_u64(), Some(count), "{area}: {window}");
-        assert!((window["mean"].as_f64().unwrap_or(f64::NAN) - mean).abs() < 1e-9, "{area}: {window} vs {mean}");
+        assert!(
+            (window["mean"].as_f64().unwrap_or(f64::NAN) - mean).abs() < 1e-9,
+            "{area}: {window} vs {mean}"
+        );
         assert_eq!(window["max"].as_f64(), Some(max), "{area}");
         let all = sent.iter().filter(|(a, _, _)| *a == area).count() as u64;
-        assert_eq!(view["windows"]["laeq"]["60m"]["count"].as_u64(), Some(all), "{area}");
+        assert_eq!(
+            view["windows"]["laeq"]["60m"]["count"].as_u64(),
+            Some(all),
+            "{area}"
+        );
         // The overview's laeq_5m is the same mean, rounded to 2 decimals.
         let overview = engine.overview().await;
-        let line = overview["areas"].as_array().and_then(|a| a.iter().find(|l| l["id"] == area)).cloned();
+        let line = overview["areas"]
+            .as_array()
+            .and_then(|a| a.iter().find(|l| l["id"] == area))
+            .cloned();
         let shown = line.and_then(|l| l["laeq_5m"].as_f64()).unwrap_or(f64::NAN);
-        assert!((shown - (mean * 100.0).round() / 100.0).abs() < 1e-9, "{area}: {shown} vs {mean}");
+        assert!(
+            (shown - (mean * 100.0).round() / 100.0).abs() < 1e-9,
+            "{area}: {shown} vs {mean}"
+        );
     }
 }

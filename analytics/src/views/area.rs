@@ -53,8 +53,8 @@ pub fn area_view(state: &State, area_id: &str) -> Option<Value> {
                             "min": w.min,
                             "max": w.max,
                             "last": w.last,
-                            "p50": w.sketch.quantile(0.5),
-                            "p95": w.sketch.quantile(0.95),
+                            "p50": w.quantile(0.5),
+                            "p95": w.quantile(0.95),
                         })
                     };
                     (name.to_string(), stats)
@@ -64,7 +64,14 @@ pub fn area_view(state: &State, area_id: &str) -> Option<Value> {
         }
     }
     if let Value::Object(map) = &mut data {
-        map.insert("aqi_band".into(), json!(map.get("aqi").and_then(Value::as_u64).map(|v| aqi::level(v as u32))));
+        map.insert(
+            "aqi_band".into(),
+            json!(
+                map.get("aqi")
+                    .and_then(Value::as_u64)
+                    .map(|v| aqi::level(v as u32))
+            ),
+        );
         map.insert("sources".into(), Value::Array(sources));
         map.insert("series".into(), Value::Object(series));
         map.insert("windows".into(), Value::Object(windows));

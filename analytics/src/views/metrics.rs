@@ -32,14 +32,18 @@ pub(crate) fn area_metrics(state: &State, area: &str) -> AreaMetrics {
         .into_iter()
         .filter_map(|(pollutant, field)| hourly(field).map(|c| (pollutant, c)))
         .collect();
-    let speed_5m = state.window(area, Kind::Traffic, "speed", FIVE_MIN_MS).mean();
+    let speed_5m = state
+        .window(area, Kind::Traffic, "speed", FIVE_MIN_MS)
+        .mean();
     let in_area = |kind: Kind| {
         state
             .sources
             .values()
             .filter(move |s| s.kind == kind && (s.area == area || area == crate::windows::CITY))
     };
-    let free_flows: Vec<f64> = in_area(Kind::Traffic).map(|s| free_flow(state, s)).collect();
+    let free_flows: Vec<f64> = in_area(Kind::Traffic)
+        .map(|s| free_flow(state, s))
+        .collect();
     let congestion = match (speed_5m, free_flows.is_empty()) {
         (Some(speed), false) => {
             let free = free_flows.iter().sum::<f64>() / free_flows.len() as f64;
@@ -54,7 +58,9 @@ pub(crate) fn area_metrics(state: &State, area: &str) -> AreaMetrics {
     let (mut gauges_alert, mut gauges_danger) = (0, 0);
     for gauge in in_area(Kind::WaterLevel) {
         let number = |field: &str| gauge.values.get(field).and_then(Value::as_f64);
-        let Some(level) = number("level_cm") else { continue };
+        let Some(level) = number("level_cm") else {
+            continue;
+        };
         water_level_max_cm = Some(water_level_max_cm.map_or(level, |m| m.max(level)));
         if number("danger_cm").is_some_and(|danger| level > danger) {
             gauges_danger += 1;

@@ -9,7 +9,12 @@ use serde_json::{Map, Value, json};
 
 /// The overview's data (DESIGN §6): totals, `areas`, `reports`, `alerts_active`, `kpi`.
 pub fn overview_view(state: &State, now_ms: i64) -> Value {
-    let areas: Vec<Value> = state.areas.all().iter().map(|area| area_summary(state, area)).collect();
+    let areas: Vec<Value> = state
+        .areas
+        .all()
+        .iter()
+        .map(|area| area_summary(state, area))
+        .collect();
     let rejected: Map<String, Value> = state
         .rejected_by_reason()
         .into_iter()
@@ -47,7 +52,12 @@ pub fn area_summary(state: &State, area: &Area) -> Value {
     let metrics = area_metrics(state, &area.id);
     let counts: Map<String, Value> = Kind::ALL
         .into_iter()
-        .map(|kind| (kind.as_str().to_string(), json!(state.count(&area.id, kind))))
+        .map(|kind| {
+            (
+                kind.as_str().to_string(),
+                json!(state.count(&area.id, kind)),
+            )
+        })
         .collect();
     json!({
         "id": area.id,

@@ -91,7 +91,9 @@ impl ViewRequest {
     ) -> Result<Self, ViewError> {
         let view = ViewName::parse(view).ok_or_else(|| ViewError::UnknownView(view.to_string()))?;
         if view == ViewName::Area && area.is_none() {
-            return Err(ViewError::BadRequest("the area view needs an `area`".into()));
+            return Err(ViewError::BadRequest(
+                "the area view needs an `area`".into(),
+            ));
         }
         if let Some(status) = &status
             && !matches!(status.as_str(), "open" | "closed" | "all")
@@ -100,6 +102,11 @@ impl ViewRequest {
                 "status {status:?} is not open, closed or all"
             )));
         }
-        Ok(Self { view, area, status, service_code })
+        Ok(Self {
+            view,
+            area,
+            status,
+            service_code,
+        })
     }
 }

@@ -16,7 +16,10 @@ pub(crate) struct ApiError {
 impl ApiError {
     /// An error with a status and a message.
     pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        Self { status, message: message.into() }
+        Self {
+            status,
+            message: message.into(),
+        }
     }
 }
 

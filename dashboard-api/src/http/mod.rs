@@ -13,9 +13,16 @@ pub(crate) use errors::ApiError;
 /// Largest request body accepted by the operator API.
 const MAX_BODY_BYTES: usize = 64 * 1024;
 
+/// The operators' dashboard page, compiled in; it authenticates its websocket with the token
+/// in its own URL, so serving the page itself needs none.
+async fn dashboard() -> axum::response::Html<&'static str> {
+    axum::response::Html(include_str!("../../web/index.html"))
+}
+
 /// All routes.
 pub(crate) fn router(state: ApiState) -> Router {
     Router::new()
+        .route("/", get(dashboard))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))

@@ -23,7 +23,11 @@ pub(crate) struct ViewQuery {
 }
 
 /// Checks the request's token.
-pub(crate) fn authenticate(state: &ApiState, headers: &HeaderMap, uri: &Uri) -> Result<Claims, ApiError> {
+pub(crate) fn authenticate(
+    state: &ApiState,
+    headers: &HeaderMap,
+    uri: &Uri,
+) -> Result<Claims, ApiError> {
     let token = token_from(headers, uri.query()).ok_or(AuthError::Missing)?;
     Ok(state.auth.verify(&token)?)
 }
@@ -60,8 +64,11 @@ pub(crate) async fn dead_letters(
     authenticate(&state, &headers, &uri)?;
     let limit = query.limit.unwrap_or(100).min(1000);
     let metrics = state.analytics.metrics(ioc_ingest::event::now_ms());
-    let by_reason: serde_json::Map<String, Value> =
-        metrics.rejected.iter().map(|(reason, n)| (reason.as_str().to_string(), json!(n))).collect();
+    let by_reason: serde_json::Map<String, Value> = metrics
+        .rejected
+        .iter()
+        .map(|(reason, n)| (reason.as_str().to_string(), json!(n)))
+        .collect();
     Ok(Json(json!({
         "total": metrics.rejected.values().sum::<u64>(),
         "by_reason": by_reason,
@@ -81,7 +88,11 @@ pub(crate) async fn websocket(
         Err(error) => return error.into_response(),
     };
     let Ok(permit) = std::sync::Arc::clone(&state.connections).try_acquire_owned() else {
-        return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "too many websocket connections").into_response();
+        return ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many websocket connections",
+        )
+        .into_response();
     };
     let hub = std::sync::Arc::clone(&state.hub);
     let queue = state.config.client_queue_frames;

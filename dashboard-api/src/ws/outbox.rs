@@ -42,11 +42,17 @@ pub struct Outbox {
 impl Outbox {
     /// A queue holding at most `capacity` frames.
     pub fn new(capacity: usize) -> Self {
-        Self { queue: Mutex::new(VecDeque::new()), ready: Notify::new(), capacity: capacity.max(1) }
+        Self {
+            queue: Mutex::new(VecDeque::new()),
+            ready: Notify::new(),
+            capacity: capacity.max(1),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Outgoing>> {
-        self.queue.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.queue
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Queues a frame; `false` when the queue is full (nothing queued).

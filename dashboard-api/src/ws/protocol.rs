@@ -78,12 +78,17 @@ mod tests {
             })
         );
         assert_eq!(parse_op(r#"{"op":"ping"}"#), Ok(ClientOp::Ping));
-        assert_eq!(parse_op(r#"{"op":"unsubscribe","id":"s1"}"#), Ok(ClientOp::Unsubscribe { id: "s1".into() }));
+        assert_eq!(
+            parse_op(r#"{"op":"unsubscribe","id":"s1"}"#),
+            Ok(ClientOp::Unsubscribe { id: "s1".into() })
+        );
     }
 
     #[test]
     fn bad_commands_keep_their_id_when_readable() {
-        assert!(matches!(parse_op(r#"{"op":"subscribe","id":"s9"}"#), Err((Some(id), _)) if id == "s9"));
+        assert!(
+            matches!(parse_op(r#"{"op":"subscribe","id":"s9"}"#), Err((Some(id), _)) if id == "s9")
+        );
         assert!(matches!(parse_op("not json"), Err((None, _))));
         assert!(matches!(parse_op(r#"{"op":"dance"}"#), Err((None, _))));
     }

@@ -54,14 +54,24 @@ pub async fn serve_socket(
         let mut seqs: HashMap<String, u64> = HashMap::new();
         loop {
             let frame = writer_outbox.pop().await;
-            let Some(text) = render(frame, &mut seqs) else { continue };
+            let Some(text) = render(frame, &mut seqs) else {
+                continue;
+            };
             if sink.send(Message::Text(text.into())).await.is_err() {
                 return sink;
             }
-            writer_counters.ws_frames_sent.fetch_add(1, Ordering::Relaxed);
+            writer_counters
+                .ws_frames_sent
+                .fetch_add(1, Ordering::Relaxed);
         }
     });
-    let mut session = Session { hub: Arc::clone(&hub), claims, outbox, counters, subscriptions: HashMap::new() };
+    let mut session = Session {
+        hub: Arc::clone(&hub),
+        claims,
+        outbox,
+        counters,
+        subscriptions: HashMap::new(),
+    };
     let mut frames = hub.frames();
     frames.borrow_and_update();
     loop {
@@ -132,10 +142,20 @@ impl Session {
                 if self.subscriptions.remove(&id).is_some() {
                     let _ = self.push(Outgoing::Forget(id));
                 } else {
-                    self.plain(error_frame(Some(&id), "bad_request", "no such subscription"));
+                    self.plain(error_frame(
+                        Some(&id),
+                        "bad_request",
+                        "no such subscription",
+                    ));
                 }
             }
-            Ok(ClientOp::Subscribe { id, view, area, status, service_code }) => {
+            Ok(ClientOp::Subscribe {
+                id,
+                view,
+                area,
+                status,
+                service_code,
+            }) => {
                 if let Err(error) = self.subscribe(&id, &view, area, status, service_code).await {
                     self.plain(error_frame(Some(&id), error.code(), &error.to_string()));
                 }
@@ -154,7 +174,9 @@ impl Session {
         let request = ViewRequest::parse(view, area, status, service_code)?;
         crate::scope::check_request(&self.claims, &request)?;
         if !self.subscriptions.contains_key(id) && self.subscriptions.len() >= MAX_SUBSCRIPTIONS {
-            return Err(ViewError::BadRequest(format!("at most {MAX_SUBSCRIPTIONS} subscriptions")));
+            return Err(ViewError::BadRequest(format!(
+                "at most {MAX_SUBSCRIPTIONS} subscriptions"
+            )));
         }
         let data = self.hub.compute(request.clone()).await?;
         if self.subscriptions.remove(id).is_some() {
@@ -167,7 +189,14 @@ impl Session {
             data: Arc::clone(&data),
         };
         // Registered before queuing, so an overflow reset includes this subscription too.
-        self.subscriptions.insert(id.to_string(), Subscription { request, sent: data, _interest: interest });
+        self.subscriptions.insert(
+            id.to_string(),
+            Subscription {
+                request,
+                sent: data,
+                _interest: interest,
+            },
+        );
         self.push(snapshot);
         Ok(())
     }
@@ -176,12 +205,17 @@ impl Session {
     fn tick(&mut self, views: &HashMap<ViewRequest, Arc<Value>>) {
         let mut patches = Vec::new();
         for (id, subscription) in &mut self.subscriptions {
-            let Some(data) = views.get(&subscription.request) else { continue };
+            let Some(data) = views.get(&subscription.request) else {
+                continue;
+            };
             if Arc::ptr_eq(data, &subscription.sent) {
                 continue;
             }
             if let Some(patch) = diff(&subscription.sent, data) {
-                patches.push(Outgoing::Update { id: id.clone(), patch });
+                patches.push(Outgoing::Update {
+                    id: id.clone(),
+                    patch,
+                });
             }
             subscription.sent = Arc::clone(data);
         }
@@ -197,7 +231,6 @@ impl Session {
         let _ = self.push(Outgoing::Plain(frame));
     }
 
-
     /// Queues a frame; on overflow the pending view frames are dropped and every subscription
     /// gets a fresh snapshot of the data it is known to be at.
     fn push(&self, frame: Outgoing) -> Pushed {
@@ -205,11 +238,17 @@ impl Session {
             return Pushed::Queued;
         }
         tracing::debug!("slow websocket reader: pending updates dropped, resending snapshots");
-        self.counters.slow_client_resets.fetch_add(1, Ordering::Relaxed);
+        self.counters
+            .slow_client_resets
+            .fetch_add(1, Ordering::Relaxed);
         let snapshots = self
             .subscriptions
             .iter()
-            .map(|(id, s)| Outgoing::Snapshot { id: id.clone(), view: s.request.view.as_str(), data: Arc::clone(&s.sent) })
+            .map(|(id, s)| Outgoing::Snapshot {
+                id: id.clone(),
+                view: s.request.view.as_str(),
+                data: Arc::clone(&s.sent),
+            })
             .collect();
         self.outbox.reset_with(snapshots);
         Pushed::Reset

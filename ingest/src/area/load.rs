@@ -34,17 +34,26 @@ pub(super) fn parse_areas(text: &str) -> Result<Areas, AreaFileError> {
     let areas = match &value {
         Value::Array(_) => serde_json::from_value::<Vec<Area>>(value)
             .map_err(|error| AreaFileError::Shape(error.to_string()))?,
-        Value::Object(map) if map.get("type").and_then(Value::as_str) == Some("FeatureCollection") => {
-            let features = map.get("features").and_then(Value::as_array).ok_or_else(|| {
-                AreaFileError::Shape("FeatureCollection without a features list".into())
-            })?;
+        Value::Object(map)
+            if map.get("type").and_then(Value::as_str) == Some("FeatureCollection") =>
+        {
+            let features = map
+                .get("features")
+                .and_then(Value::as_array)
+                .ok_or_else(|| {
+                    AreaFileError::Shape("FeatureCollection without a features list".into())
+                })?;
             features
                 .iter()
                 .enumerate()
                 .map(|(index, feature)| feature_to_area(index, feature))
                 .collect::<Result<Vec<_>, _>>()?
         }
-        _ => return Err(AreaFileError::Shape("expected a list or a FeatureCollection".into())),
+        _ => {
+            return Err(AreaFileError::Shape(
+                "expected a list or a FeatureCollection".into(),
+            ));
+        }
     };
     Areas::new(areas)
 }
@@ -52,9 +61,19 @@ pub(super) fn parse_areas(text: &str) -> Result<Areas, AreaFileError> {
 /// One GeoJSON feature: `properties.id`, `properties.name`, a Polygon or MultiPolygon geometry
 /// (first outer ring), centroid from `properties.lat`/`lon` or the ring's vertex mean.
 fn feature_to_area(index: usize, feature: &Value) -> Result<Area, AreaFileError> {
-    let invalid = |problem: &str| AreaFileError::Invalid { index, problem: problem.to_string() };
-    let properties = feature.get("properties").ok_or_else(|| invalid("no properties"))?;
-    let text = |key: &str| properties.get(key).and_then(Value::as_str).map(str::to_string);
+    let invalid = |problem: &str| AreaFileError::Invalid {
+        index,
+        problem: problem.to_string(),
+    };
+    let properties = feature
+        .get("properties")
+        .ok_or_else(|| invalid("no properties"))?;
+    let text = |key: &str| {
+        properties
+            .get(key)
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
     let id = text("id").ok_or_else(|| invalid("properties.id missing"))?;
     let name = text("name").unwrap_or_else(|| id.clone());
     let geometry = feature.get("geometry");
@@ -82,7 +101,13 @@ fn feature_to_area(index: usize, feature: &Value) -> Result<Area, AreaFileError>
         }
         _ => return Err(invalid("neither lat/lon properties nor a polygon")),
     };
-    Ok(Area { id, name, lat, lon, polygon })
+    Ok(Area {
+        id,
+        name,
+        lat,
+        lon,
+        polygon,
+    })
 }
 
 /// Ids are unique lowercase slugs; coordinates are finite; the list is not empty.
@@ -107,9 +132,16 @@ pub(super) fn validate(areas: &[Area]) -> Result<(), AreaFileError> {
         }
         let finite = area.lat.is_finite()
             && area.lon.is_finite()
-            && area.polygon.iter().flatten().all(|p| p[0].is_finite() && p[1].is_finite());
+            && area
+                .polygon
+                .iter()
+                .flatten()
+                .all(|p| p[0].is_finite() && p[1].is_finite());
         if !finite || area.lat.abs() > 90.0 || area.lon.abs() > 180.0 {
-            return Err(invalid(format!("area {:?} has invalid coordinates", area.id)));
+            return Err(invalid(format!(
+                "area {:?} has invalid coordinates",
+                area.id
+            )));
         }
     }
     Ok(())

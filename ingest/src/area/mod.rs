@@ -131,9 +131,7 @@ impl Areas {
         }
         self.areas
             .iter()
-            .min_by(|a, b| {
-                squared_distance(a, lat, lon).total_cmp(&squared_distance(b, lat, lon))
-            })
+            .min_by(|a, b| squared_distance(a, lat, lon).total_cmp(&squared_distance(b, lat, lon)))
             .ok_or(OutsideCity { lat, lon })
     }
 }
@@ -195,17 +193,29 @@ mod tests {
     fn hanoi_has_thirty_areas_with_vietnamese_names() {
         let areas = Areas::hanoi();
         assert_eq!(areas.len(), 30);
-        assert_eq!(areas.get("hoan-kiem").map(|a| a.name.as_str()), Some("Hoàn Kiếm"));
-        assert_eq!(areas.get("ung-hoa").map(|a| a.name.as_str()), Some("Ứng Hòa"));
+        assert_eq!(
+            areas.get("hoan-kiem").map(|a| a.name.as_str()),
+            Some("Hoàn Kiếm")
+        );
+        assert_eq!(
+            areas.get("ung-hoa").map(|a| a.name.as_str()),
+            Some("Ứng Hòa")
+        );
     }
 
     #[test]
     fn nearest_centroid_places_a_point() {
         let areas = Areas::hanoi();
         // Hoan Kiem Lake.
-        assert_eq!(areas.locate(21.0287, 105.8524).map(|a| a.id.as_str()), Ok("hoan-kiem"));
+        assert_eq!(
+            areas.locate(21.0287, 105.8524).map(|a| a.id.as_str()),
+            Ok("hoan-kiem")
+        );
         // Noi Bai airport is in Soc Son.
-        assert_eq!(areas.locate(21.2187, 105.8042).map(|a| a.id.as_str()), Ok("soc-son"));
+        assert_eq!(
+            areas.locate(21.2187, 105.8042).map(|a| a.id.as_str()),
+            Ok("soc-son")
+        );
     }
 
     #[test]
@@ -224,9 +234,20 @@ mod tests {
                 name: "Big".into(),
                 lat: 21.0,
                 lon: 105.0,
-                polygon: Some(vec![[104.9, 20.9], [105.3, 20.9], [105.3, 21.1], [104.9, 21.1]]),
+                polygon: Some(vec![
+                    [104.9, 20.9],
+                    [105.3, 20.9],
+                    [105.3, 21.1],
+                    [104.9, 21.1],
+                ]),
             },
-            Area { id: "small".into(), name: "Small".into(), lat: 21.0, lon: 105.25, polygon: None },
+            Area {
+                id: "small".into(),
+                name: "Small".into(),
+                lat: 21.0,
+                lon: 105.25,
+                polygon: None,
+            },
         ])
         .expect("valid areas");
         assert_eq!(areas.locate(21.0, 105.24).map(|a| a.id.as_str()), Ok("big"));

@@ -42,7 +42,10 @@ pub struct Draft {
 /// `now_ms` resolves SenML relative times.
 pub fn decode(payload: &[u8], topic: &TopicInfo, now_ms: i64) -> Result<Vec<Draft>, Rejection> {
     let text = std::str::from_utf8(payload).map_err(|error| {
-        Rejection::new(Reason::InvalidUtf8, format!("payload is not UTF-8: {error}"))
+        Rejection::new(
+            Reason::InvalidUtf8,
+            format!("payload is not UTF-8: {error}"),
+        )
     })?;
     let value = parse_json(text)?;
     let mut drafts = match &value {
@@ -57,14 +60,25 @@ pub fn decode(payload: &[u8], topic: &TopicInfo, now_ms: i64) -> Result<Vec<Draf
         }
     };
     for draft in &mut drafts {
-        apply_topic(draft, topic);
+        apply_topic(draft, topic)?;
     }
     Ok(drafts)
 }
 
-/// The topic fills what the payload left out; a payload kind that contradicts it is kept so that
-/// validation can report the mismatch.
-fn apply_topic(draft: &mut Draft, topic: &TopicInfo) {
+/// The topic fills what the payload left out; a payload kind that contradicts the topic's is
+/// refused, so that an entity posted on the wrong topic is not counted under the wrong kind.
+fn apply_topic(draft: &mut Draft, topic: &TopicInfo) -> Result<(), Rejection> {
+    if let Some(kind) = &draft.kind
+        && kind != topic.kind.as_str()
+    {
+        return Err(Rejection::new(
+            Reason::UnknownKind,
+            format!(
+                "payload kind {kind:?} contradicts the topic's kind {:?}",
+                topic.kind.as_str()
+            ),
+        ));
+    }
     if let Some(area) = &topic.area {
         draft.area = Some(area.clone());
     }
@@ -74,6 +88,7 @@ fn apply_topic(draft: &mut Draft, topic: &TopicInfo) {
     if draft.source.is_none() {
         draft.source.clone_from(&topic.source);
     }
+    Ok(())
 }
 
 /// Parses JSON, telling non-finite numbers (`NaN`, `Infinity`, `1e999`) apart from other
@@ -89,7 +104,10 @@ fn parse_json(text: &str) -> Result<Value, Rejection> {
             } else {
                 Reason::MalformedJson
             };
-            Err(Rejection::new(reason, format!("payload is not valid JSON: {message}")))
+            Err(Rejection::new(
+                reason,
+                format!("payload is not valid JSON: {message}"),
+            ))
         }
     }
 }
@@ -100,16 +118,25 @@ fn has_non_finite_literal(text: &str) -> bool {
     if !(text.contains("NaN") || text.contains("Infinity")) {
         return false;
     }
-    let replaced = text.replace("-Infinity", "null").replace("Infinity", "null").replace("NaN", "null");
+    let replaced = text
+        .replace("-Infinity", "null")
+        .replace("Infinity", "null")
+        .replace("NaN", "null");
     serde_json::from_str::<Value>(&replaced).is_ok()
 }
 
 /// Reads an optional string field, refusing other types.
-pub(crate) fn optional_str(map: &Map<String, Value>, key: &str) -> Result<Option<String>, Rejection> {
+pub(crate) fn optional_str(
+    map: &Map<String, Value>,
+    key: &str,
+) -> Result<Option<String>, Rejection> {
     match map.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(text)) => Ok(Some(text.clone())),
-        Some(_) => Err(Rejection::new(Reason::WrongType, format!("`{key}` must be a string"))),
+        Some(_) => Err(Rejection::new(
+            Reason::WrongType,
+            format!("`{key}` must be a string"),
+        )),
     }
 }
 
@@ -117,10 +144,12 @@ pub(crate) fn optional_str(map: &Map<String, Value>, key: &str) -> Result<Option
 pub(crate) fn optional_f64(map: &Map<String, Value>, key: &str) -> Result<Option<f64>, Rejection> {
     match map.get(key) {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => n
-            .as_f64()
-            .map(Some)
-            .ok_or_else(|| Rejection::new(Reason::NonFinite, format!("`{key}` is not a finite number"))),
-        Some(_) => Err(Rejection::new(Reason::WrongType, format!("`{key}` must be a number"))),
+        Some(Value::Number(n)) => n.as_f64().map(Some).ok_or_else(|| {
+            Rejection::new(Reason::NonFinite, format!("`{key}` is not a finite number"))
+        }),
+        Some(_) => Err(Rejection::new(
+            Reason::WrongType,
+            format!("`{key}` must be a number"),
+        )),
     }
 }

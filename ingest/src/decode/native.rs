@@ -9,7 +9,12 @@ use serde_json::{Map, Value};
 pub(super) fn decode(map: &Map<String, Value>) -> Result<Draft, Rejection> {
     let values = match map.get("values") {
         Some(Value::Object(values)) => values.clone(),
-        Some(_) => return Err(Rejection::new(Reason::WrongType, "`values` must be an object")),
+        Some(_) => {
+            return Err(Rejection::new(
+                Reason::WrongType,
+                "`values` must be an object",
+            ));
+        }
         None => return Err(Rejection::new(Reason::MissingField, "`values` is missing")),
     };
     let ts_ms = match map.get("ts") {

@@ -17,7 +17,10 @@ pub fn parse_ts(value: &Value, field: &str) -> Result<i64, Rejection> {
         Value::Number(n) => match (n.as_i64(), n.as_f64()) {
             (Some(ms), _) => Ok(ms),
             (None, Some(ms)) if ms.is_finite() && ms.abs() < 1e15 => Ok(ms.round() as i64),
-            _ => Err(Rejection::new(Reason::OutOfRange, format!("`{field}` is not a usable epoch time"))),
+            _ => Err(Rejection::new(
+                Reason::OutOfRange,
+                format!("`{field}` is not a usable epoch time"),
+            )),
         },
         _ => Err(Rejection::new(
             Reason::WrongType,
@@ -37,7 +40,10 @@ mod tests {
         let b = parse_ts(&json!(1_795_338_000_000_i64), "ts");
         assert_eq!(a, Ok(1_795_338_000_000));
         assert_eq!(a, b);
-        assert_eq!(parse_ts(&json!("2026-11-22T16:00:00+07:00"), "ts"), Ok(1_795_338_000_000));
+        assert_eq!(
+            parse_ts(&json!("2026-11-22T16:00:00+07:00"), "ts"),
+            Ok(1_795_338_000_000)
+        );
     }
 
     #[test]

@@ -87,8 +87,16 @@ pub fn spawn(
 }
 
 /// One transaction for every queued request; then the sink, then the replies.
-fn commit(store: &mut SqliteJournal, sink: &mut impl JournalSink, batch: Vec<Request>, health: &AtomicBool) {
-    let entries: Vec<Entry> = batch.iter().flat_map(|r| r.entries.iter().cloned()).collect();
+fn commit(
+    store: &mut SqliteJournal,
+    sink: &mut impl JournalSink,
+    batch: Vec<Request>,
+    health: &AtomicBool,
+) {
+    let entries: Vec<Entry> = batch
+        .iter()
+        .flat_map(|r| r.entries.iter().cloned())
+        .collect();
     match store.append(&entries, now_ms()) {
         Ok(outcomes) => {
             health.store(true, Ordering::Relaxed);

@@ -68,11 +68,18 @@ impl SqliteJournal {
         conn.pragma_update(None, "synchronous", sync)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
-        Ok(Self { conn, dead_letter_capacity })
+        Ok(Self {
+            conn,
+            dead_letter_capacity,
+        })
     }
 
     /// Writes a batch in one transaction; returns one outcome per entry, in order.
-    pub fn append(&mut self, entries: &[Entry], received_ms: i64) -> Result<Vec<Outcome>, JournalError> {
+    pub fn append(
+        &mut self,
+        entries: &[Entry],
+        received_ms: i64,
+    ) -> Result<Vec<Outcome>, JournalError> {
         let tx = self.conn.transaction()?;
         let mut outcomes = Vec::with_capacity(entries.len());
         let mut rejected_any = false;
@@ -81,7 +88,8 @@ impl SqliteJournal {
                 "INSERT INTO events (id, kind, area, source, ts_ms, received_ms, body)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(id) DO NOTHING",
             )?;
-            let mut insert_dead = tx.prepare_cached("INSERT INTO dead_letters (body) VALUES (?1)")?;
+            let mut insert_dead =
+                tx.prepare_cached("INSERT INTO dead_letters (body) VALUES (?1)")?;
             let mut count_reason = tx.prepare_cached(
                 "INSERT INTO rejected_counts (reason, count) VALUES (?1, 1)
                  ON CONFLICT(reason) DO UPDATE SET count = count + 1",
@@ -127,16 +135,26 @@ impl SqliteJournal {
     /// Reads the counters and the kept dead-letter records.
     pub fn recover(&self) -> Result<Recovered, JournalError> {
         let mut recovered = Recovered::default();
-        let mut counts = self.conn.prepare("SELECT reason, count FROM rejected_counts")?;
-        let rows = counts.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?)))?;
+        let mut counts = self
+            .conn
+            .prepare("SELECT reason, count FROM rejected_counts")?;
+        let rows = counts.query_map([], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+        })?;
         for row in rows {
             let (label, count) = row?;
             if let Some(reason) = Reason::parse(&label) {
-                recovered.rejected.insert(reason, u64::try_from(count).unwrap_or(0));
+                recovered
+                    .rejected
+                    .insert(reason, u64::try_from(count).unwrap_or(0));
             }
         }
-        let mut dead = self.conn.prepare("SELECT seq, body FROM dead_letters ORDER BY seq")?;
-        let rows = dead.query_map([], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?)))?;
+        let mut dead = self
+            .conn
+            .prepare("SELECT seq, body FROM dead_letters ORDER BY seq")?;
+        let rows = dead.query_map([], |row| {
+            Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
+        })?;
         for row in rows {
             let (seq, body) = row?;
             let mut record: DeadLetter = from_json(seq, &body)?;
@@ -152,8 +170,9 @@ impl SqliteJournal {
         chunk: usize,
         mut each: impl FnMut(Vec<Event>),
     ) -> Result<u64, JournalError> {
-        let mut statement =
-            self.conn.prepare("SELECT seq, body FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
+        let mut statement = self
+            .conn
+            .prepare("SELECT seq, body FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
         let mut after = 0_i64;
         let mut total = 0_u64;
         loop {
@@ -176,16 +195,24 @@ impl SqliteJournal {
 
     /// Number of stored events.
     pub fn event_count(&self) -> Result<u64, JournalError> {
-        let count: Option<i64> =
-            self.conn.query_row("SELECT COUNT(*) FROM events", [], |row| row.get(0)).optional()?;
+        let count: Option<i64> = self
+            .conn
+            .query_row("SELECT COUNT(*) FROM events", [], |row| row.get(0))
+            .optional()?;
         Ok(count.and_then(|c| u64::try_from(c).ok()).unwrap_or(0))
     }
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> Result<String, JournalError> {
-    serde_json::to_string(value).map_err(|error| JournalError::Corrupt { seq: 0, message: error.to_string() })
+    serde_json::to_string(value).map_err(|error| JournalError::Corrupt {
+        seq: 0,
+        message: error.to_string(),
+    })
 }
 
 fn from_json<T: serde::de::DeserializeOwned>(seq: i64, body: &str) -> Result<T, JournalError> {
-    serde_json::from_str(body).map_err(|error| JournalError::Corrupt { seq, message: error.to_string() })
+    serde_json::from_str(body).map_err(|error| JournalError::Corrupt {
+        seq,
+        message: error.to_string(),
+    })
 }

@@ -34,7 +34,9 @@ pub enum UrlError {
 impl BrokerUrl {
     /// Parses `mqtt://[user[:pass]@]host[:port]`.
     pub fn parse(url: &str) -> Result<Self, UrlError> {
-        let rest = url.strip_prefix("mqtt://").ok_or_else(|| UrlError::Scheme(url.to_string()))?;
+        let rest = url
+            .strip_prefix("mqtt://")
+            .ok_or_else(|| UrlError::Scheme(url.to_string()))?;
         let rest = rest.trim_end_matches('/');
         let (credentials, address) = match rest.rsplit_once('@') {
             Some((credentials, address)) => (Some(credentials), address),
@@ -48,15 +50,22 @@ impl BrokerUrl {
             None => (None, None),
         };
         let (host, port) = match address.rsplit_once(':') {
-            Some((host, port)) => {
-                (host, port.parse::<u16>().map_err(|_| UrlError::Address(url.to_string()))?)
-            }
+            Some((host, port)) => (
+                host,
+                port.parse::<u16>()
+                    .map_err(|_| UrlError::Address(url.to_string()))?,
+            ),
             None => (address, 1883),
         };
         if host.is_empty() {
             return Err(UrlError::Address(url.to_string()));
         }
-        Ok(Self { host: host.to_string(), port, username, password })
+        Ok(Self {
+            host: host.to_string(),
+            port,
+            username,
+            password,
+        })
     }
 }
 
@@ -83,7 +92,12 @@ mod tests {
     fn urls_parse_with_and_without_credentials() {
         assert_eq!(
             BrokerUrl::parse("mqtt://127.0.0.1:1883"),
-            Ok(BrokerUrl { host: "127.0.0.1".into(), port: 1883, username: None, password: None })
+            Ok(BrokerUrl {
+                host: "127.0.0.1".into(),
+                port: 1883,
+                username: None,
+                password: None
+            })
         );
         assert_eq!(
             BrokerUrl::parse("mqtt://ioc:s3cr%t@broker.local"),

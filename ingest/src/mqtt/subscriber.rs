@@ -85,7 +85,13 @@ pub async fn run(
         messages,
         Arc::clone(&status),
     ));
-    let pipeline = tokio::spawn(journal_and_ack(inbox, intake, journal, client.clone(), Arc::clone(&status)));
+    let pipeline = tokio::spawn(journal_and_ack(
+        inbox,
+        intake,
+        journal,
+        client.clone(),
+        Arc::clone(&status),
+    ));
     shutdown.await;
     tracing::info!("mqtt subscriber stopping");
     // Stop the poller first: the pipeline then drains what it holds and ends.
@@ -110,7 +116,10 @@ async fn poll_connection(
             Ok(Event::Incoming(Packet::ConnAck(ack))) => {
                 status.connected.store(true, Ordering::Relaxed);
                 backoff = MIN_BACKOFF;
-                tracing::info!(session_present = ack.session_present, "connected to mqtt broker");
+                tracing::info!(
+                    session_present = ack.session_present,
+                    "connected to mqtt broker"
+                );
                 if !ack.session_present
                     && let Err(error) = client.try_subscribe(&filter, QoS::AtLeastOnce)
                 {
@@ -180,7 +189,9 @@ async fn journal_and_ack(
                 tracing::warn!(%error, "cannot queue ack; the broker will redeliver");
             }
         }
-        status.acknowledged.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        status
+            .acknowledged
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
         for body in dead_letters {
             let _ = client.try_publish(DEADLETTER_TOPIC, QoS::AtMostOnce, false, body);
         }

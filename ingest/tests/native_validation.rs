@@ -1,0 +1,225 @@
+//! Native JSON through the intake: what is accepted, and every refusal with its reason.
+
+use ioc_ingest::intake::Intake;
+use ioc_ingest::journal::Entry;
+use ioc_ingest::topic::TopicScheme;
+use ioc_ingest::validate::Validator;
+use ioc_ingest::{Areas, Kind, Reason};
+use serde_json::json;
+use std::sync::Arc;
+
+const NOW: i64 = 1_795_338_000_000; // 2026-11-22T09:00:00Z
+
+fn intake() -> Intake {
+    Intake::new(
+        TopicScheme::new("city"),
+        Validator::new(Arc::new(Areas::hanoi())),
+        64 * 1024,
+    )
+}
+
+fn reason_of(topic: &str, payload: &[u8]) -> Option<Reason> {
+    match intake().classify(topic, payload, NOW).as_slice() {
+        [Entry::Rejected(record)] => Some(record.reason),
+        _ => None,
+    }
+}
+
+#[test]
+fn the_design_example_is_accepted_with_its_id_and_values() {
+    let payload = br#"{"id":"hn-aq-0042:1732262400000","source":"hn-aq-0042","kind":"air_quality","area":"hoan-kiem","ts":"2026-11-22T09:00:00Z","lat":21.029,"lon":105.853,"values":{"pm25":48.2,"pm10":71.0}}"#;
+    let entries = intake().classify("city/hoan-kiem/air_quality/hn-aq-0042", payload, NOW);
+    let [Entry::Event(event)] = entries.as_slice() else {
+        panic!("not accepted: {entries:?}")
+    };
+    assert_eq!(event.id, "hn-aq-0042:1732262400000");
+    assert_eq!(
+        (event.kind, event.area.as_str(), event.ts_ms),
+        (Kind::AirQuality, "hoan-kiem", NOW)
+    );
+    assert_eq!(
+        event.values,
+        json!({"pm25": 48.2, "pm10": 71.0})
+            .as_object()
+            .cloned()
+            .unwrap_or_default()
+    );
+}
+
+#[test]
+fn area_comes_from_coordinates_and_id_is_derived() {
+    let payload = json!({"ts": NOW - 1000, "lat": 21.2187, "lon": 105.8042, "values": {"laeq": 58.5, "bogus": 1}});
+    let entries = intake().classify("city/_/noise/nm-7", payload.to_string().as_bytes(), NOW);
+    let [Entry::Event(event)] = entries.as_slice() else {
+        panic!("not accepted: {entries:?}")
+    };
+    assert_eq!(event.area, "soc-son");
+    assert_eq!(event.source, "nm-7");
+    assert_eq!(event.id, format!("nm-7:{}:noise", NOW - 1000));
+    assert_eq!(event.values.len(), 1, "unknown fields are not stored");
+}
+
+#[test]
+fn dossiers_need_their_fields() {
+    let ok = json!({"ts": NOW, "values": {"service": "Cấp giấy phép xây dựng", "channel": "online", "level": 4, "stage": "resolved", "on_time": true, "agency": "UBND quận"}});
+    assert!(matches!(
+        intake()
+            .classify(
+                "city/ba-dinh/dossier/portal",
+                ok.to_string().as_bytes(),
+                NOW
+            )
+            .as_slice(),
+        [Entry::Event(_)]
+    ));
+    let bad_level = json!({"ts": NOW, "values": {"service": "x", "channel": "online", "level": 5, "stage": "received"}});
+    assert_eq!(
+        reason_of(
+            "city/ba-dinh/dossier/portal",
+            bad_level.to_string().as_bytes()
+        ),
+        Some(Reason::OutOfRange)
+    );
+    let no_stage = json!({"ts": NOW, "values": {"service": "x", "channel": "online", "level": 3}});
+    assert_eq!(
+        reason_of(
+            "city/ba-dinh/dossier/portal",
+            no_stage.to_string().as_bytes()
+        ),
+        Some(Reason::MissingField)
+    );
+}
+
+#[test]
+fn every_refusal_has_its_reason() {
+    let ts = NOW - 1000;
+    let noise =
+        |values: serde_json::Value| json!({"ts": ts, "values": values}).to_string().into_bytes();
+    let cases: Vec<(&str, Vec<u8>, Reason)> = vec![
+        (
+            "city/hoan-kiem/noise/n",
+            vec![b'x'; 65 * 1024 + 1],
+            Reason::TooLarge,
+        ),
+        (
+            "city/hoan-kiem/noise/n",
+            vec![0xc3, 0x28],
+            Reason::InvalidUtf8,
+        ),
+        (
+            "city/hoan-kiem/noise/n",
+            b"{".to_vec(),
+            Reason::MalformedJson,
+        ),
+        (
+            "city/hoan-kiem/noise/n",
+            b"42".to_vec(),
+            Reason::MalformedJson,
+        ),
+        (
+            "city/hoan-kiem",
+            noise(json!({"laeq": 50})),
+            Reason::BadTopic,
+        ),
+        (
+            "town/hoan-kiem/noise/n",
+            noise(json!({"laeq": 50})),
+            Reason::BadTopic,
+        ),
+        (
+            "city/hoan-kiem/laser/n",
+            noise(json!({"laeq": 50})),
+            Reason::UnknownKind,
+        ),
+        (
+            "city/hoan-kiem/noise/n",
+            json!({"ts": ts, "kind": "traffic", "values": {"laeq": 50}})
+                .to_string()
+                .into_bytes(),
+            Reason::UnknownKind,
+        ),
+        (
+            "city/gotham/noise/n",
+            noise(json!({"laeq": 50})),
+            Reason::UnknownArea,
+        ),
+        (
+            "city/_/noise/n",
+            json!({"ts": ts, "lat": 48.85, "lon": 2.35, "values": {"laeq": 50}})
+                .to_string()
+                .into_bytes(),
+            Reason::OutsideCity,
+        ),
+        (
+            "city/_/noise/n",
+            noise(json!({"laeq": 50})),
+            Reason::MissingField,
+        ),
+        (
+            "city/hoan-kiem/noise/n",
+            json!({"values": {"laeq": 50}}).to_string().into_bytes(),
+            Reason::MissingField,
+        ),
+        (
+            "city/hoan-kiem/noise/n",
+            noise(json!({"lamax": 50})),
+            Reason::MissingField,
+        ),
+        (
+            "city/hoan-kiem/noise/n",
+            noise(json!({"laeq": "50"})),
+            Reason::WrongType,
+        ),
+        (
+            "city/hoan-kiem/noise/n",
+            format!("{{\"ts\":{ts},\"values\":{{\"laeq\":Infinity}}}}").into_bytes(),
+            Reason::NonFinite,
+        ),
+        (
+            "city/hoan-kiem/noise/n",
+            format!("{{\"ts\":{ts},\"values\":{{\"laeq\":1e999}}}}").into_bytes(),
+            Reason::NonFinite,
+        ),
+        (
+            "city/hoan-kiem/air_quality/a",
+            noise(json!({"pm25": -1})),
+            Reason::OutOfRange,
+        ),
+        (
+            "city/hoan-kiem/traffic/t",
+            noise(json!({"speed": 301})),
+            Reason::OutOfRange,
+        ),
+        (
+            "city/hoan-kiem/air_quality/a",
+            noise(json!({"humidity": 1.01})),
+            Reason::OutOfRange,
+        ),
+        (
+            "city/hoan-kiem/noise/n",
+            json!({"ts": NOW + 5 * 60_000 + 1, "values": {"laeq": 50}})
+                .to_string()
+                .into_bytes(),
+            Reason::FutureTimestamp,
+        ),
+        (
+            "city/hoan-kiem/air_quality/a",
+            br#"[{"n":"a:pm25","v":1,"x_":1}]"#.to_vec(),
+            Reason::InvalidSenml,
+        ),
+    ];
+    for (topic, payload, expected) in cases {
+        assert_eq!(
+            reason_of(topic, &payload),
+            Some(expected),
+            "{topic} {}",
+            String::from_utf8_lossy(&payload[..payload.len().min(80)])
+        );
+    }
+    // Exactly at the 5-minute skew is still accepted.
+    let edge = json!({"ts": NOW + 5 * 60_000, "values": {"laeq": 50}});
+    assert_eq!(
+        reason_of("city/hoan-kiem/noise/n", edge.to_string().as_bytes()),
+        None
+    );
+}
