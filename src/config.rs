@@ -156,15 +156,14 @@ fn validate(config: &EngineConfig) -> anyhow::Result<()> {
     }
 }
 
-/// The default MQTT client id: stable for one data directory.
-pub fn default_client_id(data_dir: &Path) -> String {
+/// The default MQTT client id: stable for one data directory and subscription filter, so a
+/// restart resumes its persistent session and a changed topic root starts a fresh one.
+pub fn default_client_id(data_dir: &Path, filter: &str) -> String {
     let canonical = std::fs::canonicalize(data_dir).unwrap_or_else(|_| data_dir.to_path_buf());
+    let key = format!("{}\n{filter}", canonical.to_string_lossy());
     // FNV-1a: stable across Rust versions, unlike `DefaultHasher`.
-    let hash = canonical
-        .to_string_lossy()
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-        });
+    let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
     format!("ioc-{hash:016x}")
 }

@@ -1,9 +1,98 @@
 //! `ioc demo`: embedded broker, engine, simulator and dashboard in one process.
 
 use crate::cli::DemoArgs;
+use crate::config::EngineConfig;
+use ioc_dashboard_api::Role;
+use ioc_sim::{MqttTarget, SimConfig};
+use std::time::Duration;
+
+/// The demo's Open311 key, printed for trying the API by hand.
+const DEMO_API_KEY: &str = "demo-app-key";
 
 /// Runs the demo until Ctrl-C.
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
-    let _ = args;
-    anyhow::bail!("the demo is being wired in")
+    let config = EngineConfig {
+        mqtt: "embedded".into(),
+        listen: args.listen.clone(),
+        data_dir: args.data_dir.clone(),
+        open311: crate::config::Open311Config {
+            api_keys: vec![DEMO_API_KEY.into()],
+        },
+        ..EngineConfig::default()
+    };
+    let (stop, _) = tokio::sync::broadcast::channel::<()>(1);
+    let stopped = |stop: &tokio::sync::broadcast::Sender<()>| {
+        let mut receiver = stop.subscribe();
+        async move {
+            let _ = receiver.recv().await;
+        }
+    };
+    let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+    let engine = tokio::spawn(crate::serve::run_with(config, stopped(&stop), started_tx));
+    let Ok(started) = started_rx.await else {
+        return match engine.await {
+            Ok(result) => result,
+            Err(error) => Err(error.into()),
+        };
+    };
+    // Start the simulator only once the engine's subscription is in place, so nothing the
+    // simulator publishes goes to a broker with no subscriber.
+    while !started.mqtt.is_subscribed() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let token = started.auth.mint(
+        "demo-operator",
+        Role::Operator,
+        None,
+        Duration::from_secs(12 * 3600),
+    )?;
+    let (host, port) = broker_address(&started.broker);
+    println!();
+    println!("  IOC demo is running.");
+    println!(
+        "  Dashboard:   http://{}/?access_token={token}",
+        started.http
+    );
+    println!(
+        "  Overview:    curl -H 'Authorization: Bearer {token}' http://{}/api/views/overview",
+        started.http
+    );
+    println!(
+        "  Live views:  ws://{}/ws?access_token=<token>",
+        started.http
+    );
+    println!("  MQTT broker: mqtt://{host}:{port} (publish to city/{{area}}/{{kind}}/{{source}})");
+    println!("  Open311 key: {DEMO_API_KEY}");
+    println!("  Ctrl-C stops everything.");
+    println!();
+
+    let sim_config = SimConfig {
+        mqtt: MqttTarget::new(host, port),
+        rate: args.rate,
+        duration: Duration::from_secs(365 * 24 * 3600),
+        seed: args.seed,
+        qos: 1,
+        progress: false,
+        ..SimConfig::default()
+    };
+    let simulator = tokio::spawn(ioc_sim::run(sim_config, stopped(&stop)));
+    crate::shutdown::signal().await;
+    let _ = stop.send(());
+    match simulator.await {
+        Ok(Ok(summary)) => tracing::info!(sent = summary.sent, "simulator stopped"),
+        Ok(Err(error)) => tracing::warn!(%error, "simulator ended with an error"),
+        Err(error) => tracing::warn!(%error, "simulator task failed"),
+    }
+    match engine.await {
+        Ok(result) => result,
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// Host and port of an `mqtt://host:port` URL.
+fn broker_address(url: &str) -> (String, u16) {
+    match ioc_ingest::mqtt::BrokerUrl::parse(url) {
+        Ok(broker) => (broker.host, broker.port),
+        Err(_) => ("127.0.0.1".into(), 1883),
+    }
 }

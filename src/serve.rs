@@ -33,7 +33,10 @@ impl Readiness for EngineReadiness {
     fn checks(&self) -> Vec<(&'static str, bool)> {
         vec![
             ("journal", self.journal.is_healthy()),
-            ("broker", self.mqtt.is_connected()),
+            (
+                "broker",
+                self.mqtt.is_connected() && self.mqtt.is_subscribed(),
+            ),
             ("replay", self.replayed.load(Ordering::Relaxed)),
         ]
     }
@@ -67,6 +70,8 @@ pub struct Started {
     pub broker: String,
     /// Signs tokens with the engine's secret.
     pub auth: Authenticator,
+    /// The broker connection's state.
+    pub mqtt: Arc<MqttStatus>,
 }
 
 /// Runs the engine until `shutdown` resolves.
@@ -150,7 +155,7 @@ pub async fn run_with(
         client_id: config
             .mqtt_client_id
             .clone()
-            .unwrap_or_else(|| default_client_id(&config.data_dir)),
+            .unwrap_or_else(|| default_client_id(&config.data_dir, &filter)),
         filter,
         keep_alive: Duration::from_secs(30),
     };
@@ -203,6 +208,7 @@ pub async fn run_with(
         http,
         broker: broker_url,
         auth,
+        mqtt: Arc::clone(&status),
     });
     let api = tokio::spawn(ioc_dashboard_api::run(listener, state, stopped(&stop)));
 

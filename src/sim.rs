@@ -1,9 +1,36 @@
 //! `ioc sim`: runs the simulator from the command line.
 
 use crate::cli::SimArgs;
+use ioc_sim::{MqttTarget, Scenario, SimConfig};
 
-/// Runs the simulator until its duration ends or Ctrl-C.
+/// Builds the simulator's config from the flags.
+pub fn config(args: &SimArgs) -> anyhow::Result<SimConfig> {
+    let scenarios = match &args.scenario {
+        Some(list) => Scenario::parse_list(list)?,
+        None => Vec::new(),
+    };
+    if args.api.is_some() {
+        tracing::warn!("--api: reports over Open311 are not simulated yet; telemetry only");
+    }
+    Ok(SimConfig {
+        mqtt: MqttTarget::parse(&args.mqtt)?,
+        topic_root: args.topic_root.clone(),
+        rate: args.rate,
+        duration: crate::cli::parse_duration(&args.duration)?,
+        seed: args.seed,
+        qos: args.qos,
+        scenarios,
+        manifest: args.manifest.clone(),
+        speedup: args.speedup,
+        progress: !args.quiet,
+        max_events: args.max_events,
+        ..SimConfig::default()
+    })
+}
+
+/// Runs the simulator until its duration ends or Ctrl-C, then prints the summary.
 pub async fn run(args: SimArgs) -> anyhow::Result<()> {
-    let _ = args;
-    anyhow::bail!("the simulator is being wired in")
+    let summary = ioc_sim::run(config(&args)?, crate::shutdown::signal()).await?;
+    println!("{}", summary.to_json());
+    Ok(())
 }

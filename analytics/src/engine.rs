@@ -154,16 +154,31 @@ impl JournalSink for AnalyticsSink {
     }
 }
 
+/// Most events merged into one polars micro-batch when the worker has fallen behind.
+const MAX_COALESCED_EVENTS: usize = 50_000;
+
+/// Applies committed batches. When several are waiting they are merged into one micro-batch:
+/// polars' cost is mostly per batch, so a worker that falls behind catches up with bigger ones.
 fn work(analytics: Analytics, queue: Receiver<Committed>) {
-    while let Ok(committed) = queue.recv() {
-        match committed {
-            Committed::Events(events) => {
-                let now = ioc_ingest::event::now_ms();
-                if let Err(error) = analytics.apply(&events, Some(now)) {
-                    tracing::error!(%error, events = events.len(), "analytics batch failed");
-                }
+    while let Ok(first) = queue.recv() {
+        let mut events = Vec::new();
+        let mut pending = Some(first);
+        while let Some(committed) = pending.take() {
+            match committed {
+                Committed::Events(batch) => events.extend(batch),
+                // Refusals are counted at once; the events before them keep their order.
+                Committed::Rejected(records) => analytics.record_rejected(records),
             }
-            Committed::Rejected(records) => analytics.record_rejected(records),
+            if events.len() < MAX_COALESCED_EVENTS {
+                pending = queue.try_recv().ok();
+            }
+        }
+        if events.is_empty() {
+            continue;
+        }
+        let now = ioc_ingest::event::now_ms();
+        if let Err(error) = analytics.apply(&events, Some(now)) {
+            tracing::error!(%error, events = events.len(), "analytics batch failed");
         }
     }
 }

@@ -50,10 +50,14 @@ pub async fn serve_socket(
     let outbox = Arc::new(Outbox::new(queue_frames));
     let writer_outbox = Arc::clone(&outbox);
     let writer_counters = Arc::clone(&counters);
+    let (stop_writer, mut writer_stopped) = tokio::sync::oneshot::channel::<()>();
     let writer = tokio::spawn(async move {
         let mut seqs: HashMap<String, u64> = HashMap::new();
         loop {
-            let frame = writer_outbox.pop().await;
+            let frame = tokio::select! {
+                frame = writer_outbox.pop() => frame,
+                _ = &mut writer_stopped => return sink,
+            };
             let Some(text) = render(frame, &mut seqs) else {
                 continue;
             };
@@ -88,8 +92,10 @@ pub async fn serve_socket(
                 session.tick(&frame.views);
             }
             _ = shutdown.recv() => {
-                writer.abort();
-                if let Ok(mut sink) = writer.await {
+                let _ = stop_writer.send(());
+                // A writer stuck on a client that does not read is not waited for.
+                let returned = tokio::time::timeout(std::time::Duration::from_secs(2), writer).await;
+                if let Ok(Ok(mut sink)) = returned {
                     let _ = sink.send(Message::Close(Some(CloseFrame { code: close_code::AWAY, reason: "server shutting down".into() }))).await;
                 }
                 return;

@@ -31,6 +31,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 #[derive(Debug, Default)]
 pub struct MqttStatus {
     connected: AtomicBool,
+    subscribed: AtomicBool,
     received: AtomicU64,
     acknowledged: AtomicU64,
     reconnects: AtomicU64,
@@ -40,6 +41,12 @@ impl MqttStatus {
     /// Whether the broker connection is up.
     pub fn is_connected(&self) -> bool {
         self.connected.load(Ordering::Relaxed)
+    }
+
+    /// Whether the broker holds the engine's subscription (acknowledged, or kept in the
+    /// persistent session): messages published from now on reach the engine.
+    pub fn is_subscribed(&self) -> bool {
+        self.subscribed.load(Ordering::Relaxed)
     }
 
     /// Messages received since start.
@@ -120,11 +127,17 @@ async fn poll_connection(
                     session_present = ack.session_present,
                     "connected to mqtt broker"
                 );
-                if !ack.session_present
-                    && let Err(error) = client.try_subscribe(&filter, QoS::AtLeastOnce)
-                {
+                status
+                    .subscribed
+                    .store(ack.session_present, Ordering::Relaxed);
+                // Subscribing again is idempotent; doing it on every connection also covers a
+                // session that the broker kept but with other filters.
+                if let Err(error) = client.try_subscribe(&filter, QoS::AtLeastOnce) {
                     tracing::error!(%error, "cannot queue subscription");
                 }
+            }
+            Ok(Event::Incoming(Packet::SubAck(_))) => {
+                status.subscribed.store(true, Ordering::Relaxed);
             }
             Ok(Event::Incoming(Packet::Publish(publish))) => {
                 status.received.fetch_add(1, Ordering::Relaxed);
@@ -135,6 +148,7 @@ async fn poll_connection(
             Ok(_) => {}
             Err(error) => {
                 status.connected.store(false, Ordering::Relaxed);
+                status.subscribed.store(false, Ordering::Relaxed);
                 status.reconnects.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(%error, retry_in_ms = backoff.as_millis() as u64, "mqtt connection error");
                 tokio::time::sleep(backoff).await;
