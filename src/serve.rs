@@ -124,6 +124,8 @@ pub async fn run_with(
             if let Some(error) = failure {
                 return Err(error.into());
             }
+            // Writers wait for analytics to reach their journal seq: start from the replayed one.
+            analytics.mark_applied(store.last_event_seq()?);
             tracing::info!(
                 events,
                 elapsed_ms = began.elapsed().as_millis() as u64,
@@ -202,7 +204,11 @@ pub async fn run_with(
             client_queue_frames: config.ws_client_queue_frames,
             ..ApiConfig::default()
         },
-    );
+    )
+    .with_reports(journal.clone(), config.open311.api_keys.clone());
+    if config.open311.api_keys.is_empty() {
+        tracing::warn!("no Open311 api_keys configured: citizen apps cannot post reports");
+    }
     tracing::info!(%http, broker = %broker_url, "engine listening");
     let _ = started.send(Started {
         http,

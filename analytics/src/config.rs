@@ -20,6 +20,10 @@ pub struct AnalyticsConfig {
     pub default_free_flow_kmh: f64,
     /// Dead-letter records kept in memory for `GET /api/deadletter`.
     pub dead_letter_capacity: usize,
+    /// Time to resolve per report category, hours (`[analytics.report_sla_hours]`); categories
+    /// not listed keep the catalogue's defaults (flooding 4 h, security 12 h, traffic 24 h,
+    /// environment 72 h …).
+    pub report_sla_hours: BTreeMap<String, f64>,
 }
 
 impl Default for AnalyticsConfig {
@@ -30,6 +34,35 @@ impl Default for AnalyticsConfig {
             free_flow_kmh: BTreeMap::new(),
             default_free_flow_kmh: 50.0,
             dead_letter_capacity: ioc_ingest::deadletter::DEFAULT_CAPACITY,
+            report_sla_hours: BTreeMap::new(),
         }
+    }
+}
+
+/// SLA of a category nobody configured and the catalogue does not know (hours).
+const FALLBACK_SLA_HOURS: f64 = 72.0;
+
+impl AnalyticsConfig {
+    /// The SLA of every category, hours: configured values over the catalogue's defaults.
+    pub fn report_sla_hours(&self) -> BTreeMap<String, f64> {
+        ioc_ingest::report::catalog::SERVICES
+            .iter()
+            .map(|service| (service.code.to_string(), self.sla_hours(service.code)))
+            .collect()
+    }
+
+    /// The SLA of one category, hours.
+    pub fn sla_hours(&self, code: &str) -> f64 {
+        self.report_sla_hours
+            .get(code)
+            .copied()
+            .filter(|hours| hours.is_finite() && *hours > 0.0)
+            .or_else(|| ioc_ingest::report::catalog::service(code).map(|s| s.sla_hours))
+            .unwrap_or(FALLBACK_SLA_HOURS)
+    }
+
+    /// The SLA of one category, milliseconds.
+    pub fn sla_ms(&self, code: &str) -> i64 {
+        (self.sla_hours(code) * 3_600_000.0).round() as i64
     }
 }

@@ -3,15 +3,18 @@
 
 use crate::batch;
 use crate::config::AnalyticsConfig;
+use crate::reports::{ChangeError, Report, ReportQuery};
 use crate::state::State;
 use crate::views::{self, ViewError, ViewName, ViewRequest};
 use ioc_ingest::deadletter::DeadLetter;
 use ioc_ingest::journal::{JournalSink, Recovered};
+use ioc_ingest::report::update::Change;
 use ioc_ingest::{Areas, Event, Reason};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::watch;
 
 /// Committed batches waiting for the worker; when full, the journal thread waits (and with it
 /// the acknowledgements), so memory stays bounded under any input rate.
@@ -29,6 +32,7 @@ pub enum AnalyticsError {
 #[derive(Clone)]
 pub struct Analytics {
     state: Arc<Mutex<State>>,
+    applied: Arc<watch::Sender<i64>>,
 }
 
 /// Counters for `/metrics`.
@@ -49,7 +53,64 @@ impl Analytics {
     pub fn new(areas: Arc<Areas>, config: AnalyticsConfig) -> Self {
         Self {
             state: Arc::new(Mutex::new(State::new(areas, config))),
+            applied: Arc::new(watch::channel(0).0),
         }
+    }
+
+    /// Records that every journal event up to `seq` has been applied (replay sets it once,
+    /// the worker after each batch), waking writers waiting to read their own write.
+    pub fn mark_applied(&self, seq: i64) {
+        self.applied.send_if_modified(|applied| {
+            let moved = seq > *applied;
+            *applied = (*applied).max(seq);
+            moved
+        });
+    }
+
+    /// The highest journal sequence number applied so far.
+    pub fn applied_seq(&self) -> i64 {
+        *self.applied.borrow()
+    }
+
+    /// Waits until the journal event `seq` has been applied, so that a write acknowledged by
+    /// the journal can be read back at once; `false` if `timeout` passed first.
+    pub async fn wait_applied(&self, seq: i64, timeout: std::time::Duration) -> bool {
+        let mut applied = self.applied.subscribe();
+        tokio::time::timeout(timeout, applied.wait_for(|at| *at >= seq))
+            .await
+            .is_ok_and(|result| result.is_ok())
+    }
+
+    /// A copy of one report.
+    pub fn report(&self, id: &str) -> Option<Report> {
+        self.lock().reports.get(id).cloned()
+    }
+
+    /// A report as the operator API shows it (contact in full only when `full_contact`).
+    pub fn report_detail(&self, id: &str, now_ms: i64, full_contact: bool) -> Option<Value> {
+        self.lock()
+            .reports
+            .get(id)
+            .map(|report| views::report_detail(report, now_ms, full_contact))
+    }
+
+    /// Whether `change` may be made to report `id` now; returns the report's area.
+    pub fn check_change(&self, id: &str, change: &Change) -> Result<String, ChangeError> {
+        self.lock()
+            .reports
+            .check(id, change)
+            .map(|report| report.area.clone())
+    }
+
+    /// Copies of the reports matching `query`, newest first.
+    pub fn query_reports(&self, query: &ReportQuery) -> Vec<Report> {
+        let state = self.lock();
+        query.run(&state.reports).into_iter().cloned().collect()
+    }
+
+    /// The SLA of a category in hours, as configured.
+    pub fn sla_hours(&self, code: &str) -> f64 {
+        self.lock().config.sla_hours(code)
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -91,12 +152,12 @@ impl Analytics {
             ViewName::Overview => Ok(views::overview_view(&state, now_ms)),
             ViewName::Area => {
                 let area = request.area.as_deref().unwrap_or_default();
-                views::area_view(&state, area)
+                views::area_view(&state, area, now_ms)
                     .ok_or_else(|| ViewError::BadRequest(format!("unknown area {area:?}")))
             }
             ViewName::Alerts => Ok(json!({ "items": [] })),
-            ViewName::Reports => Ok(json!({ "items": [] })),
-            ViewName::Kpi => Ok(json!({ "areas": [], "city": {}, "ranking": [] })),
+            ViewName::Reports => views::reports_view(&state, request, now_ms),
+            ViewName::Kpi => Ok(views::kpi_view(&state, now_ms)),
         }
     }
 
@@ -135,7 +196,7 @@ impl Analytics {
 
 /// What the journal hands to analytics.
 enum Committed {
-    Events(Vec<Event>),
+    Events(Vec<Event>, i64),
     Rejected(Vec<DeadLetter>),
 }
 
@@ -145,8 +206,8 @@ pub struct AnalyticsSink {
 }
 
 impl JournalSink for AnalyticsSink {
-    fn accepted(&mut self, events: Vec<Event>) {
-        let _ = self.batches.send(Committed::Events(events));
+    fn accepted(&mut self, events: Vec<Event>, last_seq: i64) {
+        let _ = self.batches.send(Committed::Events(events, last_seq));
     }
 
     fn rejected(&mut self, records: Vec<DeadLetter>) {
@@ -162,10 +223,14 @@ const MAX_COALESCED_EVENTS: usize = 50_000;
 fn work(analytics: Analytics, queue: Receiver<Committed>) {
     while let Ok(first) = queue.recv() {
         let mut events = Vec::new();
+        let mut last_seq = None;
         let mut pending = Some(first);
         while let Some(committed) = pending.take() {
             match committed {
-                Committed::Events(batch) => events.extend(batch),
+                Committed::Events(batch, seq) => {
+                    events.extend(batch);
+                    last_seq = Some(seq);
+                }
                 // Refusals are counted at once; the events before them keep their order.
                 Committed::Rejected(records) => analytics.record_rejected(records),
             }
@@ -179,6 +244,10 @@ fn work(analytics: Analytics, queue: Receiver<Committed>) {
         let now = ioc_ingest::event::now_ms();
         if let Err(error) = analytics.apply(&events, Some(now)) {
             tracing::error!(%error, events = events.len(), "analytics batch failed");
+        }
+        // Even a failed batch is done with: a writer waiting on it must not hang.
+        if let Some(seq) = last_seq {
+            analytics.mark_applied(seq);
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod config;
 pub mod engine;
 pub mod partial;
 pub mod rate;
+pub mod reports;
 pub mod sketch;
 pub mod state;
 pub mod views;

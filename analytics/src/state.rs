@@ -48,6 +48,7 @@ pub struct State {
     pub(crate) rejected: BTreeMap<Reason, u64>,
     pub(crate) dead_letters: VecDeque<DeadLetter>,
     pub(crate) rate: RateMeter,
+    pub(crate) reports: crate::reports::Register,
 }
 
 impl State {
@@ -65,6 +66,7 @@ impl State {
             rejected: BTreeMap::new(),
             dead_letters: VecDeque::new(),
             rate: RateMeter::default(),
+            reports: crate::reports::Register::default(),
         }
     }
 
@@ -81,7 +83,14 @@ impl State {
                 .entry(event.kind)
                 .or_insert(0) += 1;
             self.events_total += 1;
-            self.update_source(event);
+            if matches!(event.kind, Kind::Report | Kind::ReportUpdate) {
+                // Reports are people, not sensors: they go to the register, never to `sources`
+                // (whose last values the area view shows).
+                let config = &self.config;
+                self.reports.apply(event, &|code| config.sla_ms(code));
+            } else {
+                self.update_source(event);
+            }
             let watermark = self.max_ts.map(|max| max - self.config.allowed_lateness_ms);
             if watermark.is_some_and(|w| event.ts_ms < w) {
                 self.late_total += 1;

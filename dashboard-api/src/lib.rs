@@ -7,6 +7,7 @@
 pub mod auth;
 mod http;
 pub mod hub;
+mod open311;
 pub mod patch;
 pub mod scope;
 pub mod ws;
@@ -65,6 +66,15 @@ pub struct ApiCounters {
     pub ws_frames_sent: std::sync::atomic::AtomicU64,
 }
 
+/// What the report endpoints need besides analytics: the journal they write to, the citizen
+/// apps' API keys, and a lock that makes an operator's check-then-journal atomic.
+#[derive(Clone)]
+pub struct ReportIntake {
+    pub(crate) journal: ioc_ingest::journal::JournalHandle,
+    pub(crate) api_keys: Arc<Vec<String>>,
+    pub(crate) updates: Arc<tokio::sync::Mutex<()>>,
+}
+
 /// Everything the handlers share.
 #[derive(Clone)]
 pub struct ApiState {
@@ -77,6 +87,7 @@ pub struct ApiState {
     pub(crate) connections: Arc<Semaphore>,
     pub(crate) shutdown: broadcast::Sender<()>,
     pub(crate) counters: Arc<ApiCounters>,
+    pub(crate) reports: Option<ReportIntake>,
 }
 
 impl ApiState {
@@ -99,7 +110,23 @@ impl ApiState {
             config,
             shutdown,
             counters: Arc::new(ApiCounters::default()),
+            reports: None,
         }
+    }
+
+    /// Enables the report endpoints (Open311 POST, operator changes): they write to `journal`,
+    /// and Open311 posts must carry one of `api_keys`. Without this they answer 503.
+    pub fn with_reports(
+        mut self,
+        journal: ioc_ingest::journal::JournalHandle,
+        api_keys: Vec<String>,
+    ) -> Self {
+        self.reports = Some(ReportIntake {
+            journal,
+            api_keys: Arc::new(api_keys),
+            updates: Arc::new(tokio::sync::Mutex::new(())),
+        });
+        self
     }
 }
 

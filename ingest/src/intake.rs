@@ -73,6 +73,11 @@ impl Intake {
             TopicError::Shape(_) => Rejection::new(Reason::BadTopic, error.to_string()),
             TopicError::UnknownKind(_) => Rejection::new(Reason::UnknownKind, error.to_string()),
         })?;
+        if info.kind == crate::Kind::Report {
+            return self
+                .report_of(payload, &info, now_ms)
+                .map(|event| vec![event]);
+        }
         let drafts = decode::decode(payload, &info, now_ms)?;
         if drafts.is_empty() {
             return Err(Rejection::new(
@@ -84,5 +89,30 @@ impl Intake {
             .into_iter()
             .map(|draft| self.validator.validate(draft, now_ms))
             .collect()
+    }
+
+    /// A report on `{root}/{area}/report`: the Open311 fields, checked like an HTTP POST.
+    fn report_of(
+        &self,
+        payload: &[u8],
+        info: &crate::topic::TopicInfo,
+        now_ms: i64,
+    ) -> Result<crate::Event, Rejection> {
+        let map = match decode::decode_object(payload)? {
+            serde_json::Value::Object(map) => map,
+            _ => {
+                return Err(Rejection::new(
+                    Reason::MalformedJson,
+                    "a report payload must be a JSON object",
+                ));
+            }
+        };
+        let ts = map.get("ts").or_else(|| map.get("requested_datetime"));
+        let ts_ms = match ts {
+            None | Some(serde_json::Value::Null) => now_ms,
+            Some(ts) => decode::parse_ts(ts, "ts")?,
+        };
+        let ts_ms = self.validator.check_ts(Some(ts_ms), now_ms)?;
+        crate::report::from_mqtt(&map, info.area.as_deref(), self.validator.areas(), ts_ms)
     }
 }

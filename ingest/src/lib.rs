@@ -13,6 +13,7 @@ pub mod intake;
 pub mod journal;
 pub mod mqtt;
 pub mod reject;
+pub mod report;
 pub mod topic;
 pub mod validate;
 

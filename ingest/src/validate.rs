@@ -76,7 +76,8 @@ impl Validator {
         })
     }
 
-    fn check_ts(&self, ts_ms: Option<i64>, now_ms: i64) -> Result<i64, Rejection> {
+    /// Refuses a missing time, one too far in the future, or one before 2000.
+    pub(crate) fn check_ts(&self, ts_ms: Option<i64>, now_ms: i64) -> Result<i64, Rejection> {
         let ts_ms = ts_ms.ok_or_else(|| Rejection::new(Reason::MissingField, "no `ts`"))?;
         if ts_ms > now_ms.saturating_add(self.max_future_ms) {
             return Err(Rejection::new(

@@ -50,6 +50,8 @@ pub struct EngineOptions {
     pub topic_root: String,
     /// Extra `serve` flags.
     pub extra_args: Vec<String>,
+    /// Extra environment variables of the engine process (`IOC_OPEN311_API_KEYS` …).
+    pub env: Vec<(String, String)>,
 }
 
 impl EngineOptions {
@@ -59,7 +61,14 @@ impl EngineOptions {
             broker: Broker::external(),
             topic_root: crate::unique_root(test),
             extra_args: Vec::new(),
+            env: Vec::new(),
         }
+    }
+
+    /// The same with one more environment variable for the engine.
+    pub fn with_env(mut self, name: &str, value: &str) -> Self {
+        self.env.push((name.to_string(), value.to_string()));
+        self
     }
 
     /// The same on an embedded broker.
@@ -136,6 +145,7 @@ impl Engine {
             .args(&self.options.extra_args)
             .env_remove("IOC_JWT_SECRET")
             .env("IOC_LOG", "warn")
+            .envs(self.options.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
         match &self.options.broker {

@@ -11,9 +11,9 @@ use serde_json::{Map, Value, json};
 const SERIES_MINUTES: i64 = 60;
 
 /// The area view's data, `None` for an unknown area.
-pub fn area_view(state: &State, area_id: &str) -> Option<Value> {
+pub fn area_view(state: &State, area_id: &str, now_ms: i64) -> Option<Value> {
     let area = state.areas.get(area_id)?;
-    let mut data = area_summary(state, area);
+    let mut data = area_summary(state, area, now_ms);
     let newest = state.max_ts.unwrap_or(i64::MIN);
     let sources: Vec<Value> = state
         .sources
@@ -79,7 +79,10 @@ pub fn area_view(state: &State, area_id: &str) -> Option<Value> {
             "window_end".into(),
             json!(state.window_end().map(format_ts)),
         );
-        map.insert("reports".into(), json!([]));
+        map.insert(
+            "reports".into(),
+            Value::Array(super::reports::open_reports_of(state, &area.id, now_ms)),
+        );
         map.insert("alerts".into(), json!([]));
     }
     Some(data)

@@ -3,10 +3,12 @@
 mod area;
 mod metrics;
 mod overview;
+mod reports;
 mod request;
 
 pub use area::area_view;
 pub use overview::{area_summary, overview_view};
+pub use reports::{kpi_view, report_detail, report_item, reports_view};
 pub use request::{ViewError, ViewName, ViewRequest};
 
 /// Rounds a display value to two decimals, keeping patches small and numbers readable.

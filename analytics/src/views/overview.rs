@@ -13,7 +13,7 @@ pub fn overview_view(state: &State, now_ms: i64) -> Value {
         .areas
         .all()
         .iter()
-        .map(|area| area_summary(state, area))
+        .map(|area| area_summary(state, area, now_ms))
         .collect();
     let rejected: Map<String, Value> = state
         .rejected_by_reason()
@@ -28,16 +28,7 @@ pub fn overview_view(state: &State, now_ms: i64) -> Value {
         "rejected_by_reason": rejected,
         "watermark": state.max_ts.map(|max| ioc_ingest::event::format_ts(max - state.config.allowed_lateness_ms)),
         "areas": areas,
-        "reports": {
-            "received": 0,
-            "open": 0,
-            "overdue": 0,
-            "resolved": 0,
-            "resolved_on_time_pct": 0.0,
-            "median_resolve_hours": 0.0,
-            "rating_avg": 0.0,
-            "rated_4plus_pct": 0.0,
-        },
+        "reports": super::reports::city_kpi(state, now_ms),
         "alerts_active": 0,
         "kpi": {
             "dossiers_online_pct": 0.0,
@@ -48,8 +39,13 @@ pub fn overview_view(state: &State, now_ms: i64) -> Value {
 }
 
 /// One area's line in the overview; also the head of the area view.
-pub fn area_summary(state: &State, area: &Area) -> Value {
+pub fn area_summary(state: &State, area: &Area, now_ms: i64) -> Value {
     let metrics = area_metrics(state, &area.id);
+    let (mut open, mut overdue) = (0_u64, 0_u64);
+    for report in state.reports.all().filter(|r| r.area == area.id) {
+        open += u64::from(report.status.is_open());
+        overdue += u64::from(report.is_overdue(now_ms));
+    }
     let counts: Map<String, Value> = Kind::ALL
         .into_iter()
         .map(|kind| {
@@ -73,8 +69,8 @@ pub fn area_summary(state: &State, area: &Area) -> Value {
         "gauges_alert": metrics.gauges_alert,
         "gauges_danger": metrics.gauges_danger,
         "laeq_5m": metrics.laeq_5m.map(round2),
-        "reports_open": 0,
-        "reports_overdue": 0,
+        "reports_open": open,
+        "reports_overdue": overdue,
         "alerts_active": 0,
         "rank": Value::Null,
     })

@@ -2,6 +2,7 @@
 
 mod errors;
 mod health;
+mod reports;
 mod views;
 
 use crate::ApiState;
@@ -29,6 +30,12 @@ pub(crate) fn router(state: ApiState) -> Router {
         .route("/api/views/{view}", get(views::view))
         .route("/api/deadletter", get(views::dead_letters))
         .route("/ws", get(views::websocket))
+        .route("/api/reports/{id}", get(reports::get_report))
+        .route(
+            "/api/reports/{id}/{action}",
+            axum::routing::post(reports::change_report),
+        )
+        .merge(crate::open311::routes())
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }

@@ -65,6 +65,17 @@ pub fn decode(payload: &[u8], topic: &TopicInfo, now_ms: i64) -> Result<Vec<Draf
     Ok(drafts)
 }
 
+/// Reads a payload as UTF-8 JSON of any shape (the report topic reads its own fields).
+pub fn decode_object(payload: &[u8]) -> Result<Value, Rejection> {
+    let text = std::str::from_utf8(payload).map_err(|error| {
+        Rejection::new(
+            Reason::InvalidUtf8,
+            format!("payload is not UTF-8: {error}"),
+        )
+    })?;
+    parse_json(text)
+}
+
 /// The topic fills what the payload left out; a payload kind that contradicts the topic's is
 /// refused, so that an entity posted on the wrong topic is not counted under the wrong kind.
 fn apply_topic(draft: &mut Draft, topic: &TopicInfo) -> Result<(), Rejection> {

@@ -4,7 +4,7 @@ use super::{Entry, JournalError, Outcome, SqliteJournal};
 use crate::deadletter::DeadLetter;
 use crate::event::{Event, now_ms};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use tokio::sync::{mpsc, oneshot};
 
 /// How many producer requests may wait for the journal thread.
@@ -18,8 +18,9 @@ const MAX_ENTRIES_PER_COMMIT: usize = 8192;
 /// Analytics implements it; a sink that blocks holds back the journal and so the
 /// acknowledgements, which is the back-pressure the engine wants.
 pub trait JournalSink: Send + 'static {
-    /// Newly stored events (duplicates already removed).
-    fn accepted(&mut self, events: Vec<Event>);
+    /// Newly stored events (duplicates already removed) and the sequence number of the last
+    /// one, so the sink can tell waiting writers how far it has got.
+    fn accepted(&mut self, events: Vec<Event>, last_seq: i64);
     /// Newly stored dead-letter records.
     fn rejected(&mut self, records: Vec<DeadLetter>);
 }
@@ -34,6 +35,7 @@ struct Request {
 pub struct JournalHandle {
     requests: mpsc::Sender<Request>,
     healthy: Arc<AtomicBool>,
+    committed: Arc<AtomicI64>,
 }
 
 impl JournalHandle {
@@ -45,6 +47,14 @@ impl JournalHandle {
             .await
             .map_err(|_| JournalError::Closed)?;
         answer.await.map_err(|_| JournalError::Closed)?
+    }
+
+    /// The highest event sequence number committed so far. It moves before any reply is sent,
+    /// so after [`JournalHandle::append`] returns it covers the entries written (and, for a
+    /// duplicate, the earlier copy): a writer that waits until analytics has applied this seq
+    /// reads its own write.
+    pub fn committed_seq(&self) -> i64 {
+        self.committed.load(Ordering::Acquire)
     }
 
     /// Whether the last write succeeded: readiness goes red while the journal cannot write.
@@ -61,6 +71,8 @@ pub fn spawn(
     let (requests, mut queue) = mpsc::channel::<Request>(QUEUE_DEPTH);
     let healthy = Arc::new(AtomicBool::new(true));
     let health = Arc::clone(&healthy);
+    let committed = Arc::new(AtomicI64::new(store.last_event_seq()?));
+    let high_water = Arc::clone(&committed);
     let thread = std::thread::Builder::new()
         .name("ioc-journal".into())
         .spawn(move || {
@@ -76,14 +88,21 @@ pub fn spawn(
                         Err(_) => break,
                     }
                 }
-                commit(&mut store, &mut sink, batch, &health);
+                commit(&mut store, &mut sink, batch, &health, &high_water);
             }
         })
         .map_err(|error| JournalError::Directory {
             path: "journal thread".into(),
             source: Arc::new(error),
         })?;
-    Ok((JournalHandle { requests, healthy }, thread))
+    Ok((
+        JournalHandle {
+            requests,
+            healthy,
+            committed,
+        },
+        thread,
+    ))
 }
 
 /// One transaction for every queued request; then the sink, then the replies.
@@ -92,6 +111,7 @@ fn commit(
     sink: &mut impl JournalSink,
     batch: Vec<Request>,
     health: &AtomicBool,
+    high_water: &AtomicI64,
 ) {
     let entries: Vec<Entry> = batch
         .iter()
@@ -101,10 +121,14 @@ fn commit(
         Ok(outcomes) => {
             health.store(true, Ordering::Relaxed);
             let mut events = Vec::new();
+            let mut last_seq = None;
             let mut records = Vec::new();
             for (entry, outcome) in entries.into_iter().zip(&outcomes) {
                 match (entry, outcome) {
-                    (Entry::Event(event), Outcome::Stored(_)) => events.push(event),
+                    (Entry::Event(event), Outcome::Stored(seq)) => {
+                        last_seq = Some(*seq);
+                        events.push(event);
+                    }
                     (Entry::Rejected(mut record), Outcome::Stored(seq)) => {
                         record.seq = *seq;
                         records.push(record);
@@ -112,8 +136,9 @@ fn commit(
                     (_, Outcome::Duplicate) => {}
                 }
             }
-            if !events.is_empty() {
-                sink.accepted(events);
+            if let Some(seq) = last_seq {
+                sink.accepted(events, seq);
+                high_water.fetch_max(seq, Ordering::AcqRel);
             }
             if !records.is_empty() {
                 sink.rejected(records);

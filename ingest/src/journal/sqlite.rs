@@ -193,6 +193,14 @@ impl SqliteJournal {
         Ok(total)
     }
 
+    /// Sequence number of the newest stored event (0 when there is none).
+    pub fn last_event_seq(&self) -> Result<i64, JournalError> {
+        let seq: Option<i64> = self
+            .conn
+            .query_row("SELECT MAX(seq) FROM events", [], |row| row.get(0))?;
+        Ok(seq.unwrap_or(0))
+    }
+
     /// Number of stored events.
     pub fn event_count(&self) -> Result<u64, JournalError> {
         let count: Option<i64> = self

@@ -1,0 +1,166 @@
+//! The `reports` and `kpi` views (DESIGN §6) and the operator's report detail. A reporter's
+//! e-mail and name never appear here and the phone only masked; only the detail for an
+//! admin carries them.
+
+use super::round2;
+use crate::reports::query::{ReportQuery, statuses_of};
+use crate::reports::{Report, ReportKpi, mask_phone};
+use crate::state::State;
+use crate::views::{ViewError, ViewRequest};
+use ioc_ingest::event::format_ts;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+/// Most items in one `reports` view (newest first); `total` says how many matched.
+pub const MAX_VIEW_ITEMS: usize = 500;
+
+/// One report as the views show it: no contact except the masked phone.
+pub fn report_item(report: &Report, now_ms: i64) -> Value {
+    json!({
+        "id": report.id,
+        "service_code": report.service_code,
+        "status": report.status,
+        "area": report.area,
+        "lat": report.lat,
+        "long": report.lon,
+        "description": report.description,
+        "media_url": report.media_url,
+        "address": report.address,
+        "requested_datetime": format_ts(report.requested_ms),
+        "updated_datetime": format_ts(report.updated_ms),
+        "expected_datetime": format_ts(report.expected_ms),
+        "agency": report.agency,
+        "overdue": report.is_overdue(now_ms),
+        "rating": report.rating,
+        "phone": report.phone.as_deref().map(mask_phone),
+    })
+}
+
+/// The operator API's report: the view item plus history and attributes; the contact in
+/// full when `full_contact` (admin), else only the masked phone.
+pub fn report_detail(report: &Report, now_ms: i64, full_contact: bool) -> Value {
+    let mut item = report_item(report, now_ms);
+    if let Value::Object(map) = &mut item {
+        map.insert("status_notes".into(), json!(report.status_notes));
+        map.insert(
+            "attributes".into(),
+            Value::Object(report.attributes.clone()),
+        );
+        map.insert("history".into(), json!(report.history));
+        map.insert(
+            "closed_datetime".into(),
+            json!(report.closed_ms.map(format_ts)),
+        );
+        map.insert("device_id".into(), json!(report.device_id));
+        map.insert("account_id".into(), json!(report.account_id));
+        if full_contact {
+            map.insert(
+                "contact".into(),
+                json!({
+                    "email": report.email,
+                    "phone": report.phone,
+                    "first_name": report.first_name,
+                    "last_name": report.last_name,
+                }),
+            );
+        }
+    }
+    item
+}
+
+/// The `reports` view: the queue, filtered by status (`open`, `closed`, `all` or an
+/// internal status), area and category.
+pub fn reports_view(state: &State, request: &ViewRequest, now_ms: i64) -> Result<Value, ViewError> {
+    let statuses = match request.status.as_deref() {
+        None => Vec::new(),
+        Some(name) => statuses_of(name)
+            .ok_or_else(|| ViewError::BadRequest(format!("unknown status {name:?}")))?,
+    };
+    let query = ReportQuery {
+        statuses,
+        areas: request.area.iter().cloned().collect(),
+        service_codes: request.service_code.iter().cloned().collect(),
+        limit: usize::MAX,
+        ..ReportQuery::default()
+    };
+    let found = query.run(&state.reports);
+    let items: Vec<Value> = found
+        .iter()
+        .take(MAX_VIEW_ITEMS)
+        .map(|report| report_item(report, now_ms))
+        .collect();
+    Ok(json!({ "total": found.len(), "items": items }))
+}
+
+/// The open reports of one area, for the area view.
+pub fn open_reports_of(state: &State, area: &str, now_ms: i64) -> Vec<Value> {
+    state
+        .reports
+        .all()
+        .filter(|r| r.area == area && r.status.is_open())
+        .take(MAX_VIEW_ITEMS)
+        .map(|report| report_item(report, now_ms))
+        .collect()
+}
+
+/// The city's report KPIs.
+pub fn city_kpi(state: &State, now_ms: i64) -> ReportKpi {
+    ReportKpi::of(state.reports.all(), now_ms)
+}
+
+/// Report KPIs per area id (areas without reports included, with zeros).
+pub fn area_kpis(state: &State, now_ms: i64) -> BTreeMap<String, ReportKpi> {
+    let mut by_area: BTreeMap<String, Vec<&Report>> = state
+        .areas
+        .all()
+        .iter()
+        .map(|area| (area.id.clone(), Vec::new()))
+        .collect();
+    for report in state.reports.all() {
+        by_area.entry(report.area.clone()).or_default().push(report);
+    }
+    by_area
+        .into_iter()
+        .map(|(area, reports)| (area, ReportKpi::of(reports, now_ms)))
+        .collect()
+}
+
+/// The `kpi` view: report KPIs per area, per agency and for the city.
+pub fn kpi_view(state: &State, now_ms: i64) -> Value {
+    let by_area = area_kpis(state, now_ms);
+    let areas: Vec<Value> = state
+        .areas
+        .all()
+        .iter()
+        .map(|area| {
+            json!({
+                "id": area.id,
+                "name": area.name,
+                "reports": by_area.get(&area.id).cloned().unwrap_or_default(),
+            })
+        })
+        .collect();
+    let mut by_agency: BTreeMap<&str, Vec<&Report>> = BTreeMap::new();
+    for report in state.reports.all() {
+        if let Some(agency) = report.agency.as_deref() {
+            by_agency.entry(agency).or_default().push(report);
+        }
+    }
+    let agencies: Vec<Value> = by_agency
+        .into_iter()
+        .map(|(agency, reports)| json!({"agency": agency, "reports": ReportKpi::of(reports, now_ms)}))
+        .collect();
+    let city = city_kpi(state, now_ms);
+    json!({
+        "city": { "reports": city },
+        "areas": areas,
+        "agencies": agencies,
+        "ranking": [],
+        "sla_hours": state
+            .config
+            .report_sla_hours()
+            .into_iter()
+            .map(|(code, hours)| (code, json!(round2(hours))))
+            .collect::<serde_json::Map<String, Value>>(),
+    })
+}

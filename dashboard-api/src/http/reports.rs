@@ -1,0 +1,168 @@
+//! The operator's report API (DESIGN §7): `GET /api/reports/{id}` and
+//! `POST /api/reports/{id}/assign|status|rate`. Each change is a `report_update` event in the
+//! journal; the answer comes once analytics shows it.
+
+use super::ApiError;
+use super::views::authenticate;
+use crate::ApiState;
+use crate::auth::Role;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use ioc_analytics::reports::ChangeError;
+use ioc_ingest::event::now_ms;
+use ioc_ingest::journal::Entry;
+use ioc_ingest::report::update::{Change, Update};
+use serde::Deserialize;
+use serde_json::Value;
+use std::time::Duration;
+
+/// How long a change waits to become visible before answering anyway.
+const VISIBLE_WITHIN: Duration = Duration::from_secs(10);
+
+/// Longest operator note, in characters.
+const MAX_NOTE_CHARS: usize = 2000;
+
+/// `GET /api/reports/{id}`: the report with its history; the reporter's contact only for an
+/// admin, the phone masked for everyone else.
+pub(crate) async fn get_report(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Json<Value>, ApiError> {
+    let claims = authenticate(&state, &headers, &uri)?;
+    let report = state
+        .analytics
+        .report(&id)
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no report {id:?}")))?;
+    if !crate::scope::allows_area(&claims, &report.area) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "this report is outside this token's scope",
+        ));
+    }
+    state
+        .analytics
+        .report_detail(&id, now_ms(), claims.role == Role::Admin)
+        .map(Json)
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no report {id:?}")))
+}
+
+/// Body of a change: the fields of the chosen action, and an optional note.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ChangeBody {
+    agency: Option<String>,
+    status: Option<String>,
+    rating: Option<i64>,
+    note: Option<String>,
+}
+
+/// `POST /api/reports/{id}/{action}` with `action` one of `assign`, `status`, `rate`.
+pub(crate) async fn change_report(
+    State(state): State<ApiState>,
+    Path((id, action)): Path<(String, String)>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let claims = authenticate(&state, &headers, &uri)?;
+    if claims.role < Role::Operator {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "changing a report needs the operator role",
+        ));
+    }
+    let intake = state
+        .reports
+        .clone()
+        .ok_or_else(|| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "reports are not enabled"))?;
+    let body: ChangeBody = serde_json::from_slice(&body)
+        .map_err(|error| ApiError::new(StatusCode::BAD_REQUEST, format!("bad body: {error}")))?;
+    let missing =
+        |field: &str| ApiError::new(StatusCode::BAD_REQUEST, format!("{action} needs `{field}`"));
+    let change = match action.as_str() {
+        "assign" => Change::Assign {
+            agency: body.agency.ok_or_else(|| missing("agency"))?,
+        },
+        "status" => Change::Status {
+            status: body.status.ok_or_else(|| missing("status"))?,
+        },
+        "rate" => Change::Rate {
+            rating: body
+                .rating
+                .and_then(|r| u8::try_from(r).ok())
+                .filter(|r| (1..=5).contains(r))
+                .ok_or_else(|| {
+                    ApiError::new(StatusCode::BAD_REQUEST, "rate needs `rating` from 1 to 5")
+                })?,
+        },
+        other => {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                format!("no action {other:?}: use assign, status or rate"),
+            ));
+        }
+    };
+    if let Some(note) = &body.note
+        && (note.chars().count() > MAX_NOTE_CHARS
+            || note
+                .chars()
+                .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')))
+    {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("note must be at most {MAX_NOTE_CHARS} characters of text"),
+        ));
+    }
+    // One change at a time: the check below stays true until the event is applied.
+    let _turn = intake.updates.lock().await;
+    let area = state
+        .analytics
+        .check_change(&id, &change)
+        .map_err(|error| match error {
+            ChangeError::UnknownReport(_) => {
+                ApiError::new(StatusCode::NOT_FOUND, error.to_string())
+            }
+            ChangeError::Conflict(_) => ApiError::new(StatusCode::CONFLICT, error.to_string()),
+            ChangeError::Invalid(_) => ApiError::new(StatusCode::BAD_REQUEST, error.to_string()),
+        })?;
+    if !crate::scope::allows_area(&claims, &area) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "this report is outside this token's scope",
+        ));
+    }
+    let event = Update {
+        report_id: id.clone(),
+        change,
+        by: claims.sub.clone(),
+        note: body.note,
+    }
+    .into_event(
+        ioc_ingest::report::fresh_id("report_update"),
+        area,
+        now_ms(),
+    );
+    intake
+        .journal
+        .append(vec![Entry::Event(event)])
+        .await
+        .map_err(|error| {
+            tracing::error!(%error, "report update not journaled");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the change could not be stored; try again",
+            )
+        })?;
+    let seq = intake.journal.committed_seq();
+    if !state.analytics.wait_applied(seq, VISIBLE_WITHIN).await {
+        tracing::warn!(seq, "report update journaled but not yet visible");
+    }
+    state
+        .analytics
+        .report_detail(&id, now_ms(), claims.role == Role::Admin)
+        .map(Json)
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no report {id:?}")))
+}

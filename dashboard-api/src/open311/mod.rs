@@ -1,0 +1,63 @@
+//! Open311 GeoReport v2 (DESIGN §4) under `/open311/v2/`, every endpoint in JSON and XML,
+//! plus discovery. Citizen apps post reports here; they go through the same journal as
+//! sensor events and come back through the same analytics.
+
+mod discovery;
+mod errors;
+mod form;
+mod format;
+mod requests;
+mod services;
+mod xml;
+
+use crate::ApiState;
+use axum::Router;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::routing::get;
+use errors::Open311Error;
+use format::Format;
+
+/// Open311 routes, to be merged into the API router.
+pub(crate) fn routes() -> Router<ApiState> {
+    Router::new()
+        .route("/open311/{file}", get(discovery::discovery))
+        .route("/open311/v2/{file}", get(get_file).post(post_file))
+        .route("/open311/v2/services/{file}", get(services::definition))
+        .route("/open311/v2/requests/{file}", get(requests::one))
+}
+
+fn not_found(file: &str) -> Response {
+    Open311Error::one(
+        StatusCode::NOT_FOUND,
+        format!("no Open311 resource {file:?}"),
+    )
+    .render(Format::of_path(file))
+}
+
+/// `GET services.{fmt}` and `GET requests.{fmt}`.
+async fn get_file(
+    State(state): State<ApiState>,
+    Path(file): Path<String>,
+    query: RawQuery,
+) -> Response {
+    match Format::split(&file) {
+        Some(("services", format)) => services::list(format),
+        Some(("requests", format)) => requests::list_raw(&state, format, query),
+        _ => not_found(&file),
+    }
+}
+
+/// `POST requests.{fmt}`.
+async fn post_file(
+    State(state): State<ApiState>,
+    Path(file): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    match Format::split(&file) {
+        Some(("requests", format)) => requests::create(state, format, headers, body).await,
+        _ => not_found(&file),
+    }
+}
