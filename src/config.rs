@@ -46,11 +46,26 @@ pub struct EngineConfig {
 }
 
 /// Open311 settings.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Open311Config {
     /// API keys of the citizen apps allowed to post reports.
     pub api_keys: Vec<String>,
+    /// Report POSTs per minute per API key (also the burst), default 6000.
+    pub rate_per_key_per_min: u32,
+    /// Report POSTs per minute per client IP address (also the burst), default 600.
+    pub rate_per_ip_per_min: u32,
+}
+
+impl Default for Open311Config {
+    fn default() -> Self {
+        let limits = ioc_dashboard_api::Open311Limits::default();
+        Self {
+            api_keys: Vec::new(),
+            rate_per_key_per_min: limits.per_key_per_min,
+            rate_per_ip_per_min: limits.per_ip_per_min,
+        }
+    }
 }
 
 impl Default for EngineConfig {

@@ -17,6 +17,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         data_dir: args.data_dir.clone(),
         open311: crate::config::Open311Config {
             api_keys: vec![DEMO_API_KEY.into()],
+            ..crate::config::Open311Config::default()
         },
         ..EngineConfig::default()
     };

@@ -205,7 +205,14 @@ pub async fn run_with(
             ..ApiConfig::default()
         },
     )
-    .with_reports(journal.clone(), config.open311.api_keys.clone());
+    .with_reports(
+        journal.clone(),
+        config.open311.api_keys.clone(),
+        ioc_dashboard_api::Open311Limits {
+            per_key_per_min: config.open311.rate_per_key_per_min,
+            per_ip_per_min: config.open311.rate_per_ip_per_min,
+        },
+    );
     if config.open311.api_keys.is_empty() {
         tracing::warn!("no Open311 api_keys configured: citizen apps cannot post reports");
     }

@@ -157,7 +157,7 @@ impl Analytics {
             }
             ViewName::Alerts => Ok(json!({ "items": [] })),
             ViewName::Reports => views::reports_view(&state, request, now_ms),
-            ViewName::Kpi => Ok(views::kpi_view(&state, now_ms)),
+            ViewName::Kpi => Ok(views::kpi_view(&state, request.scope.as_deref(), now_ms)),
         }
     }
 

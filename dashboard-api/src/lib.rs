@@ -13,6 +13,7 @@ pub mod scope;
 pub mod ws;
 
 pub use auth::{Authenticator, Claims, Role};
+pub use open311::Open311Limits;
 
 use hub::Hub;
 use ioc_analytics::Analytics;
@@ -73,6 +74,8 @@ pub struct ReportIntake {
     pub(crate) journal: ioc_ingest::journal::JournalHandle,
     pub(crate) api_keys: Arc<Vec<String>>,
     pub(crate) updates: Arc<tokio::sync::Mutex<()>>,
+    pub(crate) limits: Open311Limits,
+    pub(crate) limiter: Arc<open311::Limiter>,
 }
 
 /// Everything the handlers share.
@@ -115,16 +118,20 @@ impl ApiState {
     }
 
     /// Enables the report endpoints (Open311 POST, operator changes): they write to `journal`,
-    /// and Open311 posts must carry one of `api_keys`. Without this they answer 503.
+    /// Open311 posts must carry one of `api_keys` and stay within `limits`. Without this they
+    /// answer 503.
     pub fn with_reports(
         mut self,
         journal: ioc_ingest::journal::JournalHandle,
         api_keys: Vec<String>,
+        limits: Open311Limits,
     ) -> Self {
         self.reports = Some(ReportIntake {
             journal,
             api_keys: Arc::new(api_keys),
             updates: Arc::new(tokio::sync::Mutex::new(())),
+            limits,
+            limiter: Arc::new(open311::Limiter::default()),
         });
         self
     }

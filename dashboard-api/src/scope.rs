@@ -20,3 +20,10 @@ pub fn check_request(claims: &Claims, request: &ViewRequest) -> Result<(), ViewE
         _ => Ok(()),
     }
 }
+
+/// Attaches the token's area scope to a view request, so that views listing several areas
+/// (`reports`, `kpi`) hold only the caller's.
+pub fn scoped(claims: &Claims, mut request: ViewRequest) -> ViewRequest {
+    request.scope.clone_from(&claims.areas);
+    request
+}

@@ -317,8 +317,18 @@ impl Drop for Engine {
 
 /// Mints a token with `ioc token` for the data directory's secret.
 pub fn mint(data_dir: &std::path::Path, role: &str) -> String {
-    let output = Command::new(binary())
-        .args(["token", "--role", role, "--data-dir"])
+    mint_scoped(data_dir, role, &[])
+}
+
+/// Mints a token limited to `areas` (the whole city when empty).
+pub fn mint_scoped(data_dir: &std::path::Path, role: &str, areas: &[&str]) -> String {
+    let mut command = Command::new(binary());
+    command.args(["token", "--role", role]);
+    if !areas.is_empty() {
+        command.arg("--areas").arg(areas.join(","));
+    }
+    let output = command
+        .arg("--data-dir")
         .arg(data_dir)
         .env_remove("IOC_JWT_SECRET")
         .output()

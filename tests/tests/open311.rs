@@ -776,3 +776,120 @@ async fn no_phone_email_or_name_in_any_open311_answer_or_view() {
     assert_eq!(as_admin["contact"]["email"], email);
     assert_eq!(as_admin["contact"]["last_name"], last);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn area_scoped_operators_see_and_change_only_their_areas() {
+    let (engine, client) = engine("o311-scope").await;
+    let hoan_kiem = created_id(
+        &client
+            .post_form(
+                "json",
+                &[
+                    ("api_key", KEY),
+                    ("service_code", "urban_order"),
+                    ("lat", "21.029"),
+                    ("long", "105.853"),
+                ],
+            )
+            .await,
+    );
+    let ba_dinh = created_id(
+        &client
+            .post_form(
+                "json",
+                &[
+                    ("api_key", KEY),
+                    ("service_code", "urban_order"),
+                    ("lat", "21.035"),
+                    ("long", "105.820"),
+                ],
+            )
+            .await,
+    );
+    let token = ioc_tests::engine::mint_scoped(&engine.data_dir, "operator", &["hoan-kiem"]);
+    let http = reqwest::Client::new();
+    let get = |path: String| {
+        let request = http.get(engine.url(&path)).bearer_auth(&token);
+        async move {
+            let response = request.send().await.expect("GET");
+            let status = response.status().as_u16();
+            (
+                status,
+                response.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    let (status, view) = get("/api/views/reports?status=all".into()).await;
+    assert_eq!(status, 200);
+    let ids: Vec<&str> = view["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|r| r["id"].as_str())
+        .collect();
+    assert_eq!(ids, [hoan_kiem.as_str()]);
+    assert_eq!(get("/api/views/reports?area=ba-dinh".into()).await.0, 403);
+    let (_, kpi) = get("/api/views/kpi".into()).await;
+    assert_eq!(kpi["city"]["reports"]["received"], 1);
+    assert_eq!(kpi["areas"].as_array().map(Vec::len), Some(1));
+    assert_eq!(get(format!("/api/reports/{hoan_kiem}")).await.0, 200);
+    assert_eq!(get(format!("/api/reports/{ba_dinh}")).await.0, 403);
+    let assign = |id: String| {
+        let request = http
+            .post(engine.url(&format!("/api/reports/{id}/assign")))
+            .bearer_auth(&token)
+            .json(&json!({"agency": "UBND phường"}));
+        async move { request.send().await.expect("POST").status().as_u16() }
+    };
+    assert_eq!(assign(ba_dinh.clone()).await, 403);
+    assert_eq!(assign(hoan_kiem.clone()).await, 200);
+    // The refused change left nothing behind.
+    let untouched = engine.get_json(&format!("/api/reports/{ba_dinh}")).await;
+    assert_eq!(untouched["status"], "received");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn posts_over_the_per_address_rate_get_429_with_retry_after() {
+    let mut options = EngineOptions::new("o311-limit").with_env("IOC_OPEN311_API_KEYS", KEY);
+    let config = std::env::temp_dir().join(format!("{}.toml", options.topic_root));
+    std::fs::write(&config, "[open311]\nrate_per_ip_per_min = 5\n").expect("config file");
+    options.extra_args = vec!["--config".into(), config.display().to_string()];
+    let engine = Engine::start(options).await;
+    let client = Open311Client::new(&engine.url(""));
+    let form = [
+        ("api_key", KEY),
+        ("service_code", "traffic"),
+        ("address_string", "Cầu Giấy"),
+    ];
+    for _ in 0..5 {
+        assert_eq!(client.post_form("json", &form).await.status, 201);
+    }
+    for format in ["json", "xml"] {
+        let answer = client.post_form(format, &form).await;
+        assert_eq!(answer.status, 429, "{}", answer.body);
+        let code = if format == "json" {
+            errors_json(&answer)[0].0
+        } else {
+            errors_xml(&answer)[0].0
+        };
+        assert_eq!(code, 429);
+    }
+    let response = reqwest::Client::new()
+        .post(engine.url("/open311/v2/requests.json"))
+        .form(&form)
+        .send()
+        .await
+        .expect("POST");
+    let retry = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    assert!(retry.is_some_and(|s| (1..=60).contains(&s)), "{retry:?}");
+    // Reading is not limited.
+    assert_eq!(
+        client.get("/open311/v2/requests.json", &[]).await.status,
+        200
+    );
+    let _ = std::fs::remove_file(config);
+}

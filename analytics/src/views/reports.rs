@@ -76,9 +76,15 @@ pub fn reports_view(state: &State, request: &ViewRequest, now_ms: i64) -> Result
         Some(name) => statuses_of(name)
             .ok_or_else(|| ViewError::BadRequest(format!("unknown status {name:?}")))?,
     };
+    let areas = match (&request.area, &request.scope) {
+        (Some(area), _) => vec![area.clone()],
+        (None, Some(scope)) if scope.is_empty() => return Ok(json!({"total": 0, "items": []})),
+        (None, Some(scope)) => scope.clone(),
+        (None, None) => Vec::new(),
+    };
     let query = ReportQuery {
         statuses,
-        areas: request.area.iter().cloned().collect(),
+        areas,
         service_codes: request.service_code.iter().cloned().collect(),
         limit: usize::MAX,
         ..ReportQuery::default()
@@ -125,13 +131,16 @@ pub fn area_kpis(state: &State, now_ms: i64) -> BTreeMap<String, ReportKpi> {
         .collect()
 }
 
-/// The `kpi` view: report KPIs per area, per agency and for the city.
-pub fn kpi_view(state: &State, now_ms: i64) -> Value {
+/// The `kpi` view: report KPIs per area, per agency and for the city; with a scope, only the
+/// scope's areas and the reports in them count.
+pub fn kpi_view(state: &State, scope: Option<&[String]>, now_ms: i64) -> Value {
+    let in_scope = |area: &str| scope.is_none_or(|areas| areas.iter().any(|a| a == area));
     let by_area = area_kpis(state, now_ms);
     let areas: Vec<Value> = state
         .areas
         .all()
         .iter()
+        .filter(|area| in_scope(&area.id))
         .map(|area| {
             json!({
                 "id": area.id,
@@ -141,7 +150,7 @@ pub fn kpi_view(state: &State, now_ms: i64) -> Value {
         })
         .collect();
     let mut by_agency: BTreeMap<&str, Vec<&Report>> = BTreeMap::new();
-    for report in state.reports.all() {
+    for report in state.reports.all().filter(|r| in_scope(&r.area)) {
         if let Some(agency) = report.agency.as_deref() {
             by_agency.entry(agency).or_default().push(report);
         }
@@ -150,7 +159,7 @@ pub fn kpi_view(state: &State, now_ms: i64) -> Value {
         .into_iter()
         .map(|(agency, reports)| json!({"agency": agency, "reports": ReportKpi::of(reports, now_ms)}))
         .collect();
-    let city = city_kpi(state, now_ms);
+    let city = ReportKpi::of(state.reports.all().filter(|r| in_scope(&r.area)), now_ms);
     json!({
         "city": { "reports": city },
         "areas": areas,

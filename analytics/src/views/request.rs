@@ -54,6 +54,9 @@ pub struct ViewRequest {
     pub status: Option<String>,
     /// Category filter of the `reports` view.
     pub service_code: Option<String>,
+    /// The caller's area scope (from its token): the `reports` and `kpi` views hold only these
+    /// areas. `None` is the whole city.
+    pub scope: Option<Vec<String>>,
 }
 
 /// Why a view request was refused; the code is the websocket error code.
@@ -97,9 +100,10 @@ impl ViewRequest {
         }
         if let Some(status) = &status
             && !matches!(status.as_str(), "open" | "closed" | "all")
+            && crate::reports::Status::parse(status).is_none()
         {
             return Err(ViewError::BadRequest(format!(
-                "status {status:?} is not open, closed or all"
+                "status {status:?} is not open, closed, all or a report status"
             )));
         }
         Ok(Self {
@@ -107,6 +111,7 @@ impl ViewRequest {
             area,
             status,
             service_code,
+            scope: None,
         })
     }
 }

@@ -116,6 +116,16 @@ pub(crate) async fn change_report(
             format!("note must be at most {MAX_NOTE_CHARS} characters of text"),
         ));
     }
+    let in_scope = state
+        .analytics
+        .report(&id)
+        .is_none_or(|report| crate::scope::allows_area(&claims, &report.area));
+    if !in_scope {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "this report is outside this token's scope",
+        ));
+    }
     // One change at a time: the check below stays true until the event is applied.
     let _turn = intake.updates.lock().await;
     let area = state
@@ -128,12 +138,6 @@ pub(crate) async fn change_report(
             ChangeError::Conflict(_) => ApiError::new(StatusCode::CONFLICT, error.to_string()),
             ChangeError::Invalid(_) => ApiError::new(StatusCode::BAD_REQUEST, error.to_string()),
         })?;
-    if !crate::scope::allows_area(&claims, &area) {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "this report is outside this token's scope",
-        ));
-    }
     let event = Update {
         report_id: id.clone(),
         change,

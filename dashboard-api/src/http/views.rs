@@ -43,6 +43,7 @@ pub(crate) async fn view(
     let claims = authenticate(&state, &headers, &uri)?;
     let request = ViewRequest::parse(&view, query.area, query.status, query.service_code)?;
     crate::scope::check_request(&claims, &request)?;
+    let request = crate::scope::scoped(&claims, request);
     let data = state.hub.compute(request).await?;
     Ok(Json((*data).clone()))
 }

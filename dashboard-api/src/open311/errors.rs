@@ -13,6 +13,8 @@ pub(crate) struct Open311Error {
     pub(crate) status: StatusCode,
     /// Each error's code and description.
     pub(crate) errors: Vec<(u16, String)>,
+    /// For 429: when the caller may try again.
+    pub(crate) retry_after: Option<std::time::Duration>,
 }
 
 impl Open311Error {
@@ -21,6 +23,7 @@ impl Open311Error {
         Self {
             status,
             errors: vec![(status.as_u16(), description.into())],
+            retry_after: None,
         }
     }
 
@@ -29,6 +32,7 @@ impl Open311Error {
         Self {
             status: StatusCode::BAD_REQUEST,
             errors: descriptions.into_iter().map(|d| (400, d)).collect(),
+            retry_after: None,
         }
     }
 

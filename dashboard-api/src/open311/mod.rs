@@ -6,18 +6,21 @@ mod discovery;
 mod errors;
 mod form;
 mod format;
+mod limit;
 mod requests;
 mod services;
 mod xml;
 
 use crate::ApiState;
 use axum::Router;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{ConnectInfo, Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::get;
 use errors::Open311Error;
 use format::Format;
+pub(crate) use limit::Limiter;
+pub use limit::Open311Limits;
 
 /// Open311 routes, to be merged into the API router.
 pub(crate) fn routes() -> Router<ApiState> {
@@ -53,11 +56,14 @@ async fn get_file(
 async fn post_file(
     State(state): State<ApiState>,
     Path(file): Path<String>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
     match Format::split(&file) {
-        Some(("requests", format)) => requests::create(state, format, headers, body).await,
+        Some(("requests", format)) => {
+            requests::create(state, format, peer.ip(), headers, body).await
+        }
         _ => not_found(&file),
     }
 }

@@ -66,21 +66,49 @@ fn known_key(keys: &[String], key: &str) -> bool {
     })
 }
 
+/// Takes a token from the named bucket, or refuses with 429 and when to retry.
+fn limit(intake: &crate::ReportIntake, bucket: String, per_min: u32) -> Result<(), Open311Error> {
+    intake
+        .limiter
+        .take(&[(bucket, per_min)], std::time::Instant::now())
+        .map_err(|wait| {
+            let mut error = Open311Error::one(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too many reports from this app or address; try again later",
+            );
+            error.retry_after = Some(wait);
+            error
+        })
+}
+
 /// `POST requests.{fmt}`.
 pub(crate) async fn create(
     state: ApiState,
     format: Format,
+    peer: std::net::IpAddr,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    match create_report(&state, &headers, &body).await {
+    match create_report(&state, peer, &headers, &body).await {
         Ok(answer) => format.respond(StatusCode::CREATED, "service_requests", &answer),
-        Err(error) => error.render(format),
+        Err(error) => {
+            let mut response = error.render(format);
+            if let Some(wait) = error.retry_after {
+                let seconds = wait.as_secs().max(1).to_string();
+                if let Ok(value) = axum::http::HeaderValue::from_str(&seconds) {
+                    response
+                        .headers_mut()
+                        .insert(axum::http::header::RETRY_AFTER, value);
+                }
+            }
+            response
+        }
     }
 }
 
 async fn create_report(
     state: &ApiState,
+    peer: std::net::IpAddr,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Value, Open311Error> {
@@ -90,6 +118,8 @@ async fn create_report(
             "this engine does not accept reports",
         ));
     };
+    // Per address first, so that guessing keys is limited too.
+    limit(intake, format!("ip:{peer}"), intake.limits.per_ip_per_min)?;
     let fields = form::body_fields(headers, body)?;
     let api_key = match text(&fields, "api_key") {
         Some(key) if known_key(&intake.api_keys, &key) => key,
@@ -106,6 +136,11 @@ async fn create_report(
             ));
         }
     };
+    limit(
+        intake,
+        format!("key:{api_key}"),
+        intake.limits.per_key_per_min,
+    )?;
     let client_id = text(&fields, CLIENT_ID_FIELD);
     let mut problems = Vec::new();
     if client_id.as_ref().is_some_and(|id| id.len() > MAX_ID_BYTES) {

@@ -179,6 +179,7 @@ impl Session {
     ) -> Result<(), ViewError> {
         let request = ViewRequest::parse(view, area, status, service_code)?;
         crate::scope::check_request(&self.claims, &request)?;
+        let request = crate::scope::scoped(&self.claims, request);
         if !self.subscriptions.contains_key(id) && self.subscriptions.len() >= MAX_SUBSCRIPTIONS {
             return Err(ViewError::BadRequest(format!(
                 "at most {MAX_SUBSCRIPTIONS} subscriptions"
