@@ -9,6 +9,7 @@ mod http;
 pub mod hub;
 mod open311;
 pub mod patch;
+pub mod prometheus;
 pub mod scope;
 pub mod ws;
 

@@ -1,6 +1,7 @@
 //! `/healthz`, `/readyz` and `/metrics`: public, for orchestrators and Prometheus.
 
 use crate::ApiState;
+use crate::prometheus::write_metric;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -34,18 +35,51 @@ pub(crate) async fn readyz(State(state): State<ApiState>) -> impl IntoResponse {
 pub(crate) async fn metrics(State(state): State<ApiState>) -> impl IntoResponse {
     let snapshot = state.analytics.metrics(ioc_ingest::event::now_ms());
     let mut text = String::new();
-    let _ = writeln!(
-        text,
-        "# HELP ioc_events_total Events accepted into the journal."
-    );
-    let _ = writeln!(text, "# TYPE ioc_events_total counter");
-    let _ = writeln!(text, "ioc_events_total {}", snapshot.events_total);
-    let _ = writeln!(
-        text,
-        "# HELP ioc_late_events_total Accepted events that arrived after their window closed."
-    );
-    let _ = writeln!(text, "# TYPE ioc_late_events_total counter");
-    let _ = writeln!(text, "ioc_late_events_total {}", snapshot.late_total);
+    let counters = &state.counters;
+    let metrics: [(&str, &str, &str, String); 6] = [
+        (
+            "ioc_events_total",
+            "counter",
+            "Events accepted into the journal.",
+            snapshot.events_total.to_string(),
+        ),
+        (
+            "ioc_late_events_total",
+            "counter",
+            "Accepted events that arrived after their window closed.",
+            snapshot.late_total.to_string(),
+        ),
+        (
+            "ioc_events_per_second",
+            "gauge",
+            "Accepted events per second over the last 10 s.",
+            snapshot.events_per_sec.to_string(),
+        ),
+        (
+            "ioc_ws_connections",
+            "gauge",
+            "Websocket connections open now.",
+            counters.ws_connections.load(Ordering::Relaxed).to_string(),
+        ),
+        (
+            "ioc_ws_slow_client_resets_total",
+            "counter",
+            "Slow readers whose pending updates were replaced by snapshots.",
+            counters
+                .slow_client_resets
+                .load(Ordering::Relaxed)
+                .to_string(),
+        ),
+        (
+            "ioc_ws_frames_sent_total",
+            "counter",
+            "Frames written to websocket clients.",
+            counters.ws_frames_sent.load(Ordering::Relaxed).to_string(),
+        ),
+    ];
+    for (name, kind, help, value) in metrics {
+        write_metric(&mut text, name, kind, help, value);
+    }
     let _ = writeln!(
         text,
         "# HELP ioc_rejected_total Messages refused, by reason."
@@ -54,43 +88,6 @@ pub(crate) async fn metrics(State(state): State<ApiState>) -> impl IntoResponse 
     for (reason, count) in &snapshot.rejected {
         let _ = writeln!(text, "ioc_rejected_total{{reason=\"{reason}\"}} {count}");
     }
-    let _ = writeln!(
-        text,
-        "# HELP ioc_events_per_second Accepted events per second over the last 10 s."
-    );
-    let _ = writeln!(text, "# TYPE ioc_events_per_second gauge");
-    let _ = writeln!(text, "ioc_events_per_second {}", snapshot.events_per_sec);
-    let counters = &state.counters;
-    let _ = writeln!(
-        text,
-        "# HELP ioc_ws_connections Websocket connections open now."
-    );
-    let _ = writeln!(text, "# TYPE ioc_ws_connections gauge");
-    let _ = writeln!(
-        text,
-        "ioc_ws_connections {}",
-        counters.ws_connections.load(Ordering::Relaxed)
-    );
-    let _ = writeln!(
-        text,
-        "# HELP ioc_ws_slow_client_resets_total Slow readers whose pending updates were replaced by snapshots."
-    );
-    let _ = writeln!(text, "# TYPE ioc_ws_slow_client_resets_total counter");
-    let _ = writeln!(
-        text,
-        "ioc_ws_slow_client_resets_total {}",
-        counters.slow_client_resets.load(Ordering::Relaxed)
-    );
-    let _ = writeln!(
-        text,
-        "# HELP ioc_ws_frames_sent_total Frames written to websocket clients."
-    );
-    let _ = writeln!(text, "# TYPE ioc_ws_frames_sent_total counter");
-    let _ = writeln!(
-        text,
-        "ioc_ws_frames_sent_total {}",
-        counters.ws_frames_sent.load(Ordering::Relaxed)
-    );
     text.push_str(&state.metrics.render());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }
