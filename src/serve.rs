@@ -7,6 +7,7 @@
 use crate::config::{EngineConfig, default_client_id};
 use anyhow::Context;
 use ioc_analytics::Analytics;
+use ioc_dashboard_api::prometheus::write_metric;
 use ioc_dashboard_api::{ApiConfig, ApiState, Authenticator, MetricsSource, Readiness};
 use ioc_ingest::Areas;
 use ioc_ingest::intake::Intake;
@@ -49,16 +50,38 @@ struct IngestMetrics {
 
 impl MetricsSource for IngestMetrics {
     fn render(&self) -> String {
-        format!(
-            "# HELP ioc_mqtt_received_total MQTT messages received.\n# TYPE ioc_mqtt_received_total counter\nioc_mqtt_received_total {}\n\
-             # HELP ioc_mqtt_acknowledged_total MQTT messages journaled and acknowledged.\n# TYPE ioc_mqtt_acknowledged_total counter\nioc_mqtt_acknowledged_total {}\n\
-             # HELP ioc_mqtt_connection_errors_total Broker connection errors.\n# TYPE ioc_mqtt_connection_errors_total counter\nioc_mqtt_connection_errors_total {}\n\
-             # HELP ioc_mqtt_connected Whether the broker connection is up.\n# TYPE ioc_mqtt_connected gauge\nioc_mqtt_connected {}\n",
-            self.mqtt.received(),
-            self.mqtt.acknowledged(),
-            self.mqtt.reconnects(),
-            u8::from(self.mqtt.is_connected()),
-        )
+        let mut text = String::new();
+        let mqtt = &self.mqtt;
+        let metrics = [
+            (
+                "ioc_mqtt_received_total",
+                "counter",
+                "MQTT messages received.",
+                mqtt.received(),
+            ),
+            (
+                "ioc_mqtt_acknowledged_total",
+                "counter",
+                "MQTT messages journaled and acknowledged.",
+                mqtt.acknowledged(),
+            ),
+            (
+                "ioc_mqtt_connection_errors_total",
+                "counter",
+                "Broker connection errors.",
+                mqtt.reconnects(),
+            ),
+            (
+                "ioc_mqtt_connected",
+                "gauge",
+                "Whether the broker connection is up.",
+                u64::from(mqtt.is_connected()),
+            ),
+        ];
+        for (name, kind, help, value) in metrics {
+            write_metric(&mut text, name, kind, help, value);
+        }
+        text
     }
 }
 
