@@ -96,6 +96,16 @@ pub struct SimArgs {
     /// Engine HTTP base for Open311 reports (e.g. `http://127.0.0.1:8080`).
     #[arg(long)]
     pub api: Option<String>,
+    /// Open311 API key for the reports posted with `--api`.
+    #[arg(long, env = "IOC_SIM_API_KEY")]
+    pub api_key: Option<String>,
+    /// Operator token (`ioc token --role operator`): with it, the simulator also dispatches and
+    /// resolves a share of its reports.
+    #[arg(long, env = "IOC_SIM_OPERATOR_TOKEN")]
+    pub operator_token: Option<String>,
+    /// Reports posted per minute with `--api`.
+    #[arg(long, default_value_t = 12.0)]
+    pub reports_per_min: f64,
     /// Events per second.
     #[arg(long, default_value_t = 100.0)]
     pub rate: f64,

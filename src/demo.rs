@@ -67,6 +67,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     println!("  Ctrl-C stops everything.");
     println!();
 
+    let mut reports = ioc_sim::ReportTarget::new(format!("http://{}", started.http), DEMO_API_KEY);
+    reports.operator_token = Some(token.clone());
     let sim_config = SimConfig {
         mqtt: MqttTarget::new(host, port),
         rate: args.rate,
@@ -74,6 +76,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         seed: args.seed,
         qos: 1,
         progress: false,
+        reports: Some(reports),
         ..SimConfig::default()
     };
     let simulator = tokio::spawn(ioc_sim::run(sim_config, stopped(&stop)));

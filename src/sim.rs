@@ -9,9 +9,18 @@ pub fn config(args: &SimArgs) -> anyhow::Result<SimConfig> {
         Some(list) => Scenario::parse_list(list)?,
         None => Vec::new(),
     };
-    if args.api.is_some() {
-        tracing::warn!("--api: reports over Open311 are not simulated yet; telemetry only");
-    }
+    let reports = match (&args.api, &args.api_key) {
+        (Some(base), Some(key)) => {
+            let mut target = ioc_sim::ReportTarget::new(base.clone(), key.clone());
+            target.operator_token.clone_from(&args.operator_token);
+            target.per_min = args.reports_per_min;
+            Some(target)
+        }
+        (Some(_), None) => {
+            anyhow::bail!("--api needs --api-key (an Open311 key the engine accepts)")
+        }
+        (None, _) => None,
+    };
     Ok(SimConfig {
         mqtt: MqttTarget::parse(&args.mqtt)?,
         topic_root: args.topic_root.clone(),
@@ -24,6 +33,7 @@ pub fn config(args: &SimArgs) -> anyhow::Result<SimConfig> {
         speedup: args.speedup,
         progress: !args.quiet,
         max_events: args.max_events,
+        reports,
         ..SimConfig::default()
     })
 }

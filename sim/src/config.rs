@@ -261,6 +261,9 @@ pub struct SimConfig {
     pub areas: Areas,
     /// Stop after this many events even if the duration has not elapsed.
     pub max_events: Option<u64>,
+    /// When set, citizens also post reports through this engine's Open311 API and an operator
+    /// desk works them (DESIGN §9); `report-burst` adds a cluster at the start.
+    pub reports: Option<crate::ReportTarget>,
 }
 
 impl Default for SimConfig {
@@ -278,6 +281,7 @@ impl Default for SimConfig {
             progress: false,
             areas: Areas::hanoi(),
             max_events: None,
+            reports: None,
         }
     }
 }

@@ -11,6 +11,7 @@
 
 #![warn(missing_docs)]
 
+pub mod citizens;
 pub mod city;
 pub mod config;
 pub mod error;
@@ -22,6 +23,7 @@ pub mod summary;
 
 mod publisher;
 mod readings;
+mod reporter;
 mod tracker;
 
 use std::future::Future;
@@ -29,6 +31,7 @@ use std::future::Future;
 pub use city::{City, SimEvent, Source};
 pub use config::{ConfigError, MqttTarget, SimConfig, parse_duration, parse_mqtt_url};
 pub use error::SimError;
+pub use reporter::{ReportSummary, ReportTarget};
 pub use scenario::{Scenario, UnknownScenario};
 pub use summary::SimSummary;
 
@@ -55,5 +58,42 @@ pub async fn run(
         planned = config.planned_events(),
         "starting the city simulator"
     );
-    publisher::publish(&config, city, manifest, shutdown).await
+    let (stop, _) = tokio::sync::watch::channel(false);
+    let stopped = |stop: &tokio::sync::watch::Sender<bool>| {
+        let mut receiver = stop.subscribe();
+        async move {
+            let _ = receiver.wait_for(|stopped| *stopped).await;
+        }
+    };
+    let reporter = config.reports.clone().map(|target| {
+        tokio::spawn(reporter::play(
+            target,
+            config.seed,
+            config.areas.clone(),
+            config.scenarios.contains(&Scenario::ReportBurst),
+            stopped(&stop),
+        ))
+    });
+    let publish = publisher::publish(&config, city, manifest, stopped(&stop));
+    tokio::pin!(publish);
+    tokio::pin!(shutdown);
+    let mut stopping = false;
+    let result = loop {
+        tokio::select! {
+            result = &mut publish => break result,
+            _ = &mut shutdown, if !stopping => {
+                stopping = true;
+                stop.send_replace(true);
+            }
+        }
+    };
+    stop.send_replace(true);
+    let mut summary = result?;
+    if let Some(reporter) = reporter {
+        match reporter.await {
+            Ok(reports) => summary.reports = reports,
+            Err(error) => tracing::warn!(%error, "report player failed"),
+        }
+    }
+    Ok(summary)
 }

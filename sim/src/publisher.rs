@@ -456,6 +456,7 @@ pub(crate) async fn publish<F: Future<Output = ()>>(
         rate: rate(sent, elapsed),
         reconnects: shared.reconnects.load(Ordering::Relaxed),
         ts_range_ms: ts_range,
+        reports: crate::ReportSummary::default(),
     };
     tracing::info!(
         sent,

@@ -26,6 +26,8 @@ pub struct SimSummary {
     pub reconnects: u64,
     /// Simulated time of the earliest and latest sent event, epoch milliseconds.
     pub ts_range_ms: Option<(i64, i64)>,
+    /// Reports posted over Open311 and operator changes made (zeros without a report target).
+    pub reports: crate::ReportSummary,
 }
 
 impl SimSummary {
@@ -56,6 +58,12 @@ impl SimSummary {
             "first_ts": self.ts_range_ms.map(|(first, _)| ioc_ingest::event::format_ts(first)),
             "last_ts": self.ts_range_ms.map(|(_, last)| ioc_ingest::event::format_ts(last)),
             "counts": counts,
+            "reports": {
+                "posted": self.reports.posted,
+                "failed": self.reports.failed,
+                "operator_actions": self.reports.operator_actions,
+                "resolved": self.reports.resolved,
+            },
         })
     }
 }

@@ -607,6 +607,11 @@ async fn list_filters_ids_codes_status_dates_window_and_cap() {
             .publish(&format!("{root}/_/report"), body.to_string())
             .await;
     }
+    // A redelivered MQTT report (same event id) is not a second report.
+    let again = json!({"id": "m-7", "ts": now - 60_000 + 7, "service_code": "environment", "lat": 21.03, "long": 105.85, "description": "Rác thải số 7"});
+    publisher
+        .publish(&format!("{root}/_/report"), again.to_string())
+        .await;
     publisher.wait_acked().await;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {

@@ -11,7 +11,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use ioc_analytics::reports::ChangeError;
 use ioc_ingest::event::now_ms;
-use ioc_ingest::journal::Entry;
+use ioc_ingest::journal::{Entry, Outcome};
 use ioc_ingest::report::update::{Change, Update};
 use serde::Deserialize;
 use serde_json::Value;
@@ -149,7 +149,7 @@ pub(crate) async fn change_report(
         area,
         now_ms(),
     );
-    intake
+    let outcome = intake
         .journal
         .append(vec![Entry::Event(event)])
         .await
@@ -160,7 +160,10 @@ pub(crate) async fn change_report(
                 "the change could not be stored; try again",
             )
         })?;
-    let seq = intake.journal.committed_seq();
+    let seq = match outcome.first() {
+        Some(Outcome::Stored(seq)) => *seq,
+        _ => intake.journal.committed_seq(),
+    };
     if !state.analytics.wait_applied(seq, VISIBLE_WITHIN).await {
         tracing::warn!(seq, "report update journaled but not yet visible");
     }

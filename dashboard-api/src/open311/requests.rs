@@ -191,10 +191,14 @@ async fn create_report(
                 "the report could not be stored; try again",
             )
         })?;
-    if outcome.first() == Some(&Outcome::Duplicate) {
-        tracing::debug!(%request_id, "retried report answered with its first id");
-    }
-    let seq = intake.journal.committed_seq();
+    // Our own seq; for a retry (duplicate) the first copy's seq is at most the committed one.
+    let seq = match outcome.first() {
+        Some(Outcome::Stored(seq)) => *seq,
+        _ => {
+            tracing::debug!(%request_id, "retried report answered with its first id");
+            intake.journal.committed_seq()
+        }
+    };
     if !state.analytics.wait_applied(seq, VISIBLE_WITHIN).await {
         tracing::warn!(
             seq,
