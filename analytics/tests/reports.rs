@@ -201,3 +201,18 @@ async fn waiting_for_an_applied_seq_returns_once_it_is_marked() {
     );
     assert_eq!(analytics.applied_seq(), 7);
 }
+
+#[test]
+fn configured_slas_replace_the_defaults() {
+    let mut config = AnalyticsConfig::default();
+    config.report_sla_hours.insert("flooding".into(), 2.0);
+    assert_eq!(config.sla_hours("flooding"), 2.0);
+    assert_eq!(config.sla_hours("traffic"), 24.0);
+    assert_eq!(config.sla_hours("environment"), 72.0);
+    let analytics = Analytics::new(Arc::new(Areas::hanoi()), config);
+    analytics
+        .apply(&[report_event(1, "flooding", "hoan-kiem", T0)], None)
+        .unwrap_or_default();
+    let report = analytics.report(&report::request_id("r1"));
+    assert_eq!(report.map(|r| r.expected_ms), Some(T0 + 2 * HOUR));
+}

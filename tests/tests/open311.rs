@@ -776,6 +776,8 @@ async fn no_phone_email_or_name_in_any_open311_answer_or_view() {
         .expect("JSON");
     forbidden(&as_operator.to_string(), "operator REST");
     assert_eq!(as_operator["phone"], "09******78");
+    assert_eq!(as_operator["contact"]["phone"], "09******78");
+    assert_eq!(as_operator["contact"]["email"], "n***@example.vn");
     let as_admin = engine.get_json(&format!("/api/reports/{id}")).await;
     assert_eq!(as_admin["contact"]["phone"], phone);
     assert_eq!(as_admin["contact"]["email"], email);

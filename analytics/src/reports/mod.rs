@@ -8,5 +8,5 @@ pub mod register;
 
 pub use kpi::ReportKpi;
 pub use query::ReportQuery;
-pub use record::{Report, Status, mask_phone};
+pub use record::{Report, Status, mask_email, mask_phone};
 pub use register::{ChangeError, Register};

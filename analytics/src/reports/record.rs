@@ -162,3 +162,14 @@ pub fn mask_phone(phone: &str) -> String {
     masked.extend(&digits[digits.len() - 2..]);
     masked
 }
+
+/// An e-mail address with its local part reduced to its first character (`n***@example.vn`).
+pub fn mask_email(email: &str) -> String {
+    match email.rsplit_once('@') {
+        Some((local, domain)) => {
+            let first: String = local.chars().take(1).collect();
+            format!("{first}***@{domain}")
+        }
+        None => "***".to_string(),
+    }
+}

@@ -7,7 +7,7 @@ use super::record::{HistoryEntry, Report, Status};
 use ioc_ingest::report::update::{Change, Update};
 use ioc_ingest::{Event, Kind};
 use serde_json::{Map, Value, json};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Why an operator's change cannot be made to a report (HTTP 409, or 404 for an unknown id).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -23,10 +23,12 @@ pub enum ChangeError {
     Invalid(String),
 }
 
-/// All reports by `service_request_id`.
+/// All reports by `service_request_id`, plus the ids of the open ones per area so that the
+/// overview's per-area counts do not scan every report ever received.
 #[derive(Debug, Default)]
 pub struct Register {
     reports: BTreeMap<String, Report>,
+    open_by_area: BTreeMap<String, BTreeSet<String>>,
 }
 
 /// The SLA of a category in milliseconds.
@@ -97,7 +99,24 @@ impl Register {
             rating: None,
             history: Vec::new(),
         };
+        self.open_by_area
+            .entry(report.area.clone())
+            .or_default()
+            .insert(id.clone());
         self.reports.insert(id, report);
+    }
+
+    /// Open and overdue reports of one area at `now_ms`.
+    pub fn open_counts(&self, area: &str, now_ms: i64) -> (u64, u64) {
+        let Some(ids) = self.open_by_area.get(area) else {
+            return (0, 0);
+        };
+        let overdue = ids
+            .iter()
+            .filter_map(|id| self.reports.get(id))
+            .filter(|report| report.is_overdue(now_ms))
+            .count();
+        (ids.len() as u64, overdue as u64)
     }
 
     /// Whether `change` may be made to report `id` now; the operator API asks before
@@ -172,6 +191,9 @@ impl Register {
                     report.status = to;
                     if !to.is_open() {
                         report.closed_ms = Some(ts_ms);
+                        if let Some(ids) = self.open_by_area.get_mut(&report.area) {
+                            ids.remove(&report.id);
+                        }
                     }
                 }
                 ("status", json!(status))

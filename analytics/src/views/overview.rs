@@ -41,11 +41,7 @@ pub fn overview_view(state: &State, now_ms: i64) -> Value {
 /// One area's line in the overview; also the head of the area view.
 pub fn area_summary(state: &State, area: &Area, now_ms: i64) -> Value {
     let metrics = area_metrics(state, &area.id);
-    let (mut open, mut overdue) = (0_u64, 0_u64);
-    for report in state.reports.all().filter(|r| r.area == area.id) {
-        open += u64::from(report.status.is_open());
-        overdue += u64::from(report.is_overdue(now_ms));
-    }
+    let (open, overdue) = state.reports.open_counts(&area.id, now_ms);
     let counts: Map<String, Value> = Kind::ALL
         .into_iter()
         .map(|kind| {

@@ -4,7 +4,7 @@
 
 use super::round2;
 use crate::reports::query::{ReportQuery, statuses_of};
-use crate::reports::{Report, ReportKpi, mask_phone};
+use crate::reports::{Report, ReportKpi, mask_email, mask_phone};
 use crate::state::State;
 use crate::views::{ViewError, ViewRequest};
 use ioc_ingest::event::format_ts;
@@ -37,7 +37,7 @@ pub fn report_item(report: &Report, now_ms: i64) -> Value {
 }
 
 /// The operator API's report: the view item plus history and attributes; the contact in
-/// full when `full_contact` (admin), else only the masked phone.
+/// full when `full_contact` (admin), else the phone and e-mail masked and no name.
 pub fn report_detail(report: &Report, now_ms: i64, full_contact: bool) -> Value {
     let mut item = report_item(report, now_ms);
     if let Value::Object(map) = &mut item {
@@ -53,17 +53,20 @@ pub fn report_detail(report: &Report, now_ms: i64, full_contact: bool) -> Value 
         );
         map.insert("device_id".into(), json!(report.device_id));
         map.insert("account_id".into(), json!(report.account_id));
-        if full_contact {
-            map.insert(
-                "contact".into(),
-                json!({
-                    "email": report.email,
-                    "phone": report.phone,
-                    "first_name": report.first_name,
-                    "last_name": report.last_name,
-                }),
-            );
-        }
+        let contact = if full_contact {
+            json!({
+                "email": report.email,
+                "phone": report.phone,
+                "first_name": report.first_name,
+                "last_name": report.last_name,
+            })
+        } else {
+            json!({
+                "email": report.email.as_deref().map(mask_email),
+                "phone": report.phone.as_deref().map(mask_phone),
+            })
+        };
+        map.insert("contact".into(), contact);
     }
     item
 }
