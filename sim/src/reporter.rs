@@ -12,6 +12,9 @@ use tokio::time::Instant;
 /// Reports in one `report-burst` cluster.
 const BURST_SIZE: usize = 6;
 
+/// Wall-clock time between two `report-burst` clusters.
+const BURST_EVERY: Duration = Duration::from_secs(600);
+
 /// Where the simulator posts reports and how its operators behave.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReportTarget {
@@ -215,8 +218,8 @@ impl Reporter {
     }
 }
 
-/// Posts reports at `target.per_min` (a burst first when `burst`) and works the desk until
-/// `stop` resolves.
+/// Posts reports at `target.per_min` (with `burst`, a cluster at once and every ten minutes)
+/// and works the desk until `stop` resolves.
 pub(crate) async fn play(
     target: ReportTarget,
     seed: u64,
@@ -236,20 +239,19 @@ pub(crate) async fn play(
     };
     let every = Duration::from_secs_f64(60.0 / reporter.target.per_min.clamp(0.01, 60_000.0));
     let mut desk: Vec<Ticket> = Vec::new();
-    let mut first: Vec<PlannedReport> = if burst {
-        citizens.burst(BURST_SIZE)
-    } else {
-        Vec::new()
-    };
     let mut next_post = Instant::now();
+    let mut next_burst = burst.then_some(next_post);
     tokio::pin!(stop);
     loop {
         let now = Instant::now();
-        if now >= next_post {
-            let batch = if first.is_empty() {
-                vec![citizens.next_report()]
+        let burst_due = next_burst.is_some_and(|at| now >= at);
+        if now >= next_post || burst_due {
+            let batch: Vec<PlannedReport> = if burst_due {
+                next_burst = Some(now + BURST_EVERY);
+                citizens.burst(BURST_SIZE)
             } else {
-                std::mem::take(&mut first)
+                next_post += every;
+                vec![citizens.next_report()]
             };
             for report in batch {
                 if let Some(id) = reporter.post(&report).await {
@@ -257,7 +259,6 @@ pub(crate) async fn play(
                     desk.push(ticket);
                 }
             }
-            next_post += every;
         }
         let mut index = 0;
         while index < desk.len() {
@@ -270,7 +271,11 @@ pub(crate) async fn play(
                 index += 1;
             }
         }
-        let wake = desk.iter().map(|t| t.due).fold(next_post, Instant::min);
+        let wake = desk
+            .iter()
+            .map(|t| t.due)
+            .chain(next_burst)
+            .fold(next_post, Instant::min);
         tokio::select! {
             _ = &mut stop => break,
             _ = tokio::time::sleep_until(wake.max(Instant::now() + Duration::from_millis(5))) => {}
