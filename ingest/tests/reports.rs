@@ -161,9 +161,18 @@ fn retried_posts_get_the_same_ids_and_fresh_ones_differ() {
     let a = report::http_event_id("key", Some("dev-1"), Some("c-1"));
     assert_eq!(a, report::http_event_id("key", Some("dev-1"), Some("c-1")));
     assert_ne!(a, report::http_event_id("key", Some("dev-1"), Some("c-2")));
+    assert_ne!(a, report::http_event_id("key", Some("dev-2"), Some("c-1")));
     assert_ne!(
-        report::http_event_id("key", None, None),
-        report::http_event_id("key", None, None)
+        a,
+        report::http_event_id("other", Some("dev-1"), Some("c-1"))
+    );
+    assert_eq!(
+        report::http_event_id("key", None, Some("c-1")),
+        report::http_event_id("key", None, Some("c-1"))
+    );
+    assert_ne!(
+        report::http_event_id("key", Some("dev-1"), None),
+        report::http_event_id("key", Some("dev-1"), None)
     );
     assert_eq!(report::request_id(&a), report::request_id(&a));
 }

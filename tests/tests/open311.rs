@@ -900,3 +900,27 @@ async fn posts_over_the_per_address_rate_get_429_with_retry_after() {
     );
     let _ = std::fs::remove_file(config);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_lists_the_report_endpoints() {
+    let (engine, client) = engine("o311-openapi").await;
+    let answer = client.get("/api/openapi.json", &[]).await;
+    assert_eq!(answer.status, 200, "public, like discovery");
+    let document = answer.json();
+    assert!(
+        document["openapi"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("3."))
+    );
+    for path in [
+        "/api/reports/{id}",
+        "/api/reports/{id}/assign",
+        "/api/reports/{id}/status",
+        "/api/reports/{id}/rate",
+        "/open311/v2/requests.{format}",
+        "/api/views/{view}",
+    ] {
+        assert!(document["paths"][path].is_object(), "{path} missing");
+    }
+    drop(engine);
+}

@@ -2,6 +2,7 @@
 
 mod errors;
 mod health;
+mod openapi;
 mod reports;
 mod views;
 
@@ -30,6 +31,7 @@ pub(crate) fn router(state: ApiState) -> Router {
         .route("/api/views/{view}", get(views::view))
         .route("/api/deadletter", get(views::dead_letters))
         .route("/ws", get(views::websocket))
+        .route("/api/openapi.json", get(openapi::openapi))
         .route("/api/reports/{id}", get(reports::get_report))
         .route(
             "/api/reports/{id}/{action}",

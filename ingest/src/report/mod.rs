@@ -36,14 +36,16 @@ pub fn request_id(event_id: &str) -> String {
     format!("pa-{:016x}", fnv(&["service_request_id", event_id]))
 }
 
-/// The event id of a report posted over HTTP. With a device id and a client-side id the same
-/// retry gets the same event id (and so is a duplicate); otherwise a fresh, unique one.
+/// The event id of a report posted over HTTP. With a client-side id (scoped by the API key
+/// and the device id, when given) a retry gets the same event id and so is a duplicate;
+/// without one, a fresh, unique id.
 pub fn http_event_id(api_key: &str, device_id: Option<&str>, client_id: Option<&str>) -> String {
-    match (device_id, client_id) {
-        (Some(device), Some(client)) => {
+    match client_id {
+        Some(client) => {
+            let device = device_id.unwrap_or_default();
             format!("open311:{:016x}", fnv(&[api_key, device, client]))
         }
-        _ => fresh_id("open311"),
+        None => fresh_id("open311"),
     }
 }
 
