@@ -59,6 +59,9 @@ pub struct ServeArgs {
     /// Shared-subscription group, to split one stream between several engines.
     #[arg(long, env = "IOC_MQTT_SHARE_GROUP")]
     pub mqtt_share_group: Option<String>,
+    /// MQTT protocol to an external broker: `v5` (default) or `v4`.
+    #[arg(long, env = "IOC_MQTT_PROTOCOL")]
+    pub mqtt_protocol: Option<String>,
     /// Port of the embedded broker (default 1883, or a free one if taken).
     #[arg(long, env = "IOC_EMBEDDED_MQTT_PORT")]
     pub embedded_mqtt_port: Option<u16>,

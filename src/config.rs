@@ -4,6 +4,7 @@
 use crate::cli::ServeArgs;
 use anyhow::Context;
 use ioc_analytics::AnalyticsConfig;
+use ioc_ingest::mqtt::Protocol;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -29,6 +30,12 @@ pub struct EngineConfig {
     pub mqtt_client_id: Option<String>,
     /// Shared-subscription group (`$share/<group>/<root>/#`), for several engines on one stream.
     pub mqtt_share_group: Option<String>,
+    /// MQTT protocol to an external broker: `v5` (default, wide inflight window) or `v4`.
+    #[serde(deserialize_with = "protocol")]
+    pub mqtt_protocol: Protocol,
+    /// MQTT 5 session expiry (seconds): how long the broker keeps the engine's session and
+    /// queued messages while it is away (default a week).
+    pub mqtt_session_expiry_secs: u32,
     /// Port of the embedded broker; `None` = 1883, or a free port if 1883 is taken.
     pub embedded_mqtt_port: Option<u16>,
     /// JWT HS256 secret; default a random secret kept in `<data_dir>/jwt.secret`.
@@ -81,6 +88,8 @@ impl Default for EngineConfig {
             mqtt_client_id: None,
             mqtt_share_group: None,
             embedded_mqtt_port: None,
+            mqtt_protocol: Protocol::V5,
+            mqtt_session_expiry_secs: ioc_ingest::mqtt::config::DEFAULT_SESSION_EXPIRY_SECS,
             jwt_secret: None,
             max_payload_bytes: ioc_ingest::intake::DEFAULT_MAX_PAYLOAD_BYTES,
             tick_ms: 500,
@@ -89,6 +98,13 @@ impl Default for EngineConfig {
             open311: Open311Config::default(),
         }
     }
+}
+
+/// Reads `mqtt_protocol = "v5"` from the config file.
+fn protocol<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Protocol, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    Protocol::parse(&text)
+        .ok_or_else(|| serde::de::Error::custom(format!("mqtt_protocol {text:?} is not v4 or v5")))
 }
 
 /// Reads a config file (or the defaults when there is none).
@@ -124,6 +140,10 @@ pub fn load(args: &ServeArgs) -> anyhow::Result<EngineConfig> {
     config.mqtt_client_id = args.mqtt_client_id.clone().or(config.mqtt_client_id);
     config.mqtt_share_group = args.mqtt_share_group.clone().or(config.mqtt_share_group);
     config.embedded_mqtt_port = args.embedded_mqtt_port.or(config.embedded_mqtt_port);
+    if let Some(protocol) = &args.mqtt_protocol {
+        config.mqtt_protocol = Protocol::parse(protocol)
+            .ok_or_else(|| anyhow::anyhow!("--mqtt-protocol {protocol:?} is not v4 or v5"))?;
+    }
     if let Ok(secret) = std::env::var("IOC_JWT_SECRET") {
         config.jwt_secret = Some(secret);
     }

@@ -12,7 +12,7 @@ use ioc_dashboard_api::{ApiConfig, ApiState, Authenticator, MetricsSource, Readi
 use ioc_ingest::Areas;
 use ioc_ingest::intake::Intake;
 use ioc_ingest::journal::{self, Durability, JournalHandle, SqliteJournal};
-use ioc_ingest::mqtt::{self, BrokerUrl, MqttConfig, MqttStatus};
+use ioc_ingest::mqtt::{self, BrokerUrl, MqttConfig, MqttStatus, Protocol};
 use ioc_ingest::topic::TopicScheme;
 use ioc_ingest::validate::Validator;
 use std::future::Future;
@@ -183,6 +183,13 @@ pub async fn run_with(
             .unwrap_or_else(|| default_client_id(&config.data_dir, &filter)),
         filter,
         keep_alive: Duration::from_secs(30),
+        // The embedded broker (rumqttd) is spoken to over MQTT 3.1.1; external brokers over 5.
+        protocol: if config.mqtt == "embedded" {
+            Protocol::V4
+        } else {
+            config.mqtt_protocol
+        },
+        session_expiry_secs: config.mqtt_session_expiry_secs,
     };
     let intake = Intake::new(
         scheme,

@@ -9,10 +9,10 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 const EVENTS: u64 = 20_000;
-/// Below what a debug build of the engine sustains on two cores with Mosquitto's default
-/// inflight window (see BENCHMARKS.md); a faster publisher overflows the broker's queue for the
-/// engine, and Mosquitto drops what does not fit (README "Broker settings").
-const RATE: f64 = 5_000.0;
+/// Well below what a debug build of the engine sustains while other tests share the two cores
+/// (see BENCHMARKS.md): a publisher faster than the engine overflows the broker's queue for it,
+/// and Mosquitto drops what does not fit (README "Broker settings").
+const RATE: f64 = 2_500.0;
 
 async fn manifest_counts_equal_the_overview(options: EngineOptions) {
     let engine = Engine::start(options).await;

@@ -69,6 +69,31 @@ impl BrokerUrl {
     }
 }
 
+/// The MQTT protocol version the subscriber speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Protocol {
+    /// MQTT 3.1.1 (the embedded broker).
+    V4,
+    /// MQTT 5: a Receive Maximum the broker honours, so a wide window of unacknowledged messages.
+    #[default]
+    V5,
+}
+
+impl Protocol {
+    /// Parses `4`, `v4`, `3.1.1`, `5` or `v5`.
+    pub fn parse(text: &str) -> Option<Protocol> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "4" | "v4" | "3.1.1" => Some(Protocol::V4),
+            "5" | "v5" => Some(Protocol::V5),
+            _ => None,
+        }
+    }
+}
+
+/// Default MQTT 5 session expiry: a week, so the broker keeps the engine's messages through
+/// any restart or maintenance window shorter than that.
+pub const DEFAULT_SESSION_EXPIRY_SECS: u32 = 7 * 24 * 3600;
+
 /// Everything the subscriber needs to connect and subscribe.
 #[derive(Debug, Clone)]
 pub struct MqttConfig {
@@ -82,6 +107,11 @@ pub struct MqttConfig {
     pub filter: String,
     /// Keep-alive interval.
     pub keep_alive: Duration,
+    /// Protocol version.
+    pub protocol: Protocol,
+    /// MQTT 5 session expiry in seconds: how long the broker keeps the session (and queues
+    /// messages) while the engine is away.
+    pub session_expiry_secs: u32,
 }
 
 #[cfg(test)]

@@ -1,0 +1,73 @@
+//! MQTT 5 connection (rumqttc::v5), the default for external brokers. The engine announces a
+//! large Receive Maximum so the broker may keep many QoS 1 messages in flight to it; with
+//! MQTT 3.1.1 Mosquitto's `max_inflight_messages` (20) would cap acknowledged throughput.
+
+use super::config::{MAX_PACKET_BYTES, MqttConfig};
+use super::status::MqttStatus;
+use super::subscriber::{Client, Inbound, MAX_BACKOFF, MIN_BACKOFF, REQUEST_CAPACITY};
+use rumqttc::v5::mqttbytes::QoS;
+use rumqttc::v5::mqttbytes::v5::Packet;
+use rumqttc::v5::{AsyncClient, Event, MqttOptions};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+/// How many unacknowledged QoS 1 messages the broker may send (MQTT 5 Receive Maximum).
+/// The pipeline commits whatever arrives in one batch, so a wide window means big commits.
+const RECEIVE_MAXIMUM: u16 = 4096;
+
+/// Connects with a persistent session and starts the task that polls the connection.
+pub(super) fn connect(
+    config: &MqttConfig,
+    messages: mpsc::Sender<Inbound>,
+    status: Arc<MqttStatus>,
+) -> (Client, JoinHandle<()>) {
+    let mut options = MqttOptions::new(&config.client_id, &config.broker.host, config.broker.port);
+    let max_packet = u32::try_from(MAX_PACKET_BYTES).unwrap_or(u32::MAX);
+    options
+        .set_clean_start(false)
+        .set_session_expiry_interval(Some(config.session_expiry_secs))
+        .set_receive_maximum(Some(RECEIVE_MAXIMUM))
+        .set_manual_acks(true)
+        .set_keep_alive(config.keep_alive)
+        .set_max_packet_size(Some(max_packet));
+    if let Some(user) = &config.broker.username {
+        options.set_credentials(user, config.broker.password.clone().unwrap_or_default());
+    }
+    let (client, mut event_loop) = AsyncClient::new(options, REQUEST_CAPACITY);
+    let filter = config.filter.clone();
+    let subscriber = client.clone();
+    let poller = tokio::spawn(async move {
+        let mut backoff = MIN_BACKOFF;
+        loop {
+            match event_loop.poll().await {
+                Ok(Event::Incoming(Packet::ConnAck(ack))) => {
+                    status.on_connected(ack.session_present);
+                    backoff = MIN_BACKOFF;
+                    // Subscribing again is idempotent; doing it on every connection also covers
+                    // a session that the broker kept but with other filters.
+                    if let Err(error) = subscriber.try_subscribe(filter.clone(), QoS::AtLeastOnce) {
+                        tracing::error!(%error, "cannot queue subscription");
+                    }
+                }
+                Ok(Event::Incoming(Packet::SubAck(_))) => {
+                    status.subscribed.store(true, Ordering::Relaxed)
+                }
+                Ok(Event::Incoming(Packet::Publish(publish))) => {
+                    status.received.fetch_add(1, Ordering::Relaxed);
+                    if messages.send(Inbound::V5(publish)).await.is_err() {
+                        return;
+                    }
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    status.on_error(&error.to_string(), backoff);
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+            }
+        }
+    });
+    (Client::V5(client), poller)
+}
