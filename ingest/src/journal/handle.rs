@@ -109,13 +109,15 @@ pub fn spawn(
 fn commit(
     store: &mut SqliteJournal,
     sink: &mut impl JournalSink,
-    batch: Vec<Request>,
+    mut batch: Vec<Request>,
     health: &AtomicBool,
     high_water: &AtomicI64,
 ) {
+    // The entries move into one list (no copies); each request keeps its count for the replies.
+    let sizes: Vec<usize> = batch.iter().map(|r| r.entries.len()).collect();
     let entries: Vec<Entry> = batch
-        .iter()
-        .flat_map(|r| r.entries.iter().cloned())
+        .iter_mut()
+        .flat_map(|r| std::mem::take(&mut r.entries))
         .collect();
     match store.append(&entries, now_ms()) {
         Ok(outcomes) => {
@@ -144,8 +146,8 @@ fn commit(
                 sink.rejected(records);
             }
             let mut outcomes = outcomes.into_iter();
-            for request in batch {
-                let mine: Vec<Outcome> = outcomes.by_ref().take(request.entries.len()).collect();
+            for (request, size) in batch.into_iter().zip(sizes) {
+                let mine: Vec<Outcome> = outcomes.by_ref().take(size).collect();
                 let _ = request.reply.send(Ok(mine));
             }
         }

@@ -224,3 +224,116 @@ fn from_json<T: serde::de::DeserializeOwned>(seq: i64, body: &str) -> Result<T, 
         message: error.to_string(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reject::{Reason, Rejection};
+    use serde_json::json;
+
+    fn event(id: &str, ts_ms: i64) -> Event {
+        Event {
+            id: id.into(),
+            source: "s1".into(),
+            kind: crate::Kind::Noise,
+            area: "hoan-kiem".into(),
+            ts_ms,
+            lat: None,
+            lon: None,
+            values: json!({"laeq": 55.5})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+        }
+    }
+
+    fn temp_dir(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("ioc-journal-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[test]
+    fn duplicates_are_refused_and_replay_returns_the_stored_events_in_order() {
+        let dir = temp_dir("dedupe");
+        let mut journal = SqliteJournal::open(&dir, Durability::ProcessCrash, 2).expect("open");
+        let rejected = DeadLetter::new(
+            &Rejection::new(Reason::MalformedJson, "bad"),
+            "city/x",
+            b"{",
+            0,
+        );
+        let outcomes = journal
+            .append(
+                &[
+                    Entry::Event(event("a", 1)),
+                    Entry::Event(event("b", 2)),
+                    Entry::Event(event("a", 1)),
+                    Entry::Rejected(rejected.clone()),
+                ],
+                10,
+            )
+            .expect("append");
+        assert!(matches!(
+            outcomes.as_slice(),
+            [
+                Outcome::Stored(_),
+                Outcome::Stored(_),
+                Outcome::Duplicate,
+                Outcome::Stored(_)
+            ]
+        ));
+        // A later batch with an old id is a duplicate too: the horizon is the whole journal.
+        let again = journal
+            .append(
+                &[Entry::Event(event("b", 2)), Entry::Event(event("c", 3))],
+                11,
+            )
+            .expect("append");
+        assert!(matches!(
+            again.as_slice(),
+            [Outcome::Duplicate, Outcome::Stored(_)]
+        ));
+        drop(journal);
+
+        let journal = SqliteJournal::open(&dir, Durability::ProcessCrash, 2).expect("reopen");
+        let mut ids = Vec::new();
+        let total = journal
+            .replay(2, |batch| ids.extend(batch.into_iter().map(|e| e.id)))
+            .expect("replay");
+        assert_eq!(
+            (total, ids),
+            (3, vec!["a".to_string(), "b".into(), "c".into()])
+        );
+        assert_eq!(journal.event_count().ok(), Some(3));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn dead_letters_are_bounded_but_their_counts_are_not() {
+        let dir = temp_dir("deadletters");
+        let mut journal = SqliteJournal::open(&dir, Durability::ProcessCrash, 3).expect("open");
+        for i in 0..5 {
+            let reason = if i % 2 == 0 {
+                Reason::TooLarge
+            } else {
+                Reason::UnknownArea
+            };
+            let record =
+                DeadLetter::new(&Rejection::new(reason, format!("#{i}")), "city/x", b"x", i);
+            journal
+                .append(&[Entry::Rejected(record)], i)
+                .expect("append");
+        }
+        let recovered = journal.recover().expect("recover");
+        assert_eq!(recovered.rejected.get(&Reason::TooLarge), Some(&3));
+        assert_eq!(recovered.rejected.get(&Reason::UnknownArea), Some(&2));
+        let kept: Vec<&str> = recovered
+            .dead_letters
+            .iter()
+            .map(|d| d.detail.as_str())
+            .collect();
+        assert_eq!(kept, ["#2", "#3", "#4"]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -27,8 +27,8 @@ const MAX_BATCH: usize = 2048;
 pub(super) const REQUEST_CAPACITY: usize = 4 * PIPELINE_DEPTH + MAX_BATCH;
 
 /// Back-off bounds for reconnecting and for retrying a failed journal write.
-pub(super) const MIN_BACKOFF: Duration = Duration::from_millis(100);
-pub(super) const MAX_BACKOFF: Duration = Duration::from_secs(5);
+const MIN_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// One received message, whichever protocol version carried it.
 pub(super) enum Inbound {
@@ -107,6 +107,59 @@ impl Client {
             Client::V4(client) => client.try_disconnect().map_err(|e| e.to_string()),
             Client::V5(client) => client.try_disconnect().map_err(|e| e.to_string()),
         };
+    }
+}
+
+/// What one poll of a connection produced, whichever protocol version it speaks.
+pub(super) enum Polled {
+    /// CONNACK received.
+    Connected {
+        /// Whether the broker kept the session (and so the subscription).
+        session_present: bool,
+    },
+    /// SUBACK received.
+    Subscribed,
+    /// A message to journal.
+    Message(Inbound),
+    /// Anything else (pings, acks of our own publishes).
+    Other,
+    /// The connection failed; the event loop reconnects on the next poll.
+    Failed(String),
+}
+
+/// Polls a connection forever: subscribes on every CONNACK (idempotent, and it also covers a
+/// session the broker kept with other filters), forwards messages to the pipeline, backs off
+/// on errors. Ends when the pipeline is gone.
+pub(super) async fn drive(
+    mut poll: impl AsyncFnMut() -> Polled,
+    subscribe: impl Fn() -> Result<(), String>,
+    messages: mpsc::Sender<Inbound>,
+    status: Arc<MqttStatus>,
+) {
+    let mut backoff = MIN_BACKOFF;
+    loop {
+        match poll().await {
+            Polled::Connected { session_present } => {
+                status.on_connected(session_present);
+                backoff = MIN_BACKOFF;
+                if let Err(error) = subscribe() {
+                    tracing::error!(%error, "cannot queue subscription");
+                }
+            }
+            Polled::Subscribed => status.subscribed.store(true, Ordering::Relaxed),
+            Polled::Message(inbound) => {
+                status.received.fetch_add(1, Ordering::Relaxed);
+                if messages.send(inbound).await.is_err() {
+                    return;
+                }
+            }
+            Polled::Other => {}
+            Polled::Failed(error) => {
+                status.on_error(&error, backoff);
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        }
     }
 }
 

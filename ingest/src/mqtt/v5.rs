@@ -4,12 +4,11 @@
 
 use super::config::{MAX_PACKET_BYTES, MqttConfig};
 use super::status::MqttStatus;
-use super::subscriber::{Client, Inbound, MAX_BACKOFF, MIN_BACKOFF, REQUEST_CAPACITY};
+use super::subscriber::{Client, Inbound, Polled, REQUEST_CAPACITY, drive};
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::mqttbytes::v5::Packet;
 use rumqttc::v5::{AsyncClient, Event, MqttOptions};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -38,36 +37,20 @@ pub(super) fn connect(
     let (client, mut event_loop) = AsyncClient::new(options, REQUEST_CAPACITY);
     let filter = config.filter.clone();
     let subscriber = client.clone();
-    let poller = tokio::spawn(async move {
-        let mut backoff = MIN_BACKOFF;
-        loop {
-            match event_loop.poll().await {
-                Ok(Event::Incoming(Packet::ConnAck(ack))) => {
-                    status.on_connected(ack.session_present);
-                    backoff = MIN_BACKOFF;
-                    // Subscribing again is idempotent; doing it on every connection also covers
-                    // a session that the broker kept but with other filters.
-                    if let Err(error) = subscriber.try_subscribe(filter.clone(), QoS::AtLeastOnce) {
-                        tracing::error!(%error, "cannot queue subscription");
-                    }
-                }
-                Ok(Event::Incoming(Packet::SubAck(_))) => {
-                    status.subscribed.store(true, Ordering::Relaxed)
-                }
-                Ok(Event::Incoming(Packet::Publish(publish))) => {
-                    status.received.fetch_add(1, Ordering::Relaxed);
-                    if messages.send(Inbound::V5(publish)).await.is_err() {
-                        return;
-                    }
-                }
-                Ok(_) => {}
-                Err(error) => {
-                    status.on_error(&error.to_string(), backoff);
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
-                }
-            }
-        }
-    });
+    let poll = async move || match event_loop.poll().await {
+        Ok(Event::Incoming(Packet::ConnAck(ack))) => Polled::Connected {
+            session_present: ack.session_present,
+        },
+        Ok(Event::Incoming(Packet::SubAck(_))) => Polled::Subscribed,
+        Ok(Event::Incoming(Packet::Publish(publish))) => Polled::Message(Inbound::V5(publish)),
+        Ok(_) => Polled::Other,
+        Err(error) => Polled::Failed(error.to_string()),
+    };
+    let subscribe = move || {
+        subscriber
+            .try_subscribe(filter.clone(), QoS::AtLeastOnce)
+            .map_err(|e| e.to_string())
+    };
+    let poller = tokio::spawn(drive(poll, subscribe, messages, status));
     (Client::V5(client), poller)
 }
