@@ -98,6 +98,11 @@ impl Event {
         format!("{source}:{ts_ms}:{kind}")
     }
 
+    /// A text field of the event (report fields, dossier stages), `None` when absent or not text.
+    pub fn text(&self, field: &str) -> Option<&str> {
+        self.values.get(field).and_then(Value::as_str)
+    }
+
     /// The numeric readings of this event (booleans count as 0/1), for aggregation.
     pub fn numeric_fields(&self) -> impl Iterator<Item = (&str, f64)> {
         self.values.iter().filter_map(|(name, value)| {

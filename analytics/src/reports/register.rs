@@ -54,13 +54,7 @@ impl Register {
     }
 
     fn add(&mut self, event: &Event, sla_ms: SlaLookup<'_>) {
-        let text = |key: &str| {
-            event
-                .values
-                .get(key)
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        };
+        let text = |key: &str| event.text(key).map(str::to_string);
         let id =
             text("service_request_id").unwrap_or_else(|| ioc_ingest::report::request_id(&event.id));
         if self.reports.contains_key(&id) {

@@ -77,13 +77,7 @@ impl Update {
         if event.kind != Kind::ReportUpdate {
             return None;
         }
-        let text = |key: &str| {
-            event
-                .values
-                .get(key)
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        };
+        let text = |key: &str| event.text(key).map(str::to_string);
         let change = match text("action")?.as_str() {
             "assign" => Change::Assign {
                 agency: text("agency")?,
