@@ -60,6 +60,20 @@ impl LiveClient {
         self.send(command).await;
     }
 
+    /// Reads until the server closes the connection; the close code, `None` if the socket ended
+    /// without a close frame or nothing came within `timeout`.
+    pub async fn close_code(&mut self, timeout: Duration) -> Option<u16> {
+        loop {
+            let message = tokio::time::timeout(timeout, self.socket.next())
+                .await
+                .ok()??
+                .ok()?;
+            if let Message::Close(frame) = message {
+                return frame.map(|f| u16::from(f.code));
+            }
+        }
+    }
+
     /// The next JSON frame, or `None` after `timeout`.
     pub async fn next(&mut self, timeout: Duration) -> Option<Value> {
         loop {
