@@ -46,45 +46,29 @@ fn element(name: &str, value: &Value, out: &mut String) {
             out.push_str("/>");
         }
         Value::Array(items) => {
-            out.push('<');
-            out.push_str(name);
-            out.push('>');
+            open_tag(name, out);
             let item = item_name(name);
             for value in items {
                 element(item, value, out);
             }
-            out.push_str("</");
-            out.push_str(name);
-            out.push('>');
+            close_tag(name, out);
         }
         Value::Object(map) => {
-            out.push('<');
-            out.push_str(name);
-            out.push('>');
+            open_tag(name, out);
             for (key, value) in map {
                 element(key, value, out);
             }
-            out.push_str("</");
-            out.push_str(name);
-            out.push('>');
+            close_tag(name, out);
         }
         Value::String(text) => {
-            out.push('<');
-            out.push_str(name);
-            out.push('>');
+            open_tag(name, out);
             escape(text, out);
-            out.push_str("</");
-            out.push_str(name);
-            out.push('>');
+            close_tag(name, out);
         }
         Value::Bool(_) | Value::Number(_) => {
-            out.push('<');
-            out.push_str(name);
-            out.push('>');
+            open_tag(name, out);
             out.push_str(&value.to_string());
-            out.push_str("</");
-            out.push_str(name);
-            out.push('>');
+            close_tag(name, out);
         }
     }
 }
@@ -95,6 +79,20 @@ pub fn document(root: &str, value: &Value) -> String {
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>");
     element(root, value, &mut out);
     out
+}
+
+/// Writes `<name>`.
+fn open_tag(name: &str, out: &mut String) {
+    out.push('<');
+    out.push_str(name);
+    out.push('>');
+}
+
+/// Writes `</name>`.
+fn close_tag(name: &str, out: &mut String) {
+    out.push_str("</");
+    out.push_str(name);
+    out.push('>');
 }
 
 #[cfg(test)]
