@@ -1,6 +1,8 @@
 //! Analytics settings. Every field has a default; the engine's config file sets them under
 //! `[analytics]`.
 
+use crate::dossiers::DossierTargets;
+use crate::ranking::RankingWeights;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -24,6 +26,12 @@ pub struct AnalyticsConfig {
     /// not listed keep the catalogue's defaults (flooding 4 h, security 12 h, traffic 24 h,
     /// environment 72 h …).
     pub report_sla_hours: BTreeMap<String, f64>,
+    /// Targets of the dossier indicators, percent (`dossier_targets = { online_pct = 20,
+    /// level4_pct = 30, on_time_pct = 95 }`, Resolution 17's values by default).
+    pub dossier_targets: DossierTargets,
+    /// Weights of the area ranking's terms (`ranking_weights = { report_on_time = 0.25, … }`);
+    /// see [`RankingWeights`] for the terms and defaults.
+    pub ranking_weights: RankingWeights,
 }
 
 impl Default for AnalyticsConfig {
@@ -35,6 +43,8 @@ impl Default for AnalyticsConfig {
             default_free_flow_kmh: 50.0,
             dead_letter_capacity: ioc_ingest::deadletter::DEFAULT_CAPACITY,
             report_sla_hours: BTreeMap::new(),
+            dossier_targets: DossierTargets::default(),
+            ranking_weights: RankingWeights::default(),
         }
     }
 }
@@ -64,5 +74,25 @@ impl AnalyticsConfig {
     /// The SLA of one category, milliseconds.
     pub fn sla_ms(&self, code: &str) -> i64 {
         (self.sla_hours(code) * 3_600_000.0).round() as i64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dossier_targets_and_weights_parse_with_defaults_for_the_rest() {
+        let text = r#"{"dossier_targets": {"online_pct": 25, "on_time_pct": 100},
+            "ranking_weights": {"environment": 0, "dossier_online": 2}}"#;
+        let config: AnalyticsConfig = serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(config.dossier_targets.online_pct, 25.0);
+        assert_eq!(config.dossier_targets.level4_pct, 30.0);
+        assert_eq!(config.dossier_targets.on_time_pct, 100.0);
+        assert_eq!(config.ranking_weights.environment, 0.0);
+        assert_eq!(config.ranking_weights.dossier_online, 2.0);
+        assert_eq!(config.ranking_weights.report_on_time, 0.25);
+        let unknown = r#"{"dossier_targets": {"online": 1}}"#;
+        assert!(serde_json::from_str::<AnalyticsConfig>(unknown).is_err());
     }
 }

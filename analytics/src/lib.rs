@@ -8,8 +8,10 @@
 pub mod aqi;
 pub mod batch;
 pub mod config;
+pub mod dossiers;
 pub mod engine;
 pub mod partial;
+pub mod ranking;
 pub mod rate;
 pub mod reports;
 pub mod sketch;

@@ -49,6 +49,7 @@ pub struct State {
     pub(crate) dead_letters: VecDeque<DeadLetter>,
     pub(crate) rate: RateMeter,
     pub(crate) reports: crate::reports::Register,
+    pub(crate) dossiers: crate::dossiers::DossierBook,
 }
 
 impl State {
@@ -67,6 +68,7 @@ impl State {
             dead_letters: VecDeque::new(),
             rate: RateMeter::default(),
             reports: crate::reports::Register::default(),
+            dossiers: crate::dossiers::DossierBook::default(),
         }
     }
 
@@ -89,6 +91,8 @@ impl State {
                 let config = &self.config;
                 self.reports.apply(event, &|code| config.sla_ms(code));
             } else {
+                // Dossiers are lifetime tallies (late ones count too), not windows.
+                self.dossiers.apply(event);
                 self.update_source(event);
             }
             let watermark = self.max_ts.map(|max| max - self.config.allowed_lateness_ms);

@@ -3,6 +3,7 @@
 mod area;
 mod metrics;
 mod overview;
+mod ranking;
 mod reports;
 mod request;
 

@@ -1,20 +1,37 @@
 //! The `overview` view: city totals and one line per area.
 
-use super::metrics::area_metrics;
+use super::metrics::{AreaMetrics, area_metrics};
+use super::ranking::{city_dossiers, ranking, ranking_with};
+use super::reports::area_kpis;
 use super::round2;
 use crate::aqi;
+use crate::ranking::RankRow;
 use crate::state::State;
 use ioc_ingest::{Area, Kind};
 use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
 
 /// The overview's data (DESIGN §6): totals, `areas`, `reports`, `alerts_active`, `kpi`.
 pub fn overview_view(state: &State, now_ms: i64) -> Value {
-    let areas: Vec<Value> = state
+    let metrics: Vec<(&Area, AreaMetrics)> = state
         .areas
         .all()
         .iter()
-        .map(|area| area_summary(state, area, now_ms))
+        .map(|area| (area, area_metrics(state, &area.id)))
         .collect();
+    let aqi = metrics
+        .iter()
+        .map(|(area, m)| (area.id.clone(), m.aqi))
+        .collect();
+    let ranks = ranks_by_area(ranking_with(state, &aqi, &area_kpis(state, now_ms)));
+    let areas: Vec<Value> = metrics
+        .into_iter()
+        .map(|(area, metrics)| {
+            let rank = ranks.get(&area.id).copied();
+            summary_line(state, area, &metrics, rank, now_ms)
+        })
+        .collect();
+    let dossiers = city_dossiers(state);
     let rejected: Map<String, Value> = state
         .rejected_by_reason()
         .into_iter()
@@ -31,16 +48,37 @@ pub fn overview_view(state: &State, now_ms: i64) -> Value {
         "reports": super::reports::city_kpi(state, now_ms),
         "alerts_active": 0,
         "kpi": {
-            "dossiers_online_pct": 0.0,
-            "dossiers_level4_pct": 0.0,
-            "dossiers_on_time_pct": 0.0,
+            "dossiers_received": dossiers.received,
+            "dossiers_resolved": dossiers.resolved,
+            "dossiers_online_pct": dossiers.online_pct,
+            "dossiers_level4_pct": dossiers.level4_pct,
+            "dossiers_on_time_pct": dossiers.on_time_pct,
+            "meets_target": dossiers.meets_target,
+            "targets": state.config.dossier_targets,
         },
     })
 }
 
-/// One area's line in the overview; also the head of the area view.
+/// One area's line in the overview; also the head of the area view. It ranks every area to
+/// know this one's rank: the overview ranks once for all its lines instead.
 pub fn area_summary(state: &State, area: &Area, now_ms: i64) -> Value {
-    let metrics = area_metrics(state, &area.id);
+    let rank = ranks_by_area(ranking(state, now_ms)).get(&area.id).copied();
+    summary_line(state, area, &area_metrics(state, &area.id), rank, now_ms)
+}
+
+/// Rank per area id, for the areas that have one.
+fn ranks_by_area(rows: Vec<RankRow>) -> BTreeMap<String, u32> {
+    rows.into_iter().map(|row| (row.area, row.rank)).collect()
+}
+
+/// One area's line from figures already computed.
+fn summary_line(
+    state: &State,
+    area: &Area,
+    metrics: &AreaMetrics,
+    rank: Option<u32>,
+    now_ms: i64,
+) -> Value {
     let (open, overdue) = state.reports.open_counts(&area.id, now_ms);
     let counts: Map<String, Value> = Kind::ALL
         .into_iter()
@@ -68,6 +106,6 @@ pub fn area_summary(state: &State, area: &Area, now_ms: i64) -> Value {
         "reports_open": open,
         "reports_overdue": overdue,
         "alerts_active": 0,
-        "rank": Value::Null,
+        "rank": rank,
     })
 }

@@ -2,7 +2,11 @@
 //! e-mail and name never appear here and the phone only masked; only the detail for an
 //! admin carries them.
 
+use super::metrics::area_metrics;
+use super::ranking::{area_dossiers, city_dossiers, ranking_with};
 use super::round2;
+use crate::dossiers::{DossierKpi, DossierTally};
+use crate::ranking::RankRow;
 use crate::reports::query::{ReportQuery, statuses_of};
 use crate::reports::{Report, ReportKpi, mask_email, mask_phone};
 use crate::state::State;
@@ -139,6 +143,17 @@ pub fn area_kpis(state: &State, now_ms: i64) -> BTreeMap<String, ReportKpi> {
 pub fn kpi_view(state: &State, scope: Option<&[String]>, now_ms: i64) -> Value {
     let in_scope = |area: &str| scope.is_none_or(|areas| areas.iter().any(|a| a == area));
     let by_area = area_kpis(state, now_ms);
+    let aqi = state
+        .areas
+        .all()
+        .iter()
+        .map(|area| (area.id.clone(), area_metrics(state, &area.id).aqi))
+        .collect();
+    let ranked: Vec<RankRow> = ranking_with(state, &aqi, &by_area)
+        .into_iter()
+        .filter(|row| in_scope(&row.area))
+        .collect();
+    let ranks: BTreeMap<&str, u32> = ranked.iter().map(|r| (r.area.as_str(), r.rank)).collect();
     let areas: Vec<Value> = state
         .areas
         .all()
@@ -149,6 +164,8 @@ pub fn kpi_view(state: &State, scope: Option<&[String]>, now_ms: i64) -> Value {
                 "id": area.id,
                 "name": area.name,
                 "reports": by_area.get(&area.id).cloned().unwrap_or_default(),
+                "dossiers": area_dossiers(state, &area.id),
+                "rank": ranks.get(area.id.as_str()).copied(),
             })
         })
         .collect();
@@ -164,10 +181,12 @@ pub fn kpi_view(state: &State, scope: Option<&[String]>, now_ms: i64) -> Value {
         .collect();
     let city = ReportKpi::of(state.reports.all().filter(|r| in_scope(&r.area)), now_ms);
     json!({
-        "city": { "reports": city },
+        "city": { "reports": city, "dossiers": scoped_dossiers(state, scope) },
         "areas": areas,
         "agencies": agencies,
-        "ranking": [],
+        "ranking": ranked,
+        "targets": state.config.dossier_targets,
+        "ranking_weights": state.config.ranking_weights,
         "sla_hours": state
             .config
             .report_sla_hours()
@@ -175,4 +194,22 @@ pub fn kpi_view(state: &State, scope: Option<&[String]>, now_ms: i64) -> Value {
             .map(|(code, hours)| (code, json!(round2(hours))))
             .collect::<serde_json::Map<String, Value>>(),
     })
+}
+
+/// The city's dossier KPIs, or with a scope those of the scope's areas together.
+fn scoped_dossiers(state: &State, scope: Option<&[String]>) -> DossierKpi {
+    let Some(areas) = scope else {
+        return city_dossiers(state);
+    };
+    let tally = areas.iter().map(|area| state.dossiers.area(area)).fold(
+        DossierTally::default(),
+        |sum, t| DossierTally {
+            received: sum.received + t.received,
+            received_online: sum.received_online + t.received_online,
+            received_level4: sum.received_level4 + t.received_level4,
+            resolved: sum.resolved + t.resolved,
+            resolved_on_time: sum.resolved_on_time + t.resolved_on_time,
+        },
+    );
+    DossierKpi::of(tally, &state.config.dossier_targets)
 }

@@ -1,0 +1,67 @@
+//! The inputs of the area ranking gathered from the state: report KPIs, dossier KPIs, AQI.
+
+use super::metrics::area_metrics;
+use super::reports::area_kpis;
+use crate::dossiers::DossierKpi;
+use crate::ranking::{RankRow, RankTerms, rank};
+use crate::reports::ReportKpi;
+use crate::state::State;
+use std::collections::BTreeMap;
+
+/// The dossier KPIs of one area against the configured targets.
+pub(crate) fn area_dossiers(state: &State, area: &str) -> DossierKpi {
+    DossierKpi::of(state.dossiers.area(area), &state.config.dossier_targets)
+}
+
+/// The city's dossier KPIs against the configured targets.
+pub(crate) fn city_dossiers(state: &State) -> DossierKpi {
+    DossierKpi::of(state.dossiers.city(), &state.config.dossier_targets)
+}
+
+/// The ranking terms of one area.
+fn terms_of(report: Option<&ReportKpi>, dossier: &DossierKpi, aqi: Option<u32>) -> RankTerms {
+    RankTerms {
+        report_on_time: report.and_then(|r| r.resolved_on_time_pct),
+        report_satisfaction: report
+            .and_then(|r| r.rating_avg)
+            .map(RankTerms::satisfaction),
+        dossier_on_time: dossier.on_time_pct,
+        dossier_online: dossier.online_pct,
+        dossier_level4: dossier.level4_pct,
+        environment: aqi.map(RankTerms::environment),
+    }
+}
+
+/// Ranks every area given each one's AQI and report KPIs (which the caller usually has
+/// already computed for its own output).
+pub(crate) fn ranking_with(
+    state: &State,
+    aqi: &BTreeMap<String, Option<u32>>,
+    reports: &BTreeMap<String, ReportKpi>,
+) -> Vec<RankRow> {
+    let areas = state
+        .areas
+        .all()
+        .iter()
+        .map(|area| {
+            let terms = terms_of(
+                reports.get(&area.id),
+                &area_dossiers(state, &area.id),
+                aqi.get(&area.id).copied().flatten(),
+            );
+            (area.id.clone(), area.name.clone(), terms)
+        })
+        .collect();
+    rank(areas, &state.config.ranking_weights)
+}
+
+/// Ranks every area, computing AQI and report KPIs itself.
+pub(crate) fn ranking(state: &State, now_ms: i64) -> Vec<RankRow> {
+    let aqi = state
+        .areas
+        .all()
+        .iter()
+        .map(|area| (area.id.clone(), area_metrics(state, &area.id).aqi))
+        .collect();
+    ranking_with(state, &aqi, &area_kpis(state, now_ms))
+}
