@@ -57,11 +57,15 @@ pub(crate) fn ranking_with(
 
 /// Ranks every area, computing AQI and report KPIs itself.
 pub(crate) fn ranking(state: &State, now_ms: i64) -> Vec<RankRow> {
-    let aqi = state
+    ranking_with(state, &area_aqi(state), &area_kpis(state, now_ms))
+}
+
+/// Each area's current AQI (the ranking's environment term).
+pub(crate) fn area_aqi(state: &State) -> BTreeMap<String, Option<u32>> {
+    state
         .areas
         .all()
         .iter()
         .map(|area| (area.id.clone(), area_metrics(state, &area.id).aqi))
-        .collect();
-    ranking_with(state, &aqi, &area_kpis(state, now_ms))
+        .collect()
 }

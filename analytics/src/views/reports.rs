@@ -2,8 +2,7 @@
 //! e-mail and name never appear here and the phone only masked; only the detail for an
 //! admin carries them.
 
-use super::metrics::area_metrics;
-use super::ranking::{area_dossiers, city_dossiers, ranking_with};
+use super::ranking::{area_aqi, area_dossiers, city_dossiers, ranking_with};
 use super::round2;
 use crate::dossiers::{DossierKpi, DossierTally};
 use crate::ranking::RankRow;
@@ -143,13 +142,7 @@ pub fn area_kpis(state: &State, now_ms: i64) -> BTreeMap<String, ReportKpi> {
 pub fn kpi_view(state: &State, scope: Option<&[String]>, now_ms: i64) -> Value {
     let in_scope = |area: &str| scope.is_none_or(|areas| areas.iter().any(|a| a == area));
     let by_area = area_kpis(state, now_ms);
-    let aqi = state
-        .areas
-        .all()
-        .iter()
-        .map(|area| (area.id.clone(), area_metrics(state, &area.id).aqi))
-        .collect();
-    let ranked: Vec<RankRow> = ranking_with(state, &aqi, &by_area)
+    let ranked: Vec<RankRow> = ranking_with(state, &area_aqi(state), &by_area)
         .into_iter()
         .filter(|row| in_scope(&row.area))
         .collect();
