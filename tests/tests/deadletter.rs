@@ -161,6 +161,19 @@ async fn every_reason_is_counted_and_dead_lettered(options: EngineOptions) {
         );
     }
 
+    // Refused payloads may hold personal data: only an admin reads them.
+    let http = reqwest::Client::new();
+    for role in ["viewer", "operator"] {
+        let token = ioc_tests::engine::mint(&engine.data_dir, role);
+        let response = http
+            .get(engine.url("/api/deadletter"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("GET");
+        assert_eq!(response.status().as_u16(), 403, "{role}");
+    }
+    assert_eq!(engine.status_without_token("/api/deadletter").await, 401);
     let dead = engine.get_json("/api/deadletter?limit=1000").await;
     let mut listed: BTreeMap<String, u64> = BTreeMap::new();
     for item in dead["items"].as_array().expect("items") {

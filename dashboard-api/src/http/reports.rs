@@ -3,7 +3,7 @@
 //! journal; the answer comes once analytics shows it.
 
 use super::ApiError;
-use super::views::authenticate;
+use super::views::{authenticate, require_role};
 use crate::ApiState;
 use crate::auth::Role;
 use axum::Json;
@@ -68,12 +68,7 @@ pub(crate) async fn change_report(
     body: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let claims = authenticate(&state, &headers, &uri)?;
-    if claims.role < Role::Operator {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "changing a report needs the operator role",
-        ));
-    }
+    require_role(&claims, Role::Operator, "changing a report")?;
     let intake = state
         .reports
         .clone()

@@ -2,7 +2,7 @@
 
 use super::ApiError;
 use crate::ApiState;
-use crate::auth::{AuthError, Claims, token_from};
+use crate::auth::{AuthError, Claims, Role, token_from};
 use axum::Json;
 use axum::extract::{Path, Query, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode, Uri};
@@ -30,6 +30,22 @@ pub(crate) fn authenticate(
 ) -> Result<Claims, ApiError> {
     let token = token_from(headers, uri.query()).ok_or(AuthError::Missing)?;
     Ok(state.auth.verify(&token)?)
+}
+
+/// Refuses (403) a caller whose role is below `needed`; `what` completes "… needs the X role".
+pub(crate) fn require_role(claims: &Claims, needed: Role, what: &str) -> Result<(), ApiError> {
+    if claims.role >= needed {
+        return Ok(());
+    }
+    let name = match needed {
+        Role::Viewer => "viewer",
+        Role::Operator => "operator",
+        Role::Admin => "admin",
+    };
+    Err(ApiError::new(
+        StatusCode::FORBIDDEN,
+        format!("{what} needs the {name} role"),
+    ))
 }
 
 /// The current data of a view as plain JSON (the same data the websocket carries).
@@ -62,7 +78,9 @@ pub(crate) async fn dead_letters(
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Json<Value>, ApiError> {
-    authenticate(&state, &headers, &uri)?;
+    let claims = authenticate(&state, &headers, &uri)?;
+    // Refused payloads can hold anything a sender put in them, personal data included.
+    require_role(&claims, Role::Admin, "reading the dead-letter")?;
     let limit = query.limit.unwrap_or(100).min(1000);
     let metrics = state.analytics.metrics(ioc_ingest::event::now_ms());
     let by_reason: serde_json::Map<String, Value> = metrics
