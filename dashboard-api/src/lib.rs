@@ -79,6 +79,32 @@ pub struct ReportIntake {
     pub(crate) limiter: Arc<open311::Limiter>,
 }
 
+/// How long a report endpoint waits for analytics to show what it just journaled.
+const VISIBLE_WITHIN: std::time::Duration = std::time::Duration::from_secs(10);
+
+impl ReportIntake {
+    /// Journals one event and waits until analytics has applied it (or, for a retried
+    /// duplicate, everything committed so far), so a read right after the answer sees it.
+    /// Errors only when the journal could not store it.
+    pub(crate) async fn journal_visible(
+        &self,
+        analytics: &Analytics,
+        event: ioc_ingest::Event,
+    ) -> Result<(), ioc_ingest::journal::JournalError> {
+        use ioc_ingest::journal::{Entry, Outcome};
+        let outcome = self.journal.append(vec![Entry::Event(event)]).await?;
+        let seq = match outcome.first() {
+            Some(Outcome::Stored(seq)) => *seq,
+            // A duplicate's first copy was committed earlier, so at most the committed seq.
+            _ => self.journal.committed_seq(),
+        };
+        if !analytics.wait_applied(seq, VISIBLE_WITHIN).await {
+            tracing::warn!(seq, "journaled but not yet visible; answering anyway");
+        }
+        Ok(())
+    }
+}
+
 /// Everything the handlers share.
 #[derive(Clone)]
 pub struct ApiState {

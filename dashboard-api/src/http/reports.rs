@@ -11,14 +11,9 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use ioc_analytics::reports::ChangeError;
 use ioc_ingest::event::now_ms;
-use ioc_ingest::journal::{Entry, Outcome};
 use ioc_ingest::report::update::{Change, Update};
 use serde::Deserialize;
 use serde_json::Value;
-use std::time::Duration;
-
-/// How long a change waits to become visible before answering anyway.
-const VISIBLE_WITHIN: Duration = Duration::from_secs(10);
 
 /// Longest operator note, in characters.
 const MAX_NOTE_CHARS: usize = 2000;
@@ -144,9 +139,8 @@ pub(crate) async fn change_report(
         area,
         now_ms(),
     );
-    let outcome = intake
-        .journal
-        .append(vec![Entry::Event(event)])
+    intake
+        .journal_visible(&state.analytics, event)
         .await
         .map_err(|error| {
             tracing::error!(%error, "report update not journaled");
@@ -155,13 +149,6 @@ pub(crate) async fn change_report(
                 "the change could not be stored; try again",
             )
         })?;
-    let seq = match outcome.first() {
-        Some(Outcome::Stored(seq)) => *seq,
-        _ => intake.journal.committed_seq(),
-    };
-    if !state.analytics.wait_applied(seq, VISIBLE_WITHIN).await {
-        tracing::warn!(seq, "report update journaled but not yet visible");
-    }
     state
         .analytics
         .report_detail(&id, now_ms(), claims.role == Role::Admin)

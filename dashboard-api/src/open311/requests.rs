@@ -12,14 +12,8 @@ use axum::response::Response;
 use ioc_analytics::reports::query::{DEFAULT_WINDOW_MS, MAX_RESULTS, statuses_of};
 use ioc_analytics::reports::{Report, ReportQuery};
 use ioc_ingest::event::{format_ts, now_ms};
-use ioc_ingest::journal::{Entry, Outcome};
 use ioc_ingest::report::{self, MAX_ID_BYTES, ProblemKind};
 use serde_json::{Map, Value, json};
-use std::time::Duration;
-
-/// How long a POST waits for analytics to show the report before answering anyway (it is
-/// journaled by then; only read-your-writes is at stake).
-const VISIBLE_WITHIN: Duration = Duration::from_secs(10);
 
 /// The form field carrying an app's own id for a report, for idempotent retries.
 const CLIENT_ID_FIELD: &str = "client_request_id";
@@ -180,9 +174,8 @@ async fn create_report(
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_string();
-    let outcome = intake
-        .journal
-        .append(vec![Entry::Event(event)])
+    intake
+        .journal_visible(&state.analytics, event)
         .await
         .map_err(|error| {
             tracing::error!(%error, "report not journaled");
@@ -191,20 +184,6 @@ async fn create_report(
                 "the report could not be stored; try again",
             )
         })?;
-    // Our own seq; for a retry (duplicate) the first copy's seq is at most the committed one.
-    let seq = match outcome.first() {
-        Some(Outcome::Stored(seq)) => *seq,
-        _ => {
-            tracing::debug!(%request_id, "retried report answered with its first id");
-            intake.journal.committed_seq()
-        }
-    };
-    if !state.analytics.wait_applied(seq, VISIBLE_WITHIN).await {
-        tracing::warn!(
-            seq,
-            "report journaled but not yet visible; answering anyway"
-        );
-    }
     Ok(json!([{
         "service_request_id": request_id,
         "service_notice": notice(state, &code),
