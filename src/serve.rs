@@ -7,11 +7,12 @@
 use crate::config::{EngineConfig, default_client_id};
 use anyhow::Context;
 use ioc_analytics::Analytics;
+use ioc_analytics::alerts::RuleSet;
 use ioc_dashboard_api::prometheus::write_metric;
 use ioc_dashboard_api::{ApiConfig, ApiState, Authenticator, MetricsSource, Readiness};
 use ioc_ingest::Areas;
 use ioc_ingest::intake::Intake;
-use ioc_ingest::journal::{self, Durability, JournalHandle, SqliteJournal};
+use ioc_ingest::journal::{self, Durability, Entry, JournalHandle, SqliteJournal};
 use ioc_ingest::mqtt::{self, BrokerUrl, MqttConfig, MqttStatus, Protocol};
 use ioc_ingest::topic::TopicScheme;
 use ioc_ingest::validate::Validator;
@@ -131,7 +132,9 @@ pub async fn run_with(
         config.analytics.dead_letter_capacity,
     )
     .context("cannot open the journal")?;
-    let analytics = Analytics::new(Arc::clone(&areas), config.analytics.clone());
+    let rules = load_rules(config.rules.as_deref())?;
+    tracing::info!(rules = rules.rules.len(), "alert rules loaded");
+    let analytics = Analytics::new(Arc::clone(&areas), config.analytics.clone()).with_rules(rules);
     let replayed = Arc::new(AtomicBool::new(false));
     let store = {
         let analytics = analytics.clone();
@@ -161,6 +164,10 @@ pub async fn run_with(
     replayed.store(true, Ordering::Relaxed);
     let (sink, _analytics_thread) = analytics.start_worker()?;
     let (journal, _journal_thread) = journal::spawn(store, sink)?;
+    tokio::spawn(journal_alerts(
+        analytics.connect_alert_journal(),
+        journal.clone(),
+    ));
 
     // Broker.
     let broker_url = if config.mqtt == "embedded" {
@@ -205,6 +212,14 @@ pub async fn run_with(
             let _ = receiver.recv().await;
         }
     };
+    let (alerts_out, alerts_queue) = mqtt::publisher::queue();
+    tokio::spawn(forward_alerts(analytics.alert_feed(), alerts_out));
+    tokio::spawn(mqtt::publisher::publish(
+        mqtt_config.clone(),
+        ioc_ingest::topic::ALERTS_TOPIC.to_string(),
+        alerts_queue,
+        stopped(&stop),
+    ));
     let subscriber = tokio::spawn(mqtt::run(
         mqtt_config,
         intake,
@@ -265,4 +280,55 @@ pub async fn run_with(
     drop(journal);
     tracing::info!("engine stopped");
     Ok(())
+}
+
+/// The rules of `--rules`, or the compiled-in ones; a bad file stops the start with every
+/// problem and its line.
+fn load_rules(path: Option<&std::path::Path>) -> anyhow::Result<RuleSet> {
+    let Some(path) = path else {
+        return Ok(RuleSet::defaults());
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the rules file {}", path.display()))?;
+    RuleSet::parse(&text)
+        .map_err(|error| anyhow::anyhow!("rules file {} refused:\n{error}", path.display()))
+}
+
+/// Journals the transitions the rule evaluator asks for; they come back through the journal
+/// to the alert book, the websocket push and MQTT.
+async fn journal_alerts(
+    mut transitions: tokio::sync::mpsc::UnboundedReceiver<ioc_ingest::Event>,
+    journal: JournalHandle,
+) {
+    while let Some(first) = transitions.recv().await {
+        let mut entries = vec![Entry::Event(first)];
+        while let Ok(next) = transitions.try_recv() {
+            entries.push(Entry::Event(next));
+        }
+        if let Err(error) = journal.append(entries).await {
+            // The evaluator asks again once the transition has been in flight too long.
+            tracing::error!(%error, "alert transition not journaled; will retry");
+        }
+    }
+}
+
+/// Turns applied alert transitions into `ioc/alerts` messages.
+async fn forward_alerts(
+    mut feed: tokio::sync::broadcast::Receiver<Arc<ioc_analytics::alerts::Alert>>,
+    out: tokio::sync::mpsc::Sender<Vec<u8>>,
+) {
+    loop {
+        match feed.recv().await {
+            Ok(alert) => {
+                let body = serde_json::to_vec(&alert.to_json()).unwrap_or_default();
+                if out.try_send(body).is_err() {
+                    tracing::debug!("alert publish queue full; MQTT copy dropped");
+                }
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
+                tracing::warn!(missed, "alert publisher fell behind");
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+        }
+    }
 }

@@ -32,6 +32,57 @@ pub struct AnalyticsConfig {
     /// Weights of the area ranking's terms (`ranking_weights = { report_on_time = 0.25, … }`);
     /// see [`RankingWeights`] for the terms and defaults.
     pub ranking_weights: RankingWeights,
+    /// How an area's VN_AQI comes from its stations: `worst` (the default: the area is as bad
+    /// as its worst station) or `mean` (the mean of the stations' indices).
+    pub area_aqi: AreaAqi,
+    /// Noise limits of QCVN 26:2010 (`noise_limits = { day_db = 70, night_db = 55 }` for
+    /// ordinary areas; special areas such as hospitals use 55/45).
+    pub noise_limits: NoiseLimits,
+}
+
+/// How an area's VN_AQI is derived from its stations'.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AreaAqi {
+    /// The worst station's index.
+    #[default]
+    Worst,
+    /// The mean of the stations' indices, rounded.
+    Mean,
+}
+
+/// Day and night noise limits, dB(A), and where the day begins and ends (local hours, UTC+7).
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, serde::Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NoiseLimits {
+    /// Limit by day (QCVN 26:2010 ordinary areas: 70).
+    pub day_db: f64,
+    /// Limit by night (QCVN 26:2010 ordinary areas: 55).
+    pub night_db: f64,
+    /// Local hour the day period starts (6).
+    pub day_from_hour: u32,
+    /// Local hour the night period starts (21).
+    pub night_from_hour: u32,
+}
+
+impl Default for NoiseLimits {
+    fn default() -> Self {
+        Self {
+            day_db: 70.0,
+            night_db: 55.0,
+            day_from_hour: 6,
+            night_from_hour: 21,
+        }
+    }
+}
+
+impl NoiseLimits {
+    /// The limit in force at an epoch-ms time, and whether it is the day limit.
+    pub fn at(&self, ts_ms: i64) -> (f64, bool) {
+        let local_hour = ((ts_ms + 7 * 3_600_000).div_euclid(3_600_000)).rem_euclid(24) as u32;
+        let day = local_hour >= self.day_from_hour && local_hour < self.night_from_hour;
+        (if day { self.day_db } else { self.night_db }, day)
+    }
 }
 
 impl Default for AnalyticsConfig {
@@ -45,6 +96,8 @@ impl Default for AnalyticsConfig {
             report_sla_hours: BTreeMap::new(),
             dossier_targets: DossierTargets::default(),
             ranking_weights: RankingWeights::default(),
+            area_aqi: AreaAqi::default(),
+            noise_limits: NoiseLimits::default(),
         }
     }
 }
@@ -82,6 +135,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn noise_limits_follow_local_day_and_night() {
+        let limits = NoiseLimits::default();
+        // 2026-11-25 05:59 and 06:00 and 21:00 in Hanoi (UTC+7).
+        let local_midnight = 1_795_539_600_000_i64;
+        assert_eq!(limits.at(local_midnight + 359 * 60_000), (55.0, false));
+        assert_eq!(limits.at(local_midnight + 6 * 3_600_000), (70.0, true));
+        assert_eq!(limits.at(local_midnight + 21 * 3_600_000), (55.0, false));
+    }
+
+    #[test]
     fn dossier_targets_and_weights_parse_with_defaults_for_the_rest() {
         let text = r#"{"dossier_targets": {"online_pct": 25, "on_time_pct": 100},
             "ranking_weights": {"environment": 0, "dossier_online": 2}}"#;
@@ -93,6 +156,8 @@ mod tests {
         assert_eq!(config.ranking_weights.dossier_online, 2.0);
         assert_eq!(config.ranking_weights.report_on_time, 0.25);
         let unknown = r#"{"dossier_targets": {"online": 1}}"#;
+        assert!(serde_json::from_str::<AnalyticsConfig>(unknown).is_err());
+        let unknown = r#"{"noise_limits": {"day": 1}}"#;
         assert!(serde_json::from_str::<AnalyticsConfig>(unknown).is_err());
     }
 }

@@ -1,20 +1,22 @@
 //! The analytics handle: shared state, the worker thread that runs polars off the async
 //! runtime, and the journal sink that feeds it.
 
+use crate::alerts::{Alert, AlertChangeError, Evaluator, Rule, RuleSet};
 use crate::batch;
 use crate::config::AnalyticsConfig;
 use crate::reports::{ChangeError, Report, ReportQuery};
 use crate::state::State;
+use crate::views::AlertQuery;
 use crate::views::{self, ViewError, ViewName, ViewRequest};
 use ioc_ingest::deadletter::DeadLetter;
 use ioc_ingest::journal::{JournalSink, Recovered};
 use ioc_ingest::report::update::Change;
 use ioc_ingest::{Areas, Event, Reason};
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::collections::BTreeMap;
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex, MutexGuard};
-use tokio::sync::watch;
+use tokio::sync::{broadcast, mpsc, watch};
 
 /// Committed batches waiting for the worker; when full, the journal thread waits (and with it
 /// the acknowledgements), so memory stays bounded under any input rate.
@@ -33,7 +35,20 @@ pub enum AnalyticsError {
 pub struct Analytics {
     state: Arc<Mutex<State>>,
     applied: Arc<watch::Sender<i64>>,
+    /// Every alert transition applied live, for the websocket push and MQTT `ioc/alerts`.
+    alert_feed: broadcast::Sender<Arc<Alert>>,
+    /// Where the rule evaluator's transitions go to be journaled; `None` until the engine
+    /// connects the journal (replay and unit tests evaluate nothing).
+    alert_journal: Arc<Mutex<Option<mpsc::UnboundedSender<Event>>>>,
 }
+
+/// Alert transitions a slow listener may fall behind by before it misses some (it still sees
+/// them in the `alerts` view's next tick).
+const ALERT_FEED_CAPACITY: usize = 1024;
+
+/// How often the worker checks clock-driven alert conditions (silent sensors, thinning report
+/// clusters) when no batch arrives.
+const RECONCILE_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Counters for `/metrics`.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -54,7 +69,68 @@ impl Analytics {
         Self {
             state: Arc::new(Mutex::new(State::new(areas, config))),
             applied: Arc::new(watch::channel(0).0),
+            alert_feed: broadcast::channel(ALERT_FEED_CAPACITY).0,
+            alert_journal: Arc::new(Mutex::new(None)),
         }
+    }
+
+    /// Replaces the alert rules (call before replay, so the trackers see every event).
+    pub fn with_rules(self, rules: RuleSet) -> Self {
+        self.lock().evaluator = Evaluator::new(rules);
+        self
+    }
+
+    /// The alert rules in force.
+    pub fn rules(&self) -> Vec<Rule> {
+        self.lock().evaluator.rules().to_vec()
+    }
+
+    /// Starts live alert evaluation: the rule evaluator's transitions arrive on the returned
+    /// receiver, for the caller to journal (they come back through the journal like any event).
+    pub fn connect_alert_journal(&self) -> mpsc::UnboundedReceiver<Event> {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        *self
+            .alert_journal
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(sender);
+        receiver
+    }
+
+    /// Alert transitions as they are applied (live only).
+    pub fn alert_feed(&self) -> broadcast::Receiver<Arc<Alert>> {
+        self.alert_feed.subscribe()
+    }
+
+    /// Evaluates the clock-driven conditions and sends the transitions the rules call for to
+    /// the journal (blocking: call off the async runtime). Does nothing until connected.
+    pub fn reconcile_alerts(&self, now_ms: i64) {
+        let journal = self
+            .alert_journal
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone();
+        let Some(journal) = journal else { return };
+        let transitions = self.lock().reconcile_alerts(now_ms);
+        for (transition, area) in transitions {
+            if journal.send(transition.to_event(&area, now_ms)).is_err() {
+                tracing::warn!("alert journal closed; transition dropped");
+            }
+        }
+    }
+
+    /// Alerts matching `query`, newest first.
+    pub fn alerts(&self, query: &AlertQuery) -> Vec<Alert> {
+        query.run(&self.lock().alerts)
+    }
+
+    /// One alert.
+    pub fn alert(&self, id: &str) -> Option<Alert> {
+        self.lock().alerts.get(id).cloned()
+    }
+
+    /// Whether an operator may acknowledge (`resolve == false`) or resolve the alert now.
+    pub fn check_alert_change(&self, id: &str, resolve: bool) -> Result<Alert, AlertChangeError> {
+        self.lock().alerts.check(id, resolve).cloned()
     }
 
     /// Records that every journal event up to `seq` has been applied (replay sets it once,
@@ -128,7 +204,15 @@ impl Analytics {
     /// Applies a batch of journaled events (blocking: call off the async runtime).
     /// `live_at_ms` is the wall-clock time for the rate meter; `None` during replay.
     pub fn apply(&self, events: &[Event], live_at_ms: Option<i64>) -> Result<(), AnalyticsError> {
-        let readings = self.lock().admit(events, live_at_ms);
+        let (readings, changed) = {
+            let mut state = self.lock();
+            let readings = state.admit(events, live_at_ms);
+            (readings, std::mem::take(&mut state.alert_changes))
+        };
+        for alert in changed {
+            // No listener is fine: the views carry the alert too.
+            let _ = self.alert_feed.send(Arc::new(alert));
+        }
         let partials = batch::aggregate(&readings)?;
         self.lock().merge(partials);
         Ok(())
@@ -155,7 +239,7 @@ impl Analytics {
                 views::area_view(&state, area, now_ms)
                     .ok_or_else(|| ViewError::BadRequest(format!("unknown area {area:?}")))
             }
-            ViewName::Alerts => Ok(json!({ "items": [] })),
+            ViewName::Alerts => Ok(views::alerts_view(&state, request, now_ms)),
             ViewName::Reports => views::reports_view(&state, request, now_ms),
             ViewName::Kpi => Ok(views::kpi_view(&state, request.scope.as_deref(), now_ms)),
         }
@@ -221,7 +305,15 @@ const MAX_COALESCED_EVENTS: usize = 50_000;
 /// Applies committed batches. When several are waiting they are merged into one micro-batch:
 /// polars' cost is mostly per batch, so a worker that falls behind catches up with bigger ones.
 fn work(analytics: Analytics, queue: Receiver<Committed>) {
-    while let Ok(first) = queue.recv() {
+    loop {
+        let first = match queue.recv_timeout(RECONCILE_EVERY) {
+            Ok(first) => first,
+            Err(RecvTimeoutError::Timeout) => {
+                analytics.reconcile_alerts(ioc_ingest::event::now_ms());
+                continue;
+            }
+            Err(RecvTimeoutError::Disconnected) => return,
+        };
         let mut events = Vec::new();
         let mut last_seq = None;
         let mut pending = Some(first);
@@ -249,5 +341,6 @@ fn work(analytics: Analytics, queue: Receiver<Committed>) {
         if let Some(seq) = last_seq {
             analytics.mark_applied(seq);
         }
+        analytics.reconcile_alerts(now);
     }
 }

@@ -5,11 +5,13 @@
 //! [`state::State::admit`] (counts, lateness) → [`batch::aggregate`] (polars) →
 //! [`state::State::merge`] (windows) → [`views`] on request.
 
+pub mod alerts;
 pub mod aqi;
 pub mod batch;
 pub mod config;
 pub mod dossiers;
 pub mod engine;
+pub mod hourly;
 pub mod partial;
 pub mod ranking;
 pub mod rate;

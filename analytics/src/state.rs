@@ -1,8 +1,10 @@
 //! Everything analytics knows, updated batch by batch: lifetime counts, the watermark, window
 //! buckets, each source's latest reading, refusals.
 
+use crate::alerts::{Alert, AlertBook, Applied, Evaluator, Transition};
 use crate::batch::Reading;
 use crate::config::AnalyticsConfig;
+use crate::hourly::HourlyAir;
 use crate::partial::Partial;
 use crate::rate::RateMeter;
 use crate::sketch::QuantileSketch;
@@ -12,6 +14,10 @@ use ioc_ingest::{Areas, Event, Kind, Reason};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
+
+/// The hidden window field holding noise energy (10^(LAeq/10)); fields starting with `_`
+/// are internal and left out of the views' series.
+pub const LAEQ_ENERGY: &str = "_laeq_energy";
 
 /// Buckets older than the newest event time minus this are dropped: the widest window
 /// (60 min) plus the allowed lateness and a minute of margin.
@@ -50,6 +56,15 @@ pub struct State {
     pub(crate) rate: RateMeter,
     pub(crate) reports: crate::reports::Register,
     pub(crate) dossiers: crate::dossiers::DossierBook,
+    /// Hourly pollutant means per air-quality station, for the hourly and daily VN_AQI.
+    pub(crate) hourly_air: BTreeMap<String, HourlyAir>,
+    /// Every alert, as the journal's alert events left it.
+    pub(crate) alerts: AlertBook,
+    /// The alert rules and their per-subject trackers.
+    pub(crate) evaluator: Evaluator,
+    /// Alerts changed by live events since the engine last took them, for the push to
+    /// websocket clients and MQTT (replay fills nothing here).
+    pub(crate) alert_changes: Vec<Alert>,
 }
 
 impl State {
@@ -69,6 +84,10 @@ impl State {
             rate: RateMeter::default(),
             reports: crate::reports::Register::default(),
             dossiers: crate::dossiers::DossierBook::default(),
+            hourly_air: BTreeMap::new(),
+            alerts: AlertBook::default(),
+            evaluator: Evaluator::default(),
+            alert_changes: Vec::new(),
         }
     }
 
@@ -77,7 +96,15 @@ impl State {
     /// Events are taken in journal order, so replay reaches the same state as the live run.
     pub fn admit(&mut self, events: &[Event], live_at_ms: Option<i64>) -> Vec<Reading> {
         let mut readings = Vec::new();
+        let wall_ms = live_at_ms.unwrap_or_else(ioc_ingest::event::now_ms);
+        let mut counted = 0_u64;
         for event in events {
+            if event.kind == Kind::Alert {
+                // The engine's own record, not a city event: it moves the alert book only.
+                self.apply_alert(event, live_at_ms.is_some());
+                continue;
+            }
+            counted += 1;
             *self
                 .counts
                 .entry(event.area.clone())
@@ -95,6 +122,8 @@ impl State {
                 self.dossiers.apply(event);
                 self.update_source(event);
             }
+            let aqi = self.update_hourly_air(event);
+            self.evaluator.observe(event, aqi, wall_ms);
             let watermark = self.max_ts.map(|max| max - self.config.allowed_lateness_ms);
             if watermark.is_some_and(|w| event.ts_ms < w) {
                 self.late_total += 1;
@@ -113,11 +142,69 @@ impl State {
                 ts: event.ts_ms,
                 value,
             }));
+            if let (Kind::Noise, Some(laeq)) =
+                (event.kind, event.values.get("laeq").and_then(Value::as_f64))
+            {
+                // Sound levels average by energy, not arithmetically: windows keep the mean
+                // of 10^(L/10) so that LAeq over any window is 10·log10 of it.
+                readings.push(Reading {
+                    area: event.area.clone(),
+                    kind: Kind::Noise,
+                    field: LAEQ_ENERGY.to_string(),
+                    bucket,
+                    ts: event.ts_ms,
+                    value: 10_f64.powf(laeq / 10.0),
+                });
+            }
         }
         if let Some(now) = live_at_ms {
-            self.rate.record(now, events.len() as u64);
+            self.rate.record(now, counted);
         }
         readings
+    }
+
+    /// Applies a journaled alert transition to the book and the trackers.
+    fn apply_alert(&mut self, event: &Event, live: bool) {
+        let Some(transition) = Transition::from_event(event) else {
+            tracing::warn!(id = %event.id, "unreadable alert event ignored");
+            return;
+        };
+        if let Applied::Changed(alert) = self.alerts.apply(&transition)
+            && live
+        {
+            self.alert_changes.push(*alert);
+        }
+        self.evaluator.applied(&transition, &self.alerts);
+    }
+
+    /// Adds an air-quality reading to its station's hourly means; returns the station's hourly
+    /// VN_AQI after it (what the `aqi` alert metric watches).
+    fn update_hourly_air(&mut self, event: &Event) -> Option<f64> {
+        if event.kind != Kind::AirQuality {
+            return None;
+        }
+        let station = self.hourly_air.entry(event.source.clone()).or_default();
+        station.add(event.ts_ms, &event.values);
+        station.hourly_aqi().map(|hourly| f64::from(hourly.aqi))
+    }
+
+    /// The transitions that bring the alert book in line with the rules now (live only).
+    pub fn reconcile_alerts(&mut self, now_ms: i64) -> Vec<(Transition, String)> {
+        let transitions = self.evaluator.reconcile(&self.alerts, &self.areas, now_ms);
+        transitions
+            .into_iter()
+            .map(|transition| {
+                let area = match &transition {
+                    Transition::Raise(alert) => alert.area.clone(),
+                    other => self
+                        .alerts
+                        .get(other.alert_id())
+                        .map(|alert| alert.area.clone())
+                        .unwrap_or_default(),
+                };
+                (transition, area)
+            })
+            .collect()
     }
 
     /// Second phase: merges the polars partials and drops buckets no window reaches.

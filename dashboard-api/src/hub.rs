@@ -61,6 +61,14 @@ impl Hub {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// Receives every alert transition as it is applied, for the `alerts` view's immediate
+    /// `alert` frames.
+    pub fn alert_feed(
+        &self,
+    ) -> tokio::sync::broadcast::Receiver<Arc<ioc_analytics::alerts::Alert>> {
+        self.analytics.alert_feed()
+    }
+
     /// Receives every tick's frame.
     pub fn frames(&self) -> watch::Receiver<Arc<TickFrame>> {
         self.frames.subscribe()

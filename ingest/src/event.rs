@@ -21,6 +21,10 @@ pub enum Kind {
     ReportUpdate,
     /// Public-service dossier (hồ sơ thủ tục hành chính) stage.
     Dossier,
+    /// An alert's transition (raised, acknowledged, resolved), written by the engine itself so
+    /// alerts survive a restart. Never accepted from outside: not in [`Kind::ALL`], so no topic
+    /// or payload can name it.
+    Alert,
 }
 
 impl Kind {
@@ -54,6 +58,7 @@ impl Kind {
             Kind::Report => "report",
             Kind::ReportUpdate => "report_update",
             Kind::Dossier => "dossier",
+            Kind::Alert => "alert",
         }
     }
 

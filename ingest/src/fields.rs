@@ -126,6 +126,6 @@ pub fn specs(kind: Kind) -> &'static [FieldSpec] {
         Kind::WaterLevel => WATER_LEVEL,
         Kind::Noise => NOISE,
         Kind::Dossier => DOSSIER,
-        Kind::Report | Kind::ReportUpdate => &[],
+        Kind::Report | Kind::ReportUpdate | Kind::Alert => &[],
     }
 }

@@ -10,6 +10,9 @@ pub const ANY_AREA: &str = "_";
 /// Topic on which the engine publishes every rejected message.
 pub const DEADLETTER_TOPIC: &str = "ioc/deadletter";
 
+/// Where alert transitions are published (DESIGN §5), one JSON alert per message.
+pub const ALERTS_TOPIC: &str = "ioc/alerts";
+
 /// What the topic of an incoming message says about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TopicInfo {

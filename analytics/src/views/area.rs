@@ -26,13 +26,23 @@ pub fn area_view(state: &State, area_id: &str, now_ms: i64) -> Option<Value> {
                 "values": source.values,
                 "last_ts": format_ts(source.last_ts),
                 "stale": newest.saturating_sub(source.last_ts) > state.config.stale_after_ms,
+                "aqi": state
+                    .hourly_air
+                    .get(&source.id)
+                    .and_then(|station| station.hourly_aqi())
+                    .map(|hourly| hourly.aqi),
             })
         })
         .collect();
     let mut series = Map::new();
     let mut windows = Map::new();
     if let Some(end) = state.window_end() {
-        for key in state.windows.keys_of(&area.id) {
+        for key in state
+            .windows
+            .keys_of(&area.id)
+            .into_iter()
+            .filter(|key| !key.field.starts_with('_'))
+        {
             let points: Vec<Value> = state
                 .windows
                 .minute_means(key, end, SERIES_MINUTES)
@@ -83,7 +93,10 @@ pub fn area_view(state: &State, area_id: &str, now_ms: i64) -> Option<Value> {
             "reports".into(),
             Value::Array(super::reports::open_reports_of(state, &area.id, now_ms)),
         );
-        map.insert("alerts".into(), json!([]));
+        map.insert(
+            "alerts".into(),
+            Value::Array(super::alerts::open_alerts_of(state, &area.id)),
+        );
     }
     Some(data)
 }

@@ -1,7 +1,9 @@
 //! Per-area figures derived from windows and sources: AQI, congestion, flood, noise.
 
 use crate::aqi::{self, Pollutant};
-use crate::state::State;
+use crate::config::AreaAqi;
+use crate::hourly::{AqiBasis, HourlyAir, HourlyAqi};
+use crate::state::{LAEQ_ENERGY, State};
 use crate::windows::WINDOWS;
 use ioc_ingest::Kind;
 use serde_json::Value;
@@ -23,6 +25,11 @@ pub(crate) struct AreaMetrics {
     pub gauges_alert: u64,
     pub gauges_danger: u64,
     pub laeq_5m: Option<f64>,
+    pub laeq_1h: Option<f64>,
+    pub noise_limit_db: f64,
+    pub noise_over_limit: Option<bool>,
+    pub aqi_basis: Option<AqiBasis>,
+    pub aqi_daily: Option<u32>,
 }
 
 /// Computes the figures of one area (or the city with [`crate::windows::CITY`]).
@@ -68,8 +75,48 @@ pub(crate) fn area_metrics(state: &State, area: &str) -> AreaMetrics {
             gauges_alert += 1;
         }
     }
+    let stations: Vec<&HourlyAir> = in_area(Kind::AirQuality)
+        .filter_map(|s| state.hourly_air.get(&s.id))
+        .collect();
+    let station_hours: Vec<HourlyAqi> = stations.iter().filter_map(|s| s.hourly_aqi()).collect();
+    let daily: Vec<u32> = stations.iter().filter_map(|s| s.daily_aqi()).collect();
+    let combine = |values: Vec<u32>| match state.config.area_aqi {
+        AreaAqi::Worst => values.into_iter().max(),
+        AreaAqi::Mean if values.is_empty() => None,
+        AreaAqi::Mean => Some(
+            (values.iter().map(|v| f64::from(*v)).sum::<f64>() / values.len() as f64).round()
+                as u32,
+        ),
+    };
+    let station_aqi = combine(station_hours.iter().map(|h| h.aqi).collect());
+    let basis = if station_hours
+        .iter()
+        .any(|h| h.basis == AqiBasis::CurrentHour)
+    {
+        AqiBasis::CurrentHour
+    } else {
+        AqiBasis::Nowcast
+    };
+    let laeq = |width: i64| {
+        state
+            .window(area, Kind::Noise, LAEQ_ENERGY, width)
+            .mean()
+            .filter(|energy| *energy > 0.0)
+            .map(|energy| 10.0 * energy.log10())
+    };
+    let (noise_limit_db, _) = state
+        .config
+        .noise_limits
+        .at(state.max_ts.unwrap_or_else(ioc_ingest::event::now_ms));
+    let laeq_5m = laeq(FIVE_MIN_MS);
     AreaMetrics {
-        aqi: aqi::aqi(&concentrations),
+        // Stations' hourly indices when there are any; else the area's hourly window.
+        aqi: station_aqi.or_else(|| aqi::aqi(&concentrations)),
+        aqi_basis: station_aqi.map(|_| basis),
+        aqi_daily: combine(daily),
+        laeq_1h: laeq(HOUR_MS),
+        noise_limit_db,
+        noise_over_limit: laeq_5m.map(|l| l > noise_limit_db),
         pm25_1h: hourly("pm25"),
         traffic_speed_5m: speed_5m,
         congestion,
@@ -77,7 +124,7 @@ pub(crate) fn area_metrics(state: &State, area: &str) -> AreaMetrics {
         water_level_max_cm,
         gauges_alert,
         gauges_danger,
-        laeq_5m: state.window(area, Kind::Noise, "laeq", FIVE_MIN_MS).mean(),
+        laeq_5m,
     }
 }
 

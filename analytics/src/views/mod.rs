@@ -1,5 +1,6 @@
 //! Live views (DESIGN §6): what the operators' screens show, built from the state as JSON.
 
+mod alerts;
 mod area;
 mod metrics;
 mod overview;
@@ -7,6 +8,7 @@ mod ranking;
 mod reports;
 mod request;
 
+pub use alerts::{AlertFilter, AlertQuery, alerts_view};
 pub use area::area_view;
 pub use overview::{area_summary, overview_view};
 pub use reports::{kpi_view, report_detail, report_item, reports_view};

@@ -46,7 +46,7 @@ pub fn overview_view(state: &State, now_ms: i64) -> Value {
         "watermark": state.max_ts.map(|max| ioc_ingest::event::format_ts(max - state.config.allowed_lateness_ms)),
         "areas": areas,
         "reports": super::reports::city_kpi(state, now_ms),
-        "alerts_active": 0,
+        "alerts_active": state.alerts.open_total(),
         "kpi": {
             "dossiers_received": dossiers.received,
             "dossiers_resolved": dossiers.resolved,
@@ -103,9 +103,14 @@ fn summary_line(
         "gauges_alert": metrics.gauges_alert,
         "gauges_danger": metrics.gauges_danger,
         "laeq_5m": metrics.laeq_5m.map(round2),
+        "laeq_1h": metrics.laeq_1h.map(round2),
+        "noise_limit_db": metrics.noise_limit_db,
+        "noise_over_limit": metrics.noise_over_limit,
+        "aqi_basis": metrics.aqi_basis,
+        "aqi_daily": metrics.aqi_daily,
         "reports_open": open,
         "reports_overdue": overdue,
-        "alerts_active": 0,
+        "alerts_active": state.alerts.open_in(&area.id),
         "rank": rank,
     })
 }

@@ -98,7 +98,15 @@ impl ViewRequest {
                 "the area view needs an `area`".into(),
             ));
         }
-        if let Some(status) = &status
+        if view == ViewName::Alerts {
+            if let Some(status) = &status
+                && crate::views::AlertFilter::parse(status).is_none()
+            {
+                return Err(ViewError::BadRequest(format!(
+                    "status {status:?} is not open, all, active, acknowledged or resolved"
+                )));
+            }
+        } else if let Some(status) = &status
             && !matches!(status.as_str(), "open" | "closed" | "all")
             && crate::reports::Status::parse(status).is_none()
         {

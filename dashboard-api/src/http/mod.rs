@@ -1,5 +1,6 @@
 //! Routes and the small handlers; each group of paths has its own module.
 
+mod alerts;
 mod errors;
 mod health;
 mod openapi;
@@ -32,6 +33,12 @@ pub(crate) fn router(state: ApiState) -> Router {
         .route("/api/deadletter", get(views::dead_letters))
         .route("/ws", get(views::websocket))
         .route("/api/openapi.json", get(openapi::openapi))
+        .route("/api/alerts", get(alerts::list_alerts))
+        .route("/api/alerts/{id}", get(alerts::get_alert))
+        .route(
+            "/api/alerts/{id}/{action}",
+            axum::routing::post(alerts::change_alert),
+        )
         .route("/api/reports/{id}", get(reports::get_report))
         .route(
             "/api/reports/{id}/{action}",

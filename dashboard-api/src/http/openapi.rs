@@ -28,6 +28,31 @@ fn operator_paths() -> Value {
             "parameters": [{"name": "limit", "in": "query", "schema": {"type": "integer", "maximum": 1000}}],
             "responses": {"200": answer("Dead-letter records")}
         }},
+        "/api/alerts": {"get": {
+            "summary": "Alerts in the token's scope, newest first (open ones by default)",
+            "parameters": [
+                {"name": "state", "in": "query", "schema": {"type": "string", "enum": ["open", "all", "active", "acknowledged", "resolved"]}},
+                {"name": "area", "in": "query", "schema": {"type": "string"}},
+                {"name": "rule", "in": "query", "schema": {"type": "string"}},
+                {"name": "limit", "in": "query", "schema": {"type": "integer", "maximum": 500}}
+            ],
+            "responses": {"200": answer("`items` and `total`"), "400": answer("Bad filter"), "403": answer("Area outside the token's scope")}
+        }},
+        "/api/alerts/{id}": {"get": {
+            "summary": "One alert",
+            "parameters": [id.clone()],
+            "responses": {"200": answer("The alert"), "403": answer("Outside the token's area scope"), "404": answer("No such alert")}
+        }},
+        "/api/alerts/{id}/ack": {"post": {
+            "summary": "Acknowledge an active alert (operator role); pushed at once to `alerts` subscribers and MQTT `ioc/alerts`",
+            "parameters": [id.clone()],
+            "responses": {"200": answer("The alert, acknowledged"), "403": answer("Role or scope"), "404": answer("No such alert"), "409": answer("Not active")}
+        }},
+        "/api/alerts/{id}/resolve": {"post": {
+            "summary": "Resolve an open alert (operator role); its rule raises no new alert for the subject until the condition clears",
+            "parameters": [id.clone()],
+            "responses": {"200": answer("The alert, resolved"), "403": answer("Role or scope"), "404": answer("No such alert"), "409": answer("Already resolved")}
+        }},
         "/api/reports/{id}": {"get": {
             "summary": "A citizen report with its history; the reporter's contact in full for admins only",
             "parameters": [id.clone()],

@@ -26,6 +26,13 @@ pub enum Outgoing {
         /// RFC 7386 patch.
         patch: Value,
     },
+    /// An alert transition for an `alerts` subscription, sent at once (not on the tick).
+    Alert {
+        /// Subscription id.
+        id: String,
+        /// The alert as it is now.
+        alert: Arc<Value>,
+    },
     /// A frame outside any subscription's sequence (pong, errors).
     Plain(Value),
     /// The subscription ended: its sequence restarts if the id is used again.

@@ -78,8 +78,15 @@ pub async fn serve_socket(
     };
     let mut frames = hub.frames();
     frames.borrow_and_update();
+    let mut alerts = hub.alert_feed();
     loop {
         tokio::select! {
+            alert = alerts.recv() => match alert {
+                Ok(alert) => session.alert(&alert),
+                // Missed transitions still reach the client in the view's next update.
+                Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(broadcast::error::RecvError::Closed) => break,
+            },
             message = stream.next() => match message {
                 Some(Ok(Message::Text(text))) => session.handle(text.as_str()).await,
                 Some(Ok(Message::Binary(_))) => session.plain(error_frame(None, "bad_request", "binary frames are not accepted")),
@@ -121,6 +128,10 @@ fn render(frame: Outgoing, seqs: &mut HashMap<String, u64>) -> Option<String> {
         Outgoing::Update { id, patch } => {
             let seq = next_seq(&id);
             json!({"type": "update", "id": id, "seq": seq, "at": at, "patch": patch})
+        }
+        Outgoing::Alert { id, alert } => {
+            let seq = next_seq(&id);
+            json!({"type": "alert", "id": id, "seq": seq, "at": at, "alert": &*alert})
         }
         Outgoing::Plain(value) => value,
         Outgoing::Forget(id) => {
@@ -229,6 +240,34 @@ impl Session {
         for patch in patches {
             if self.push(patch) == Pushed::Reset {
                 // The snapshots just queued already hold this tick's data.
+                break;
+            }
+        }
+    }
+
+    /// Pushes an alert transition to every `alerts` subscription that may see it.
+    fn alert(&mut self, alert: &ioc_analytics::alerts::Alert) {
+        if !crate::scope::allows_area(&self.claims, &alert.area) {
+            return;
+        }
+        let json = Arc::new(alert.to_json());
+        let frames: Vec<Outgoing> = self
+            .subscriptions
+            .iter()
+            .filter(|(_, s)| s.request.view == ioc_analytics::ViewName::Alerts)
+            .filter(|(_, s)| {
+                s.request
+                    .area
+                    .as_ref()
+                    .is_none_or(|area| *area == alert.area)
+            })
+            .map(|(id, _)| Outgoing::Alert {
+                id: id.clone(),
+                alert: Arc::clone(&json),
+            })
+            .collect();
+        for frame in frames {
+            if self.push(frame) == Pushed::Reset {
                 break;
             }
         }

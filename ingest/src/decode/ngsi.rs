@@ -154,7 +154,7 @@ fn fields_of(entity: &Map<String, Value>, kind: Kind) -> Map<String, Value> {
         Kind::Traffic => TRAFFIC,
         Kind::WaterLevel => WATER_LEVEL,
         Kind::Noise => NOISE,
-        Kind::Report | Kind::ReportUpdate | Kind::Dossier => &[],
+        Kind::Report | Kind::ReportUpdate | Kind::Dossier | Kind::Alert => &[],
     };
     mapping
         .iter()

@@ -10,6 +10,7 @@
 //! broker's `message_size_limit` at or below [`config::MAX_PACKET_BYTES`].
 
 pub mod config;
+pub mod publisher;
 mod status;
 mod subscriber;
 mod v4;

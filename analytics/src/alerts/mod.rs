@@ -1,0 +1,20 @@
+//! Alerts (DESIGN §5): rules from a TOML file, evaluated on every micro-batch and on a clock;
+//! a lifecycle `active → acknowledged → resolved` whose every transition is a journal event.
+
+mod alert;
+mod book;
+mod duration;
+mod evaluate;
+mod message;
+mod rules;
+mod trackers;
+
+pub use alert::{ALERT_SOURCE, Alert, AlertState, Transition, alert_id};
+pub use book::{AlertBook, AlertChangeError, Applied};
+pub use duration::parse_duration_ms;
+pub use evaluate::Evaluator;
+pub use rules::{
+    Condition, DEFAULT_RULES, Direction, Limit, Metric, Rule, RuleProblem, RuleSet, RulesError,
+    Severity,
+};
+pub use trackers::{distance_m, hour_of_week};

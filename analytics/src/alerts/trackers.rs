@@ -1,0 +1,646 @@
+//! Per-subject state of each rule type: fed every event in journal order (live and in replay,
+//! so a restart rebuilds them exactly), they say whether their condition holds now.
+
+use super::rules::Direction;
+use std::collections::{HashMap, VecDeque};
+
+/// A condition that holds: what an alert raised now would say.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Firing {
+    /// Area of the subject.
+    pub area: String,
+    /// Sensor, for sensor rules.
+    pub source: Option<String>,
+    /// The value now.
+    pub value: f64,
+    /// The limit it crossed.
+    pub threshold: f64,
+    /// Position, when known.
+    pub lat: Option<f64>,
+    /// Position, when known.
+    pub lon: Option<f64>,
+    /// A reference value for the message (the baseline mean of an anomaly).
+    pub reference: Option<f64>,
+}
+
+/// Where a subject's condition stands, and whether an operator closed its alert while it held.
+#[derive(Debug, Clone, Default)]
+pub struct Holding {
+    /// `Some` while the condition holds.
+    pub firing: Option<Firing>,
+    /// An operator resolved the alert while the condition still held: no new alert until it
+    /// clears once.
+    pub suppressed: bool,
+}
+
+impl Holding {
+    fn clear(&mut self) {
+        self.firing = None;
+        self.suppressed = false;
+    }
+}
+
+/// What a sensor reading says for the sensor rules.
+#[derive(Debug, Clone)]
+pub struct Observation<'a> {
+    /// Sensor id.
+    pub source: &'a str,
+    /// Area.
+    pub area: &'a str,
+    /// Event time, ms.
+    pub ts: i64,
+    /// The metric's value.
+    pub value: f64,
+    /// Position.
+    pub lat: Option<f64>,
+    /// Position.
+    pub lon: Option<f64>,
+}
+
+impl Observation<'_> {
+    fn firing(&self, threshold: f64) -> Firing {
+        Firing {
+            area: self.area.to_string(),
+            source: Some(self.source.to_string()),
+            value: self.value,
+            threshold,
+            lat: self.lat,
+            lon: self.lon,
+            reference: None,
+        }
+    }
+}
+
+/// "Beyond the limit for a duration", per sensor.
+#[derive(Debug, Clone, Default)]
+pub struct ThresholdTracker {
+    /// The condition.
+    pub holding: Holding,
+    pending_since: Option<i64>,
+    last_ts: Option<i64>,
+}
+
+impl ThresholdTracker {
+    /// Takes a reading against `limit`; `above` says which side is bad.
+    pub fn observe(
+        &mut self,
+        reading: &Observation<'_>,
+        limit: f64,
+        above: bool,
+        margin: f64,
+        for_ms: i64,
+    ) {
+        if self.last_ts.is_some_and(|last| reading.ts < last) {
+            return; // an older reading says nothing about now
+        }
+        self.last_ts = Some(reading.ts);
+        let value = reading.value;
+        let beyond = if above { value > limit } else { value < limit };
+        let cleared = if above {
+            value <= limit - margin
+        } else {
+            value >= limit + margin
+        };
+        if let Some(firing) = &mut self.holding.firing {
+            if cleared {
+                self.holding.clear();
+                self.pending_since = None;
+            } else {
+                firing.value = value;
+            }
+            return;
+        }
+        if cleared {
+            self.holding.suppressed = false;
+        }
+        if !beyond {
+            self.pending_since = None;
+            return;
+        }
+        let since = *self.pending_since.get_or_insert(reading.ts);
+        if reading.ts - since >= for_ms {
+            self.holding.firing = Some(reading.firing(limit));
+        }
+    }
+}
+
+/// "Changed by this much within this span", per sensor.
+#[derive(Debug, Clone, Default)]
+pub struct RateTracker {
+    /// The condition.
+    pub holding: Holding,
+    history: VecDeque<(i64, f64)>,
+    calm_since: Option<i64>,
+}
+
+impl RateTracker {
+    /// Takes a reading; `rise` negative watches falls.
+    pub fn observe(
+        &mut self,
+        reading: &Observation<'_>,
+        rise: f64,
+        clear_rise: f64,
+        within_ms: i64,
+    ) {
+        if self
+            .history
+            .back()
+            .is_some_and(|(last, _)| reading.ts < *last)
+        {
+            return;
+        }
+        self.history.push_back((reading.ts, reading.value));
+        while self
+            .history
+            .front()
+            .is_some_and(|(ts, _)| *ts < reading.ts - within_ms)
+        {
+            self.history.pop_front();
+        }
+        let values = self.history.iter().map(|(_, v)| *v);
+        let change = if rise > 0.0 {
+            reading.value - values.fold(f64::INFINITY, f64::min)
+        } else {
+            reading.value - values.fold(f64::NEG_INFINITY, f64::max)
+        };
+        let steep = if rise > 0.0 {
+            change >= rise
+        } else {
+            change <= rise
+        };
+        let calm = if rise > 0.0 {
+            change < clear_rise
+        } else {
+            change > clear_rise
+        };
+        match &mut self.holding.firing {
+            None => {
+                if steep && !self.holding.suppressed {
+                    self.holding.firing = Some(Firing {
+                        value: change,
+                        ..reading.firing(rise)
+                    });
+                    self.calm_since = None;
+                } else if calm {
+                    self.holding.suppressed = false;
+                }
+            }
+            Some(firing) => {
+                if calm {
+                    let since = *self.calm_since.get_or_insert(reading.ts);
+                    if reading.ts - since >= within_ms {
+                        self.holding.clear();
+                        self.calm_since = None;
+                    }
+                } else {
+                    self.calm_since = None;
+                    if steep {
+                        firing.value = change;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// "No reading for a while", per sensor; judged against the wall clock.
+#[derive(Debug, Clone)]
+pub struct StaleTracker {
+    /// The condition.
+    pub holding: Holding,
+    area: String,
+    last_seen_ms: i64,
+    recovered: u32,
+}
+
+impl StaleTracker {
+    /// A sensor first seen at `now_ms` (wall clock).
+    pub fn new(area: &str, now_ms: i64) -> Self {
+        Self {
+            holding: Holding::default(),
+            area: area.to_string(),
+            last_seen_ms: now_ms,
+            recovered: 0,
+        }
+    }
+
+    /// A reading arrived at `now_ms`.
+    pub fn observe(&mut self, area: &str, now_ms: i64, recover_readings: u32) {
+        self.last_seen_ms = self.last_seen_ms.max(now_ms);
+        area.clone_into(&mut self.area);
+        if self.holding.firing.is_some() {
+            self.recovered += 1;
+            if self.recovered >= recover_readings {
+                self.holding.clear();
+            }
+        }
+    }
+
+    /// Marks the sensor silent when it has been for `after_ms`.
+    pub fn check(&mut self, source: &str, now_ms: i64, after_ms: i64) {
+        let silent_ms = now_ms - self.last_seen_ms;
+        if self.holding.firing.is_none() && silent_ms > after_ms {
+            self.mark_silent(source, silent_ms, after_ms);
+        }
+    }
+
+    /// The journal says an alert was raised for this sensor: it was silent then.
+    pub fn mark_silent(&mut self, source: &str, silent_ms: i64, after_ms: i64) {
+        if self.holding.firing.is_none() {
+            self.recovered = 0;
+            self.holding.firing = Some(Firing {
+                area: self.area.clone(),
+                source: Some(source.to_string()),
+                value: (silent_ms as f64 / 1000.0).round(),
+                threshold: (after_ms as f64 / 1000.0).round(),
+                lat: None,
+                lon: None,
+                reference: None,
+            });
+        }
+    }
+}
+
+/// A report with a place, as the burst rule keeps it.
+#[derive(Debug, Clone, Copy)]
+struct Placed {
+    ts: i64,
+    lat: f64,
+    lon: f64,
+}
+
+/// A cluster of reports of one category: the subject of a burst alert.
+#[derive(Debug, Clone)]
+pub struct Cluster {
+    /// Category (service code).
+    pub category: String,
+    /// Centre.
+    pub lat: f64,
+    /// Centre.
+    pub lon: f64,
+    /// The condition.
+    pub holding: Holding,
+}
+
+/// "N reports of one category within R metres in T", over all reports of a rule.
+#[derive(Debug, Clone, Default)]
+pub struct BurstTracker {
+    recent: HashMap<String, VecDeque<Placed>>,
+    /// Live clusters by subject (`<category>@<lat>,<lon>` of the centre when first seen).
+    pub clusters: HashMap<String, Cluster>,
+}
+
+/// Great-circle distance in metres (haversine; plenty for a city).
+pub fn distance_m(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
+    const EARTH_RADIUS_M: f64 = 6_371_000.0;
+    let (p1, p2) = (lat1.to_radians(), lat2.to_radians());
+    let dp = p2 - p1;
+    let dl = (lon2 - lon1).to_radians();
+    let a = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
+    2.0 * EARTH_RADIUS_M * a.sqrt().asin()
+}
+
+/// The parameters of a burst rule.
+#[derive(Debug, Clone, Copy)]
+pub struct BurstShape {
+    /// Reports that make a cluster.
+    pub count: usize,
+    /// Radius, metres.
+    pub radius_m: f64,
+    /// Span, ms.
+    pub within_ms: i64,
+    /// Reports under which a cluster ends.
+    pub clear_count: usize,
+}
+
+impl BurstTracker {
+    /// Takes a report at a place.
+    pub fn observe(
+        &mut self,
+        category: &str,
+        area: &str,
+        ts: i64,
+        lat: f64,
+        lon: f64,
+        shape: BurstShape,
+    ) {
+        let recent = self.recent.entry(category.to_string()).or_default();
+        recent.push_back(Placed { ts, lat, lon });
+        let newest = recent.iter().map(|p| p.ts).max().unwrap_or(ts);
+        recent.retain(|p| p.ts > newest - shape.within_ms);
+        let near = |clat: f64, clon: f64| {
+            recent
+                .iter()
+                .filter(|p| distance_m(clat, clon, p.lat, p.lon) <= shape.radius_m)
+                .count()
+        };
+        // A report near a live cluster of its category belongs to it.
+        for cluster in self.clusters.values_mut() {
+            if cluster.category == category
+                && distance_m(cluster.lat, cluster.lon, lat, lon) <= shape.radius_m
+            {
+                let count = near(cluster.lat, cluster.lon);
+                if let Some(firing) = &mut cluster.holding.firing {
+                    firing.value = count as f64;
+                }
+                return;
+            }
+        }
+        let members: Vec<Placed> = recent
+            .iter()
+            .filter(|p| distance_m(lat, lon, p.lat, p.lon) <= shape.radius_m)
+            .copied()
+            .collect();
+        if members.len() < shape.count {
+            return;
+        }
+        let n = members.len() as f64;
+        let (clat, clon) = (
+            members.iter().map(|p| p.lat).sum::<f64>() / n,
+            members.iter().map(|p| p.lon).sum::<f64>() / n,
+        );
+        let subject = format!("{category}@{clat:.4},{clon:.4}");
+        self.clusters.insert(
+            subject,
+            Cluster {
+                category: category.to_string(),
+                lat: clat,
+                lon: clon,
+                holding: Holding {
+                    firing: Some(Firing {
+                        area: area.to_string(),
+                        source: None,
+                        value: n,
+                        threshold: shape.count as f64,
+                        lat: Some(clat),
+                        lon: Some(clon),
+                        reference: None,
+                    }),
+                    suppressed: false,
+                },
+            },
+        );
+    }
+
+    /// Ends clusters that have thinned out by `now_ms`.
+    pub fn check(&mut self, now_ms: i64, shape: BurstShape) {
+        let recent = &self.recent;
+        self.clusters.retain(|_, cluster| {
+            let count = recent.get(&cluster.category).map_or(0, |reports| {
+                reports
+                    .iter()
+                    .filter(|p| p.ts > now_ms - shape.within_ms)
+                    .filter(|p| {
+                        distance_m(cluster.lat, cluster.lon, p.lat, p.lon) <= shape.radius_m
+                    })
+                    .count()
+            });
+            if let Some(firing) = &mut cluster.holding.firing {
+                firing.value = count as f64;
+            }
+            count >= shape.clear_count
+        });
+    }
+}
+
+/// Welford's running mean and variance of one hour-of-week slot across weeks.
+#[derive(Debug, Clone, Copy, Default)]
+struct Slot {
+    weeks: u32,
+    mean: f64,
+    m2: f64,
+}
+
+impl Slot {
+    fn add(&mut self, value: f64) {
+        self.weeks += 1;
+        let delta = value - self.mean;
+        self.mean += delta / f64::from(self.weeks);
+        self.m2 += delta * (value - self.mean);
+    }
+
+    fn spread(&self) -> f64 {
+        if self.weeks < 2 {
+            0.0
+        } else {
+            (self.m2 / f64::from(self.weeks - 1)).sqrt()
+        }
+    }
+}
+
+/// Hours in a week.
+const HOURS_PER_WEEK: i64 = 168;
+/// One hour, ms.
+const HOUR_MS: i64 = 3_600_000;
+/// Vietnam's offset from UTC (no daylight saving), so slots follow local hours.
+const LOCAL_OFFSET_MS: i64 = 7 * HOUR_MS;
+/// Readings an hour needs before its mean joins the baseline.
+const MIN_READINGS_PER_HOUR: u32 = 3;
+
+/// The hour-of-week slot (0 = Monday 00:00 local … 167) of an epoch-ms time.
+pub fn hour_of_week(ts_ms: i64) -> usize {
+    // The epoch was a Thursday: shift by three days so slot 0 is Monday.
+    let hours = (ts_ms + LOCAL_OFFSET_MS).div_euclid(HOUR_MS) + 3 * 24;
+    hours.rem_euclid(HOURS_PER_WEEK) as usize
+}
+
+/// The parameters of an anomaly rule.
+#[derive(Debug, Clone, Copy)]
+pub struct AnomalyShape {
+    /// Which side counts.
+    pub direction: Direction,
+    /// Raise at this many spreads.
+    pub z: f64,
+    /// Clear under this many.
+    pub clear_z: f64,
+    /// Span of the recent mean, ms.
+    pub window_ms: i64,
+    /// Weeks needed in the slot.
+    pub min_weeks: u32,
+    /// Floor of the spread as a share of the mean.
+    pub min_spread: f64,
+}
+
+/// "Far from the usual for this hour of the week", per area.
+#[derive(Debug, Clone)]
+pub struct AnomalyTracker {
+    /// The condition.
+    pub holding: Holding,
+    slots: Box<[Slot; HOURS_PER_WEEK as usize]>,
+    hour: Option<(i64, f64, u32)>,
+    recent: VecDeque<(i64, f64)>,
+}
+
+impl Default for AnomalyTracker {
+    fn default() -> Self {
+        Self {
+            holding: Holding::default(),
+            slots: Box::new([Slot::default(); HOURS_PER_WEEK as usize]),
+            hour: None,
+            recent: VecDeque::new(),
+        }
+    }
+}
+
+impl AnomalyTracker {
+    /// Takes one reading of the area.
+    pub fn observe(&mut self, area: &str, ts: i64, value: f64, shape: AnomalyShape) {
+        let hour_start = ts - ts.rem_euclid(HOUR_MS);
+        match self.hour {
+            Some((start, sum, n)) if start == hour_start => {
+                self.hour = Some((start, sum + value, n + 1));
+            }
+            Some((start, _, _)) if hour_start < start => return, // late: not for the baseline
+            Some((start, sum, n)) => {
+                if n >= MIN_READINGS_PER_HOUR {
+                    self.slots[hour_of_week(start)].add(sum / f64::from(n));
+                }
+                self.hour = Some((hour_start, value, 1));
+            }
+            None => self.hour = Some((hour_start, value, 1)),
+        }
+        self.recent.push_back((ts, value));
+        while self
+            .recent
+            .front()
+            .is_some_and(|(t, _)| *t <= ts - shape.window_ms)
+        {
+            self.recent.pop_front();
+        }
+        let mean = self.recent.iter().map(|(_, v)| v).sum::<f64>() / self.recent.len() as f64;
+        let slot = self.slots[hour_of_week(ts)];
+        if slot.weeks < shape.min_weeks {
+            self.holding.clear();
+            return;
+        }
+        let spread = slot
+            .spread()
+            .max(shape.min_spread * slot.mean.abs())
+            .max(f64::EPSILON);
+        let z = (mean - slot.mean) / spread;
+        let toward = match shape.direction {
+            Direction::Above => z,
+            Direction::Below => -z,
+            Direction::Both => z.abs(),
+        };
+        let limit = |z: f64| match shape.direction {
+            Direction::Below => slot.mean - z * spread,
+            Direction::Above => slot.mean + z * spread,
+            Direction::Both if mean < slot.mean => slot.mean - z * spread,
+            Direction::Both => slot.mean + z * spread,
+        };
+        match &mut self.holding.firing {
+            Some(firing) if toward < shape.clear_z => {
+                let _ = firing;
+                self.holding.clear();
+            }
+            Some(firing) => firing.value = mean,
+            None if toward >= shape.z => {
+                if !self.holding.suppressed {
+                    self.holding.firing = Some(Firing {
+                        area: area.to_string(),
+                        source: None,
+                        value: mean,
+                        threshold: limit(shape.z),
+                        lat: None,
+                        lon: None,
+                        reference: Some(slot.mean),
+                    });
+                }
+            }
+            None => {
+                if toward < shape.clear_z {
+                    self.holding.suppressed = false;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(ts: i64, value: f64) -> Observation<'static> {
+        Observation {
+            source: "s1",
+            area: "a",
+            ts,
+            value,
+            lat: None,
+            lon: None,
+        }
+    }
+
+    #[test]
+    fn threshold_needs_the_whole_duration_and_clears_past_the_margin() {
+        let mut t = ThresholdTracker::default();
+        for (ts, value) in [(0, 210.0), (300_000, 220.0)] {
+            t.observe(&at(ts, value), 200.0, true, 20.0, 600_000);
+        }
+        assert!(t.holding.firing.is_none(), "5 minutes is not 10");
+        t.observe(&at(600_000, 205.0), 200.0, true, 20.0, 600_000);
+        assert_eq!(t.holding.firing.as_ref().map(|f| f.value), Some(205.0));
+        // Flapping inside the hysteresis band keeps it.
+        t.observe(&at(660_000, 190.0), 200.0, true, 20.0, 600_000);
+        assert!(t.holding.firing.is_some());
+        t.observe(&at(720_000, 180.0), 200.0, true, 20.0, 600_000);
+        assert!(t.holding.firing.is_none());
+    }
+
+    #[test]
+    fn a_dip_restarts_the_duration() {
+        let mut t = ThresholdTracker::default();
+        for (ts, value) in [
+            (0, 210.0),
+            (400_000, 199.0),
+            (700_000, 210.0),
+            (1_000_000, 210.0),
+        ] {
+            t.observe(&at(ts, value), 200.0, true, 0.0, 600_000);
+        }
+        assert!(t.holding.firing.is_none());
+        t.observe(&at(1_300_000, 210.0), 200.0, true, 0.0, 600_000);
+        assert!(t.holding.firing.is_some());
+    }
+
+    #[test]
+    fn rate_rises_and_calms_after_a_full_span() {
+        let mut t = RateTracker::default();
+        t.observe(&at(0, 100.0), 20.0, 10.0, 600_000);
+        t.observe(&at(300_000, 125.0), 20.0, 10.0, 600_000);
+        assert_eq!(t.holding.firing.as_ref().map(|f| f.value), Some(25.0));
+        t.observe(&at(1_000_000, 126.0), 20.0, 10.0, 600_000);
+        assert!(t.holding.firing.is_some(), "calm just started");
+        t.observe(&at(1_600_000, 126.0), 20.0, 10.0, 600_000);
+        assert!(t.holding.firing.is_none());
+    }
+
+    #[test]
+    fn stale_needs_readings_to_recover() {
+        let mut t = StaleTracker::new("a", 0);
+        t.check("s1", 4_000, 5_000);
+        assert!(t.holding.firing.is_none());
+        t.check("s1", 6_000, 5_000);
+        assert!(t.holding.firing.is_some());
+        t.observe("a", 7_000, 3);
+        t.observe("a", 8_000, 3);
+        assert!(t.holding.firing.is_some());
+        t.observe("a", 9_000, 3);
+        assert!(t.holding.firing.is_none());
+    }
+
+    #[test]
+    fn distance_of_a_known_pair() {
+        let d = distance_m(21.0287, 105.8524, 21.0245, 105.8579);
+        assert!((d - 737.5).abs() < 0.5, "{d}");
+    }
+
+    #[test]
+    fn monday_midnight_local_is_slot_zero() {
+        // 2026-11-23 00:00 +07:00 is a Monday.
+        assert_eq!(hour_of_week(1_795_366_800_000), 0);
+        assert_eq!(hour_of_week(1_795_366_800_000 + 3_600_000 * 25), 25);
+        assert_eq!(hour_of_week(1_795_366_800_000 - 3_600_000), 167);
+    }
+}

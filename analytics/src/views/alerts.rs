@@ -1,0 +1,122 @@
+//! The `alerts` view and the alert list of `GET /api/alerts`.
+
+use super::request::ViewRequest;
+use crate::alerts::{Alert, AlertBook, AlertState};
+use crate::state::State;
+use serde_json::{Value, json};
+
+/// Most alerts in one answer.
+pub const MAX_ALERTS: usize = 500;
+
+/// Which alerts a list holds, by state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AlertFilter {
+    /// Active or acknowledged (the default: what still needs someone).
+    #[default]
+    Open,
+    /// Every alert kept.
+    All,
+    /// One state.
+    State(AlertState),
+}
+
+impl AlertFilter {
+    /// Parses `open`, `all` or a state name.
+    pub fn parse(text: &str) -> Option<AlertFilter> {
+        match text {
+            "open" => Some(AlertFilter::Open),
+            "all" => Some(AlertFilter::All),
+            other => AlertState::parse(other).map(AlertFilter::State),
+        }
+    }
+
+    fn admits(self, alert: &Alert) -> bool {
+        match self {
+            AlertFilter::Open => alert.is_open(),
+            AlertFilter::All => true,
+            AlertFilter::State(state) => alert.state == state,
+        }
+    }
+}
+
+/// A filter over the alert book.
+#[derive(Debug, Clone, Default)]
+pub struct AlertQuery {
+    /// Which states.
+    pub filter: AlertFilter,
+    /// One area only.
+    pub area: Option<String>,
+    /// The caller's area scope: alerts elsewhere are left out.
+    pub scope: Option<Vec<String>>,
+    /// One rule only.
+    pub rule: Option<String>,
+    /// At most this many (capped at [`MAX_ALERTS`]).
+    pub limit: Option<usize>,
+}
+
+impl AlertQuery {
+    /// The matching alerts, newest first.
+    pub fn run(&self, book: &AlertBook) -> Vec<Alert> {
+        book.all()
+            .filter(|alert| self.filter.admits(alert))
+            .filter(|alert| self.area.as_ref().is_none_or(|area| &alert.area == area))
+            .filter(|alert| {
+                self.scope
+                    .as_ref()
+                    .is_none_or(|areas| areas.iter().any(|a| a == &alert.area))
+            })
+            .filter(|alert| self.rule.as_ref().is_none_or(|rule| &alert.rule == rule))
+            .take(self.limit.unwrap_or(MAX_ALERTS).min(MAX_ALERTS))
+            .cloned()
+            .collect()
+    }
+}
+
+/// The alerts view's data: `items` (open alerts by default; `status` picks others), and the
+/// open count by severity.
+pub fn alerts_view(state: &State, request: &ViewRequest, _now_ms: i64) -> Value {
+    let query = AlertQuery {
+        filter: request
+            .status
+            .as_deref()
+            .and_then(AlertFilter::parse)
+            .unwrap_or_default(),
+        area: request.area.clone(),
+        scope: request.scope.clone(),
+        rule: None,
+        limit: None,
+    };
+    let items = query.run(&state.alerts);
+    let open = AlertQuery {
+        filter: AlertFilter::Open,
+        ..query.clone()
+    }
+    .run(&state.alerts);
+    let by_severity = |severity: crate::alerts::Severity| {
+        open.iter()
+            .filter(|alert| alert.severity == severity)
+            .count()
+    };
+    json!({
+        "items": items.iter().map(Alert::to_json).collect::<Vec<_>>(),
+        "open": open.len(),
+        "open_by_severity": {
+            "critical": by_severity(crate::alerts::Severity::Critical),
+            "major": by_severity(crate::alerts::Severity::Major),
+            "minor": by_severity(crate::alerts::Severity::Minor),
+            "warning": by_severity(crate::alerts::Severity::Warning),
+        },
+    })
+}
+
+/// Open alerts of one area, for its view.
+pub(crate) fn open_alerts_of(state: &State, area: &str) -> Vec<Value> {
+    AlertQuery {
+        area: Some(area.to_string()),
+        ..AlertQuery::default()
+    }
+    .run(&state.alerts)
+    .iter()
+    .map(Alert::to_json)
+    .collect()
+}

@@ -1,0 +1,175 @@
+//! The alert API (DESIGN §7): `GET /api/alerts`, `GET /api/alerts/{id}`,
+//! `POST /api/alerts/{id}/ack|resolve`. A change is an alert event in the journal; the answer
+//! comes once analytics shows it, and the change is pushed to websocket clients and MQTT.
+
+use super::ApiError;
+use super::views::{authenticate, require_role};
+use crate::ApiState;
+use crate::auth::Role;
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use ioc_analytics::alerts::{AlertChangeError, Transition};
+use ioc_analytics::views::{AlertFilter, AlertQuery};
+use ioc_ingest::event::now_ms;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// Query of `GET /api/alerts`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AlertListQuery {
+    /// `open` (default), `all`, `active`, `acknowledged` or `resolved`.
+    state: Option<String>,
+    /// One area.
+    area: Option<String>,
+    /// One rule.
+    rule: Option<String>,
+    /// At most this many.
+    limit: Option<usize>,
+    /// Browsers pass the token here.
+    #[allow(dead_code)]
+    access_token: Option<String>,
+}
+
+/// `GET /api/alerts`: the alerts in the caller's scope, newest first.
+pub(crate) async fn list_alerts(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    uri: Uri,
+    query: Result<Query<AlertListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let claims = authenticate(&state, &headers, &uri)?;
+    let Query(query) =
+        query.map_err(|error| ApiError::new(StatusCode::BAD_REQUEST, error.body_text()))?;
+    let filter = match query.state.as_deref() {
+        None => AlertFilter::Open,
+        Some(text) => AlertFilter::parse(text).ok_or_else(|| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                format!("state {text:?} is not open, all, active, acknowledged or resolved"),
+            )
+        })?,
+    };
+    if let Some(area) = &query.area
+        && !crate::scope::allows_area(&claims, area)
+    {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!("area {area:?} is outside this token's scope"),
+        ));
+    }
+    let items = state.analytics.alerts(&AlertQuery {
+        filter,
+        area: query.area,
+        scope: claims.areas.clone(),
+        rule: query.rule,
+        limit: query.limit,
+    });
+    Ok(Json(json!({
+        "total": items.len(),
+        "items": items.iter().map(|alert| alert.to_json()).collect::<Vec<_>>(),
+    })))
+}
+
+/// `GET /api/alerts/{id}`.
+pub(crate) async fn get_alert(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Json<Value>, ApiError> {
+    let claims = authenticate(&state, &headers, &uri)?;
+    let alert = state
+        .analytics
+        .alert(&id)
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no alert {id:?}")))?;
+    if !crate::scope::allows_area(&claims, &alert.area) {
+        return Err(out_of_scope());
+    }
+    Ok(Json(alert.to_json()))
+}
+
+fn out_of_scope() -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "this alert is outside this token's scope",
+    )
+}
+
+/// `POST /api/alerts/{id}/{action}` with `action` `ack` or `resolve` (operator or admin).
+pub(crate) async fn change_alert(
+    State(state): State<ApiState>,
+    Path((id, action)): Path<(String, String)>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Json<Value>, ApiError> {
+    let claims = authenticate(&state, &headers, &uri)?;
+    require_role(&claims, Role::Operator, "changing an alert")?;
+    let resolve = match action.as_str() {
+        "ack" => false,
+        "resolve" => true,
+        other => {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                format!("no action {other:?}: use ack or resolve"),
+            ));
+        }
+    };
+    let intake = state.reports.clone().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the journal is not connected",
+        )
+    })?;
+    if state
+        .analytics
+        .alert(&id)
+        .is_some_and(|alert| !crate::scope::allows_area(&claims, &alert.area))
+    {
+        return Err(out_of_scope());
+    }
+    // One change at a time: the check below stays true until the event is applied.
+    let _turn = intake.updates.lock().await;
+    let alert = state
+        .analytics
+        .check_alert_change(&id, resolve)
+        .map_err(|error| match error {
+            AlertChangeError::NotFound(_) => {
+                ApiError::new(StatusCode::NOT_FOUND, error.to_string())
+            }
+            AlertChangeError::Conflict { .. } => {
+                ApiError::new(StatusCode::CONFLICT, error.to_string())
+            }
+        })?;
+    let now = now_ms();
+    let transition = if resolve {
+        Transition::Resolve {
+            id: id.clone(),
+            by: Some(claims.sub.clone()),
+            value: None,
+            at_ms: now,
+        }
+    } else {
+        Transition::Acknowledge {
+            id: id.clone(),
+            by: claims.sub.clone(),
+            at_ms: now,
+        }
+    };
+    intake
+        .journal_visible(&state.analytics, transition.to_event(&alert.area, now))
+        .await
+        .map_err(|error| {
+            tracing::error!(%error, "alert change not journaled");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the change could not be stored; try again",
+            )
+        })?;
+    state
+        .analytics
+        .alert(&id)
+        .map(|alert| Json(alert.to_json()))
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no alert {id:?}")))
+}
