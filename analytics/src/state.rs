@@ -191,6 +191,9 @@ impl State {
     /// The transitions that bring the alert book in line with the rules now (live only).
     pub fn reconcile_alerts(&mut self, now_ms: i64) -> Vec<(Transition, String)> {
         let transitions = self.evaluator.reconcile(&self.alerts, &self.areas, now_ms);
+        for transition in &transitions {
+            tracing::debug!(?transition, "alert transition decided");
+        }
         transitions
             .into_iter()
             .map(|transition| {

@@ -44,17 +44,29 @@ impl Trackers {
     }
 
     /// Every subject's condition.
-    fn holdings(&self) -> Vec<(&str, &Holding)> {
+    fn holdings(&mut self) -> Vec<(&str, &mut Holding)> {
         match self {
-            Trackers::Threshold(map) => map.iter().map(|(s, t)| (s.as_str(), &t.holding)).collect(),
-            Trackers::Rate(map) => map.iter().map(|(s, t)| (s.as_str(), &t.holding)).collect(),
-            Trackers::Stale(map) => map.iter().map(|(s, t)| (s.as_str(), &t.holding)).collect(),
+            Trackers::Threshold(map) => map
+                .iter_mut()
+                .map(|(s, t)| (s.as_str(), &mut t.holding))
+                .collect(),
+            Trackers::Rate(map) => map
+                .iter_mut()
+                .map(|(s, t)| (s.as_str(), &mut t.holding))
+                .collect(),
+            Trackers::Stale(map) => map
+                .iter_mut()
+                .map(|(s, t)| (s.as_str(), &mut t.holding))
+                .collect(),
             Trackers::Burst(burst) => burst
                 .clusters
-                .iter()
-                .map(|(s, c)| (s.as_str(), &c.holding))
+                .iter_mut()
+                .map(|(s, c)| (s.as_str(), &mut c.holding))
                 .collect(),
-            Trackers::Anomaly(map) => map.iter().map(|(s, t)| (s.as_str(), &t.holding)).collect(),
+            Trackers::Anomaly(map) => map
+                .iter_mut()
+                .map(|(s, t)| (s.as_str(), &mut t.holding))
+                .collect(),
         }
     }
 
@@ -258,7 +270,11 @@ impl Evaluator {
                     let silent_ms = alert.value.map_or(*after_ms, |s| (s * 1000.0) as i64);
                     map.entry(alert.subject.clone())
                         .or_insert_with(|| StaleTracker::new(&alert.area, i64::MIN / 2))
-                        .mark_silent(&alert.subject, silent_ms, *after_ms);
+                        .mark_silent(&alert.subject, silent_ms, *after_ms, false);
+                }
+                // The episode is in the book now.
+                if let Some(holding) = self.trackers[index].holding_mut(&alert.subject) {
+                    holding.latched = None;
                 }
             }
             Transition::Resolve { by: Some(_), .. } => {
@@ -305,17 +321,42 @@ impl Evaluator {
                 ),
                 _ => {}
             }
+            let missing_means_clear = trackers.missing_means_clear();
+            let mut live = Vec::new();
             for (subject, holding) in trackers.holdings() {
+                live.push(subject.to_string());
                 let key = (rule.id.clone(), subject.to_string());
                 if self.in_flight.contains_key(&key) {
                     continue;
                 }
-                match (&holding.firing, book.open_for(&rule.id, subject)) {
-                    (Some(firing), None) if !holding.suppressed => {
-                        transitions.push(raise(rule, subject, firing, areas, now_ms));
+                let open = book.open_for(&rule.id, subject);
+                if open.is_some() {
+                    // The open alert covers any episode that started meanwhile.
+                    holding.latched = None;
+                }
+                let episode = holding.latched.take().or_else(|| {
+                    holding
+                        .firing
+                        .clone()
+                        .filter(|_| open.is_none() && !holding.suppressed)
+                });
+                match (episode, open) {
+                    (Some(firing), None) => {
+                        let raised = raise(rule, subject, &firing, areas, now_ms);
+                        let id = raised.alert_id().to_string();
+                        transitions.push(raised);
+                        if holding.firing.is_none() {
+                            // Over within one micro-batch: raised and resolved together.
+                            transitions.push(Transition::Resolve {
+                                id,
+                                by: None,
+                                value: None,
+                                at_ms: now_ms,
+                            });
+                        }
                         self.in_flight.insert(key, now_ms);
                     }
-                    (None, Some(alert)) => {
+                    (_, Some(alert)) if holding.firing.is_none() => {
                         transitions.push(Transition::Resolve {
                             id: alert.id.clone(),
                             by: None,
@@ -327,12 +368,7 @@ impl Evaluator {
                     _ => {}
                 }
             }
-            if trackers.missing_means_clear() {
-                let live: Vec<String> = trackers
-                    .holdings()
-                    .into_iter()
-                    .map(|(subject, _)| subject.to_string())
-                    .collect();
+            if missing_means_clear {
                 for (rule_id, subject, alert) in book.open_keys() {
                     let key = (rule_id.to_string(), subject.to_string());
                     if rule_id == rule.id

@@ -31,12 +31,21 @@ pub struct Holding {
     /// An operator resolved the alert while the condition still held: no new alert until it
     /// clears once.
     pub suppressed: bool,
+    /// The start of an episode not yet seen by the book: kept even if the condition clears
+    /// within the same micro-batch, so a short episode still raises (and resolves) its alert.
+    pub latched: Option<Firing>,
 }
 
 impl Holding {
     fn clear(&mut self) {
         self.firing = None;
         self.suppressed = false;
+    }
+
+    /// The condition starts to hold.
+    fn fire(&mut self, firing: Firing) {
+        self.latched = Some(firing.clone());
+        self.firing = Some(firing);
     }
 }
 
@@ -119,7 +128,7 @@ impl ThresholdTracker {
         }
         let since = *self.pending_since.get_or_insert(reading.ts);
         if reading.ts - since >= for_ms {
-            self.holding.firing = Some(reading.firing(limit));
+            self.holding.fire(reading.firing(limit));
         }
     }
 }
@@ -176,7 +185,7 @@ impl RateTracker {
         match &mut self.holding.firing {
             None => {
                 if steep && !self.holding.suppressed {
-                    self.holding.firing = Some(Firing {
+                    self.holding.fire(Firing {
                         value: change,
                         ..reading.firing(rise)
                     });
@@ -239,16 +248,23 @@ impl StaleTracker {
     /// Marks the sensor silent when it has been for `after_ms`.
     pub fn check(&mut self, source: &str, now_ms: i64, after_ms: i64) {
         let silent_ms = now_ms - self.last_seen_ms;
-        if self.holding.firing.is_none() && silent_ms > after_ms {
-            self.mark_silent(source, silent_ms, after_ms);
+        if silent_ms <= after_ms {
+            return;
+        }
+        if self.holding.firing.is_some() {
+            // Recovery needs readings in a row: a new silence starts the count again.
+            self.recovered = 0;
+        } else {
+            self.mark_silent(source, silent_ms, after_ms, true);
         }
     }
 
-    /// The journal says an alert was raised for this sensor: it was silent then.
-    pub fn mark_silent(&mut self, source: &str, silent_ms: i64, after_ms: i64) {
+    /// The sensor is silent: seen by [`StaleTracker::check`] (`latch`: a new episode), or read
+    /// from a journaled alert (the episode is already in the book).
+    pub fn mark_silent(&mut self, source: &str, silent_ms: i64, after_ms: i64, latch: bool) {
         if self.holding.firing.is_none() {
             self.recovered = 0;
-            self.holding.firing = Some(Firing {
+            let firing = Firing {
                 area: self.area.clone(),
                 source: Some(source.to_string()),
                 value: (silent_ms as f64 / 1000.0).round(),
@@ -256,7 +272,12 @@ impl StaleTracker {
                 lat: None,
                 lon: None,
                 reference: None,
-            });
+            };
+            if latch {
+                self.holding.fire(firing);
+            } else {
+                self.holding.firing = Some(firing);
+            }
         }
     }
 }
@@ -366,8 +387,9 @@ impl BurstTracker {
                 category: category.to_string(),
                 lat: clat,
                 lon: clon,
-                holding: Holding {
-                    firing: Some(Firing {
+                holding: {
+                    let mut holding = Holding::default();
+                    holding.fire(Firing {
                         area: area.to_string(),
                         source: None,
                         value: n,
@@ -375,8 +397,8 @@ impl BurstTracker {
                         lat: Some(clat),
                         lon: Some(clon),
                         reference: None,
-                    }),
-                    suppressed: false,
+                    });
+                    holding
                 },
             },
         );
@@ -537,7 +559,7 @@ impl AnomalyTracker {
             Some(firing) => firing.value = mean,
             None if toward >= shape.z => {
                 if !self.holding.suppressed {
-                    self.holding.firing = Some(Firing {
+                    self.holding.fire(Firing {
                         area: area.to_string(),
                         source: None,
                         value: mean,
@@ -625,8 +647,12 @@ mod tests {
         assert!(t.holding.firing.is_some());
         t.observe("a", 7_000, 3);
         t.observe("a", 8_000, 3);
+        // Silent again before the third reading: the count starts over.
+        t.check("s1", 14_000, 5_000);
+        t.observe("a", 15_000, 3);
+        t.observe("a", 16_000, 3);
         assert!(t.holding.firing.is_some());
-        t.observe("a", 9_000, 3);
+        t.observe("a", 17_000, 3);
         assert!(t.holding.firing.is_none());
     }
 
