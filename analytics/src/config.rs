@@ -20,6 +20,9 @@ pub struct AnalyticsConfig {
     pub free_flow_kmh: BTreeMap<String, f64>,
     /// Free-flow speed assumed before a sensor has any history (km/h).
     pub default_free_flow_kmh: f64,
+    /// A traffic sensor whose last speed is under this share of its free-flow speed counts as
+    /// congested (0.5: half the free-flow speed), besides one that reports `congested = true`.
+    pub congested_speed_ratio: f64,
     /// Dead-letter records kept in memory for `GET /api/deadletter`.
     pub dead_letter_capacity: usize,
     /// Time to resolve per report category, hours (`[analytics.report_sla_hours]`); categories
@@ -92,6 +95,7 @@ impl Default for AnalyticsConfig {
             stale_after_ms: 300_000,
             free_flow_kmh: BTreeMap::new(),
             default_free_flow_kmh: 50.0,
+            congested_speed_ratio: 0.5,
             dead_letter_capacity: ioc_ingest::deadletter::DEFAULT_CAPACITY,
             report_sla_hours: BTreeMap::new(),
             dossier_targets: DossierTargets::default(),

@@ -5,9 +5,10 @@
 //! `cargo run -p ioc-tests --release --example ws_latency -- <http base> <token> <mqtt host:port>
 //!  <topic root> <probes>`
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
+use ioc_tests::latency::{percentiles, probe_client, subscribed_socket};
 use ioc_tests::ws::merge_patch;
-use rumqttc::{AsyncClient, MqttOptions, QoS};
+use rumqttc::QoS;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message;
@@ -24,22 +25,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     };
     let probes: usize = probes.parse()?;
-    let (host, port) = broker.rsplit_once(':').ok_or("broker is host:port")?;
-    let ws_url = format!("{}/ws?access_token={token}", http.replacen("http", "ws", 1));
-    let (mut socket, _) = tokio_tungstenite::connect_async(ws_url).await?;
-    let subscribe = json!({"op": "subscribe", "id": "lat", "view": "area", "area": AREA});
-    socket
-        .send(Message::Text(subscribe.to_string().into()))
-        .await?;
+    let mut socket = subscribed_socket(
+        http,
+        token,
+        &json!({"op": "subscribe", "id": "lat", "view": "area", "area": AREA}),
+    )
+    .await?;
 
-    let mut options = MqttOptions::new(
-        format!("latency-{}", std::process::id()),
-        host,
-        port.parse()?,
-    );
-    options.set_keep_alive(Duration::from_secs(30));
-    let (client, mut event_loop) = AsyncClient::new(options, 100);
-    tokio::spawn(async move { while event_loop.poll().await.is_ok() {} });
+    let client = probe_client(broker, "latency")?;
 
     let mut data = Value::Null;
     let mut samples = Vec::with_capacity(probes);
@@ -82,15 +75,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         // Spread probes over the tick's phases (a fixed pause would lock onto one phase).
         tokio::time::sleep(Duration::from_millis(100 + (probe as u64 * 211) % 500)).await;
     }
-    samples.sort();
-    let pick = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
-    println!(
-        "probes={} p50={:.1}ms p90={:.1}ms p99={:.1}ms max={:.1}ms",
-        samples.len(),
-        pick(0.5).as_secs_f64() * 1e3,
-        pick(0.9).as_secs_f64() * 1e3,
-        pick(0.99).as_secs_f64() * 1e3,
-        pick(1.0).as_secs_f64() * 1e3
-    );
+    println!("{}", percentiles(samples));
     Ok(())
 }

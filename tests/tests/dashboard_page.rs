@@ -42,9 +42,16 @@ fn dump_dom(url: &str, profile_name: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dashboard_renders_live_numbers_in_chromium() {
-    let engine =
-        Engine::start(EngineOptions::new("page").with_env("IOC_OPEN311_API_KEYS", "page-key"))
-            .await;
+    // One rule that the readings below trip at once, so the alerts table has a row.
+    let rules = std::env::temp_dir().join(format!("ioc-page-rules-{}.toml", std::process::id()));
+    std::fs::write(
+        &rules,
+        "[[rule]]\nid = \"pm25-over-50\"\ntype = \"threshold\"\nmetric = \"air_quality.pm25\"\nabove = 50\nseverity = \"major\"\n",
+    )
+    .expect("rules file");
+    let mut options = EngineOptions::new("page").with_env("IOC_OPEN311_API_KEYS", "page-key");
+    options.extra_args = vec!["--rules".into(), rules.display().to_string()];
+    let engine = Engine::start(options).await;
     let root = engine.options.topic_root.clone();
     let (host, port) = engine.options.broker.address();
     let mut publisher = Publisher::connect(&host, port).await;
@@ -90,7 +97,7 @@ async fn the_dashboard_renders_live_numbers_in_chromium() {
     let mut dom = String::new();
     for attempt in 0..10 {
         dom = dump_dom(&url, &format!("{root}-{attempt}"));
-        if dom.contains("trực tuyến") && dom.contains("Hoàn Kiếm") {
+        if dom.contains("trực tuyến") && dom.contains("Hoàn Kiếm") && dom.contains("vượt ngưỡng") {
             break;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -101,7 +108,17 @@ async fn the_dashboard_renders_live_numbers_in_chromium() {
     );
     // The row of Hoàn Kiếm: AQI 110 for PM2.5 55.7 (sub-index of Decision 1459), PM2.5 55.7,
     // 37 events (the report went to Tây Hồ).
-    let row = dom
+    // The alert raised by the rule, in the alerts table with its Vietnamese message.
+    assert!(
+        dom.contains("Nồng độ bụi PM2.5 tại aq-hk (Hoàn Kiếm) là 55.7, vượt ngưỡng 50"),
+        "alert missing:\n{dom}"
+    );
+    assert!(dom.contains("id=\"alerts_active\">1<"), "alert tile wrong");
+    let areas_table = dom
+        .split("id=\"areas\"")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no areas table:\n{dom}"));
+    let row = areas_table
         .split("<tr>")
         .find(|row| row.contains("Hoàn Kiếm"))
         .unwrap_or_else(|| panic!("no Hoàn Kiếm row:\n{dom}"));
@@ -120,5 +137,5 @@ async fn the_dashboard_renders_live_numbers_in_chromium() {
         dom.contains("id=\"reports_overdue\">0<"),
         "overdue reports tile wrong"
     );
-    assert_eq!(dom.matches("<tr>").count(), 31, "header + 30 areas");
+    assert_eq!(areas_table.matches("<tr>").count(), 30, "30 areas");
 }

@@ -58,8 +58,15 @@ pub(crate) fn area_metrics(state: &State, area: &str) -> AreaMetrics {
         }
         _ => None,
     };
+    // Congested: the sensor says so, or its last speed is under the configured share of its
+    // free-flow speed.
     let congested_sensors = in_area(Kind::Traffic)
-        .filter(|s| s.values.get("congested").and_then(Value::as_bool) == Some(true))
+        .filter(|s| {
+            s.values.get("congested").and_then(Value::as_bool) == Some(true)
+                || s.values.get("speed").and_then(Value::as_f64).is_some_and(|speed| {
+                    speed < state.config.congested_speed_ratio * free_flow(state, s)
+                })
+        })
         .count() as u64;
     let mut water_level_max_cm: Option<f64> = None;
     let (mut gauges_alert, mut gauges_danger) = (0, 0);
