@@ -12,9 +12,11 @@
 pub mod config;
 mod status;
 mod subscriber;
+pub mod tls;
 mod v4;
 mod v5;
 
 pub use config::{BrokerUrl, MqttConfig, Protocol, UrlError};
 pub use status::MqttStatus;
 pub use subscriber::run;
+pub use tls::{TlsError, TlsFiles};
