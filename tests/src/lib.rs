@@ -6,6 +6,7 @@
 //! uses its own topic root and data directory, so tests run in parallel on one broker.
 
 pub mod engine;
+pub mod mosquitto;
 pub mod open311;
 pub mod publish;
 pub mod ws;
