@@ -448,3 +448,54 @@ async fn a_publisher_flooding_one_topic_does_not_starve_a_small_one() {
     assert_eq!(count(&overview, "hoan-kiem", "noise"), FLOOD);
     assert_eq!(count(&overview, "ba-dinh", "air_quality"), SMALL);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_under_load_closes_websockets_with_1001_exits_zero_and_loses_nothing() {
+    const TOTAL: u64 = 8_000;
+    let broker = Mosquitto::start("sigterm-load", MosquittoOptions::default());
+    let mut engine = Engine::start(engine_options("sigterm-load", &broker)).await;
+    let root = engine.options.topic_root.clone();
+    let mut publisher = Publisher::connect("127.0.0.1", broker.port).await;
+    let now = chrono::Utc::now().timestamp_millis();
+    let feeder = tokio::spawn(async move {
+        for i in 0..TOTAL {
+            let body = reading(&format!("term-{i}"), "nm-term", now - 60_000 + i as i64);
+            publisher
+                .publish(&format!("{root}/long-bien/noise/nm-term"), body)
+                .await;
+            if i % 50 == 49 {
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+        }
+        publisher.wait_acked().await;
+    });
+    let mut client = ioc_tests::ws::LiveClient::connect(&engine.ws_url()).await;
+    client.subscribe("s1", "overview", json!({})).await;
+    let snapshot = client
+        .next(Duration::from_secs(10))
+        .await
+        .unwrap_or_default();
+    assert_eq!(snapshot["type"], "snapshot");
+
+    // SIGTERM while messages are still arriving.
+    engine
+        .wait_metric(
+            "ioc_mqtt_acknowledged_total",
+            1_000.0,
+            Duration::from_secs(60),
+        )
+        .await;
+    let exit = engine.terminate().expect("the engine was running");
+    assert!(exit.success(), "exit status {exit:?}");
+    assert_eq!(client.close_code(Duration::from_secs(10)).await, Some(1001));
+
+    feeder.await.expect("feeder");
+    engine.restart().await;
+    let overview = engine
+        .wait_for(Duration::from_secs(120), |o| {
+            o["events_total"].as_u64() == Some(TOTAL)
+        })
+        .await;
+    assert_eq!(overview["events_total"].as_u64(), Some(TOTAL));
+    assert_eq!(count(&overview, "long-bien", "noise"), TOTAL);
+}
