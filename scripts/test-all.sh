@@ -31,6 +31,10 @@ if [ -z "${IOC_TEST_MQTT:-}" ] && ! port_open 1883; then
   fi
   wait_port 1883
 fi
+# The security and fault tests start private brokers (mosquitto, mosquitto_passwd) and make
+# their TLS certificates with openssl.
+need_package mosquitto mosquitto
+need_package openssl openssl
 
 # PostgreSQL on 127.0.0.1:5432 with a `test` database (the multi-instance journal's home).
 if ! port_open 5432; then

@@ -29,9 +29,21 @@ pub enum Command {
 /// Flags of `ioc serve` (all optional: config file and defaults fill the rest).
 #[derive(Debug, Clone, Default, Args)]
 pub struct ServeArgs {
-    /// `embedded` (in-process broker) or `mqtt://user:pass@host:port`.
+    /// `embedded` (in-process broker), `mqtt://user:pass@host:port` or `mqtts://…` (TLS).
     #[arg(long, env = "IOC_MQTT")]
     pub mqtt: Option<String>,
+    /// Broker user name when the URL has none (the password: `IOC_MQTT_PASSWORD` or config).
+    #[arg(long, env = "IOC_MQTT_USERNAME")]
+    pub mqtt_username: Option<String>,
+    /// PEM CA certificate(s) trusted for an `mqtts://` broker (default: the system's roots).
+    #[arg(long, env = "IOC_MQTT_CA_FILE")]
+    pub mqtt_ca_file: Option<PathBuf>,
+    /// PEM client certificate, for brokers that authenticate clients by certificate.
+    #[arg(long, env = "IOC_MQTT_CLIENT_CERT")]
+    pub mqtt_client_cert: Option<PathBuf>,
+    /// PEM private key of `--mqtt-client-cert`.
+    #[arg(long, env = "IOC_MQTT_CLIENT_KEY")]
+    pub mqtt_client_key: Option<PathBuf>,
     /// HTTP listen address.
     #[arg(long, env = "IOC_LISTEN")]
     pub listen: Option<String>,
@@ -93,9 +105,18 @@ pub struct TokenArgs {
 /// Flags of `ioc sim`.
 #[derive(Debug, Clone, Args)]
 pub struct SimArgs {
-    /// Broker URL, `mqtt://host:port`.
+    /// Broker URL, `mqtt://user:pass@host:port` or `mqtts://…` (TLS).
     #[arg(long, env = "IOC_MQTT", default_value = "mqtt://127.0.0.1:1883")]
     pub mqtt: String,
+    /// PEM CA certificate(s) trusted for an `mqtts://` broker (default: the system's roots).
+    #[arg(long, env = "IOC_MQTT_CA_FILE")]
+    pub mqtt_ca_file: Option<PathBuf>,
+    /// PEM client certificate, for brokers that authenticate clients by certificate.
+    #[arg(long, env = "IOC_MQTT_CLIENT_CERT")]
+    pub mqtt_client_cert: Option<PathBuf>,
+    /// PEM private key of `--mqtt-client-cert`.
+    #[arg(long, env = "IOC_MQTT_CLIENT_KEY")]
+    pub mqtt_client_key: Option<PathBuf>,
     /// Engine HTTP base for Open311 reports (e.g. `http://127.0.0.1:8080`).
     #[arg(long)]
     pub api: Option<String>,

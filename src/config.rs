@@ -12,8 +12,18 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EngineConfig {
-    /// `embedded` or a broker URL (`mqtt://user:pass@host:port`).
+    /// `embedded` or a broker URL (`mqtt://user:pass@host:port`, `mqtts://host:8883`).
     pub mqtt: String,
+    /// Broker user name when the URL has none (`IOC_MQTT_USERNAME`).
+    pub mqtt_username: Option<String>,
+    /// Broker password when the URL has none (`IOC_MQTT_PASSWORD`); never logged.
+    pub mqtt_password: Option<String>,
+    /// PEM CA certificate(s) for `mqtts://`; default the system's roots (`IOC_MQTT_CA_FILE`).
+    pub mqtt_ca_file: Option<PathBuf>,
+    /// PEM client certificate for brokers that require one (`IOC_MQTT_CLIENT_CERT`).
+    pub mqtt_client_cert: Option<PathBuf>,
+    /// PEM private key of the client certificate (`IOC_MQTT_CLIENT_KEY`).
+    pub mqtt_client_key: Option<PathBuf>,
     /// HTTP listen address.
     pub listen: String,
     /// Data directory: the SQLite journal and the generated JWT secret live here.
@@ -79,6 +89,11 @@ impl Default for EngineConfig {
     fn default() -> Self {
         Self {
             mqtt: "embedded".into(),
+            mqtt_username: None,
+            mqtt_password: None,
+            mqtt_ca_file: None,
+            mqtt_client_cert: None,
+            mqtt_client_key: None,
             listen: "127.0.0.1:8080".into(),
             data_dir: PathBuf::from("./ioc-data"),
             database_url: None,
@@ -140,6 +155,7 @@ pub fn load(args: &ServeArgs) -> anyhow::Result<EngineConfig> {
     config.mqtt_client_id = args.mqtt_client_id.clone().or(config.mqtt_client_id);
     config.mqtt_share_group = args.mqtt_share_group.clone().or(config.mqtt_share_group);
     config.embedded_mqtt_port = args.embedded_mqtt_port.or(config.embedded_mqtt_port);
+    crate::mqtt_security::layer(&mut config, args);
     if let Some(protocol) = &args.mqtt_protocol {
         config.mqtt_protocol = Protocol::parse(protocol)
             .ok_or_else(|| anyhow::anyhow!("--mqtt-protocol {protocol:?} is not v4 or v5"))?;

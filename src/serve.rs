@@ -13,7 +13,7 @@ use ioc_dashboard_api::{ApiConfig, ApiState, Authenticator, MetricsSource, Readi
 use ioc_ingest::Areas;
 use ioc_ingest::intake::Intake;
 use ioc_ingest::journal::{self, Durability, Entry, JournalHandle, SqliteJournal};
-use ioc_ingest::mqtt::{self, BrokerUrl, MqttConfig, MqttStatus, Protocol};
+use ioc_ingest::mqtt::{self, MqttConfig, MqttStatus, Protocol};
 use ioc_ingest::topic::TopicScheme;
 use ioc_ingest::validate::Validator;
 use std::future::Future;
@@ -90,7 +90,7 @@ impl MetricsSource for IngestMetrics {
 pub struct Started {
     /// HTTP address actually bound.
     pub http: std::net::SocketAddr,
-    /// Broker URL in use.
+    /// Broker URL in use, password redacted.
     pub broker: String,
     /// Signs tokens with the engine's secret.
     pub auth: Authenticator,
@@ -182,8 +182,12 @@ pub async fn run_with(
         Some(group) => format!("$share/{group}/{}", scheme.subscription_filter()),
         None => scheme.subscription_filter(),
     };
+    let (broker, tls) = crate::mqtt_security::connection(&config, &broker_url)?;
+    // From here on only the redacted URL is shown.
+    let broker_url = broker.redacted();
     let mqtt_config = MqttConfig {
-        broker: BrokerUrl::parse(&broker_url)?,
+        broker,
+        tls,
         client_id: config
             .mqtt_client_id
             .clone()

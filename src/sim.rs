@@ -21,8 +21,14 @@ pub fn config(args: &SimArgs) -> anyhow::Result<SimConfig> {
         }
         (None, _) => None,
     };
+    let mut mqtt = MqttTarget::parse(&args.mqtt)?;
+    if let Some(files) = &mut mqtt.tls {
+        files.ca_file.clone_from(&args.mqtt_ca_file);
+        files.client_cert.clone_from(&args.mqtt_client_cert);
+        files.client_key.clone_from(&args.mqtt_client_key);
+    }
     Ok(SimConfig {
-        mqtt: MqttTarget::parse(&args.mqtt)?,
+        mqtt,
         topic_root: args.topic_root.clone(),
         rate: args.rate,
         duration: crate::cli::parse_duration(&args.duration)?,

@@ -45,6 +45,8 @@ pub struct MqttTarget {
     pub password: Option<String>,
     /// MQTT client id; unique per run by default so parallel runs never kick each other off.
     pub client_id: String,
+    /// TLS (`mqtts://`): the CA file and optional client certificate used, or `None` for TCP.
+    pub tls: Option<ioc_ingest::mqtt::TlsFiles>,
 }
 
 impl MqttTarget {
@@ -56,11 +58,13 @@ impl MqttTarget {
             username: None,
             password: None,
             client_id: default_client_id(),
+            tls: None,
         }
     }
 
-    /// Parses `mqtt://user:pass@host:port` (also `tcp://`, or bare `host:port`); user, password,
-    /// port and an optional `?client_id=…` query are optional, `%XX` escapes are decoded.
+    /// Parses `mqtt://user:pass@host:port` (also `tcp://`, or bare `host:port`) or
+    /// `mqtts://…` (TLS with the system's roots; set [`MqttTarget::tls`] for a CA file); user,
+    /// password, port and an optional `?client_id=…` query are optional, `%XX` escapes are decoded.
     pub fn parse(url: &str) -> Result<Self, ConfigError> {
         parse_mqtt_url(url)
     }
@@ -75,6 +79,7 @@ impl std::fmt::Debug for MqttTarget {
             .field("username", &self.username)
             .field("password", &self.password.as_ref().map(|_| "***"))
             .field("client_id", &self.client_id)
+            .field("tls", &self.tls)
             .finish()
     }
 }
@@ -110,17 +115,18 @@ pub fn parse_mqtt_url(url: &str) -> Result<MqttTarget, ConfigError> {
         problem: problem.to_string(),
     };
     let trimmed = url.trim();
-    let rest = match trimmed.split_once("://") {
+    let (rest, tls) = match trimmed.split_once("://") {
         Some((scheme, rest)) => match scheme.to_ascii_lowercase().as_str() {
-            "mqtt" | "tcp" => rest,
-            "mqtts" | "ssl" | "tls" | "ws" | "wss" => {
+            "mqtt" | "tcp" => (rest, false),
+            "mqtts" | "ssl" | "tls" => (rest, true),
+            "ws" | "wss" => {
                 return Err(fail(
-                    "only plain mqtt:// (TCP) is supported by the simulator",
+                    "websockets are not supported by the simulator: use mqtt:// or mqtts://",
                 ));
             }
-            _ => return Err(fail("unknown scheme, expected mqtt://")),
+            _ => return Err(fail("unknown scheme, expected mqtt:// or mqtts://")),
         },
-        None => trimmed,
+        None => (trimmed, false),
     };
     let (rest, query) = match rest.split_once('?') {
         Some((rest, query)) => (rest, Some(query)),
@@ -134,11 +140,16 @@ pub fn parse_mqtt_url(url: &str) -> Result<MqttTarget, ConfigError> {
         Some((credentials, address)) => (Some(credentials), address),
         None => (None, rest),
     };
-    let (host, port) = split_host_port(address).ok_or_else(|| fail("bad host or port"))?;
+    let default_port = if tls { 8883 } else { 1883 };
+    let (host, port) =
+        split_host_port(address, default_port).ok_or_else(|| fail("bad host or port"))?;
     if host.is_empty() {
         return Err(fail("missing host"));
     }
     let mut target = MqttTarget::new(host, port);
+    if tls {
+        target.tls = Some(ioc_ingest::mqtt::TlsFiles::default());
+    }
     if let Some(credentials) = credentials {
         let (user, pass) = match credentials.split_once(':') {
             Some((user, pass)) => (user, Some(pass)),
@@ -177,19 +188,19 @@ pub fn parse_mqtt_url(url: &str) -> Result<MqttTarget, ConfigError> {
 }
 
 /// Splits `host`, `host:port`, `[v6]` or `[v6]:port`; `None` on a bad port.
-fn split_host_port(address: &str) -> Option<(String, u16)> {
+fn split_host_port(address: &str, default_port: u16) -> Option<(String, u16)> {
     if let Some(rest) = address.strip_prefix('[') {
         let (host, after) = rest.split_once(']')?;
         let port = match after.strip_prefix(':') {
             Some(port) => port.parse().ok()?,
-            None if after.is_empty() => 1883,
+            None if after.is_empty() => default_port,
             None => return None,
         };
         return Some((host.to_string(), port));
     }
     match address.rsplit_once(':') {
         Some((host, port)) => Some((host.to_string(), port.parse().ok().filter(|p| *p != 0)?)),
-        None => Some((address.to_string(), 1883)),
+        None => Some((address.to_string(), default_port)),
     }
 }
 
@@ -362,12 +373,19 @@ mod tests {
         let target: MqttTarget = "mqtt://user@h".parse().expect("valid url");
         assert_eq!(target.username.as_deref(), Some("user"));
         assert_eq!(target.password, None);
+        let target = parse_mqtt_url("mqtts://u:p@broker.example").expect("valid url");
+        assert_eq!(
+            (target.host.as_str(), target.port),
+            ("broker.example", 8883)
+        );
+        assert_eq!(target.tls, Some(ioc_ingest::mqtt::TlsFiles::default()));
+        assert_eq!(parse_mqtt_url("mqtt://h").expect("valid url").tls, None);
     }
 
     #[test]
     fn refuses_bad_urls_with_a_reason() {
         for url in [
-            "mqtts://h:8883",
+            "wss://h:8883",
             "http://h",
             "mqtt://h:notaport",
             "mqtt://h:0",
@@ -382,8 +400,8 @@ mod tests {
                 "{error}"
             );
         }
-        let error = parse_mqtt_url("mqtts://h").unwrap_err().to_string();
-        assert!(error.contains("mqtt://"), "{error}");
+        let error = parse_mqtt_url("ws://h").unwrap_err().to_string();
+        assert!(error.contains("mqtts://"), "{error}");
     }
 
     #[test]

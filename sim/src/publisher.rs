@@ -177,8 +177,20 @@ impl Sender {
     }
 }
 
-fn mqtt_options(target: &MqttTarget) -> MqttOptions {
+/// Client options for `target`; TLS settings are built from its PEM files.
+fn mqtt_options(target: &MqttTarget) -> Result<MqttOptions, SimError> {
     let mut options = MqttOptions::new(target.client_id.clone(), target.host.clone(), target.port);
+    if let Some(files) = &target.tls {
+        let config = ioc_ingest::mqtt::tls::client_config(files).map_err(|error| {
+            crate::config::ConfigError::Value {
+                field: "mqtt TLS",
+                problem: error.to_string(),
+            }
+        })?;
+        options.set_transport(rumqttc::Transport::tls_with_config(
+            rumqttc::TlsConfiguration::Rustls(config),
+        ));
+    }
     options
         .set_keep_alive(Duration::from_secs(30))
         .set_max_packet_size(MAX_PACKET_BYTES, MAX_PACKET_BYTES)
@@ -190,7 +202,7 @@ fn mqtt_options(target: &MqttTarget) -> MqttOptions {
             target.password.clone().unwrap_or_default(),
         );
     }
-    options
+    Ok(options)
 }
 
 /// Polls until the broker's CONNACK, retrying with back-off until [`CONNECT_DEADLINE`].
@@ -297,7 +309,7 @@ pub(crate) async fn publish<F: Future<Output = ()>>(
     shutdown: F,
 ) -> Result<SimSummary, SimError> {
     let address = format!("{}:{}", config.mqtt.host, config.mqtt.port);
-    let (client, mut eventloop) = AsyncClient::new(mqtt_options(&config.mqtt), CHANNEL_CAPACITY);
+    let (client, mut eventloop) = AsyncClient::new(mqtt_options(&config.mqtt)?, CHANNEL_CAPACITY);
     eventloop.network_options.set_connection_timeout(5);
     connect(&mut eventloop, &address).await?;
     tracing::info!(%address, client_id = %config.mqtt.client_id, "connected to the MQTT broker");

@@ -30,7 +30,7 @@ impl Broker {
         match self {
             Broker::Embedded(port) => ("127.0.0.1".into(), *port),
             Broker::External(url) => {
-                let rest = url.trim_start_matches("mqtt://");
+                let rest = url.split_once("://").map_or(url.as_str(), |(_, rest)| rest);
                 let rest = rest.rsplit('@').next().unwrap_or(rest);
                 match rest.rsplit_once(':') {
                     Some((host, port)) => (host.to_string(), port.parse().unwrap_or(1883)),
@@ -52,6 +52,11 @@ pub struct EngineOptions {
     pub extra_args: Vec<String>,
     /// Extra environment variables of the engine process (`IOC_OPEN311_API_KEYS` …).
     pub env: Vec<(String, String)>,
+    /// Where the engine's log (stderr) goes; `None` = the test's stderr.
+    pub log_file: Option<PathBuf>,
+    /// Largest file the engine process may write (RLIMIT_FSIZE, with SIGXFSZ ignored so that
+    /// a write past it fails with EFBIG): a real journal write error.
+    pub file_size_limit: Option<u64>,
 }
 
 impl EngineOptions {
@@ -62,6 +67,8 @@ impl EngineOptions {
             topic_root: crate::unique_root(test),
             extra_args: Vec::new(),
             env: Vec::new(),
+            log_file: None,
+            file_size_limit: None,
         }
     }
 
@@ -116,6 +123,13 @@ pub fn binary() -> PathBuf {
 impl Engine {
     /// Starts an engine on a fresh data directory and waits until it is ready.
     pub async fn start(options: EngineOptions) -> Engine {
+        let engine = Engine::launch(options);
+        engine.wait_ready().await;
+        engine
+    }
+
+    /// Starts an engine on a fresh data directory without waiting for readiness.
+    pub fn launch(options: EngineOptions) -> Engine {
         let data_dir = std::env::temp_dir().join(format!("ioc-test-{}", options.topic_root));
         let _ = std::fs::remove_dir_all(&data_dir);
         std::fs::create_dir_all(&data_dir).expect("data dir");
@@ -128,12 +142,40 @@ impl Engine {
             token,
             http: reqwest::Client::new(),
         };
-        engine.spawn().await;
+        engine.spawn_process();
         engine
     }
 
     async fn spawn(&mut self) {
-        let mut command = Command::new(binary());
+        self.spawn_process();
+        self.wait_ready().await;
+    }
+
+    fn spawn_process(&mut self) {
+        let mut command = match self.options.file_size_limit {
+            // `ulimit -f` counts 512-byte blocks; an ignored signal stays ignored across exec.
+            Some(bytes) => {
+                let mut shell = Command::new("sh");
+                shell
+                    .arg("-c")
+                    .arg(format!(
+                        "trap '' XFSZ; ulimit -f {}; exec \"$0\" \"$@\"",
+                        bytes.div_ceil(512)
+                    ))
+                    .arg(binary());
+                shell
+            }
+            None => Command::new(binary()),
+        };
+        let stderr = match &self.options.log_file {
+            Some(path) => std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map(Stdio::from)
+                .expect("engine log file"),
+            None => Stdio::inherit(),
+        };
         command
             .arg("serve")
             .arg("--listen")
@@ -147,7 +189,7 @@ impl Engine {
             .env("IOC_LOG", "warn")
             .envs(self.options.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
+            .stderr(stderr);
         match &self.options.broker {
             Broker::External(url) => {
                 command.arg("--mqtt").arg(url);
@@ -161,7 +203,25 @@ impl Engine {
             }
         }
         self.child = Some(command.spawn().expect("start ioc serve"));
-        self.wait_ready().await;
+    }
+
+    /// Whether the engine process is still running.
+    pub fn is_running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|child| matches!(child.try_wait(), Ok(None)))
+    }
+
+    /// `/readyz`: the status code and the body (`{"ready":…,"checks":{…}}`); `(0, Null)` when
+    /// the engine does not answer.
+    pub async fn readyz(&self) -> (u16, Value) {
+        match self.http.get(self.url("/readyz")).send().await {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                (status, response.json().await.unwrap_or_default())
+            }
+            Err(_) => (0, Value::Null),
+        }
     }
 
     /// Waits (up to 60 s) until `/readyz` answers 200.

@@ -7,6 +7,7 @@
 
 pub mod engine;
 pub mod latency;
+pub mod mosquitto;
 pub mod open311;
 pub mod publish;
 pub mod ws;

@@ -8,14 +8,20 @@
 //! (default 20) is the window. Mosquitto drops QoS 1 messages beyond `max_queued_messages`
 //! (default 1000) while the engine is down or behind: size it for the outages to absorb. Set the
 //! broker's `message_size_limit` at or below [`config::MAX_PACKET_BYTES`].
+//!
+//! Security: credentials come from the URL (`mqtt://user:pass@host`) or the config; `mqtts://`
+//! connects over TLS with the settings [`tls::client_config`] builds from PEM files. A refused
+//! login or a failed handshake is logged in plain words and retried with back-off.
 
 pub mod config;
 pub mod publisher;
 mod status;
 mod subscriber;
+pub mod tls;
 mod v4;
 mod v5;
 
 pub use config::{BrokerUrl, MqttConfig, Protocol, UrlError};
 pub use status::MqttStatus;
 pub use subscriber::run;
+pub use tls::{TlsError, TlsFiles};

@@ -27,7 +27,8 @@ pub async fn publish(
     );
     options
         .set_clean_session(true)
-        .set_keep_alive(config.keep_alive);
+        .set_keep_alive(config.keep_alive)
+        .set_transport(super::tls::transport(config.tls.as_ref()));
     if let Some(user) = &config.broker.username {
         options.set_credentials(user, config.broker.password.clone().unwrap_or_default());
     }

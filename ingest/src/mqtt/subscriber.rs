@@ -173,6 +173,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) {
     let (messages, inbox) = mpsc::channel(PIPELINE_DEPTH);
+    let (stopping, stop_seen) = tokio::sync::watch::channel(false);
     let (client, poller) = match config.protocol {
         Protocol::V4 => v4::connect(&config, messages, Arc::clone(&status)),
         Protocol::V5 => v5::connect(&config, messages, Arc::clone(&status)),
@@ -183,9 +184,11 @@ pub async fn run(
         journal,
         client.clone(),
         Arc::clone(&status),
+        stop_seen,
     ));
     shutdown.await;
     tracing::info!("mqtt subscriber stopping");
+    let _ = stopping.send(true);
     // Stop the poller first: the pipeline then drains what it holds and ends.
     poller.abort();
     let _ = pipeline.await;
@@ -194,13 +197,15 @@ pub async fn run(
 }
 
 /// Takes every message waiting, journals the batch in one commit (retrying until the journal
-/// can write), then acknowledges the batch in arrival order.
+/// can write, or until shutdown: an unwritten batch is never acknowledged, so the broker
+/// redelivers it), then acknowledges the batch in arrival order.
 async fn journal_and_ack(
     mut inbox: mpsc::Receiver<Inbound>,
     intake: Intake,
     journal: JournalHandle,
     client: Client,
     status: Arc<MqttStatus>,
+    mut stopping: tokio::sync::watch::Receiver<bool>,
 ) {
     while let Some(first) = inbox.recv().await {
         let mut batch = vec![first];
@@ -228,7 +233,13 @@ async fn journal_and_ack(
                 return;
             }
             tracing::error!(%error, retry_in_ms = backoff.as_millis() as u64, "journal write failed; holding acknowledgements");
-            tokio::time::sleep(backoff).await;
+            tokio::select! {
+                () = tokio::time::sleep(backoff) => {}
+                _ = stopping.wait_for(|stop| *stop) => {
+                    tracing::warn!(messages = batch.len(), "stopping with a batch the journal could not write; not acknowledged, the broker redelivers it");
+                    return;
+                }
+            }
             backoff = (backoff * 2).min(MAX_BACKOFF);
         }
         for inbound in &batch {

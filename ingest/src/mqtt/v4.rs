@@ -21,6 +21,7 @@ pub(super) fn connect(
         .set_manual_acks(true)
         .set_keep_alive(config.keep_alive)
         .set_max_packet_size(MAX_PACKET_BYTES, MAX_PACKET_BYTES);
+    options.set_transport(super::tls::transport(config.tls.as_ref()));
     if let Some(user) = &config.broker.username {
         options.set_credentials(user, config.broker.password.clone().unwrap_or_default());
     }
@@ -34,7 +35,7 @@ pub(super) fn connect(
         Ok(Event::Incoming(Packet::SubAck(_))) => Polled::Subscribed,
         Ok(Event::Incoming(Packet::Publish(publish))) => Polled::Message(Inbound::V4(publish)),
         Ok(_) => Polled::Other,
-        Err(error) => Polled::Failed(error.to_string()),
+        Err(error) => Polled::Failed(describe(&error)),
     };
     let subscribe = move || {
         subscriber
@@ -43,4 +44,17 @@ pub(super) fn connect(
     };
     let poller = tokio::spawn(drive(poll, subscribe, messages, status));
     (Client::V4(client), poller)
+}
+
+/// A connection error in words an operator can act on (refused credentials, a TLS failure).
+fn describe(error: &rumqttc::ConnectionError) -> String {
+    match error {
+        rumqttc::ConnectionError::ConnectionRefused(code) => format!(
+            "broker refused the connection ({code:?}): check the MQTT user name and password"
+        ),
+        rumqttc::ConnectionError::Tls(error) => format!(
+            "TLS with the broker failed: {error} (check mqtt_ca_file, the broker's certificate and its host name)"
+        ),
+        other => other.to_string(),
+    }
 }

@@ -31,6 +31,7 @@ pub(super) fn connect(
         .set_manual_acks(true)
         .set_keep_alive(config.keep_alive)
         .set_max_packet_size(Some(max_packet));
+    options.set_transport(super::tls::transport(config.tls.as_ref()));
     if let Some(user) = &config.broker.username {
         options.set_credentials(user, config.broker.password.clone().unwrap_or_default());
     }
@@ -44,7 +45,7 @@ pub(super) fn connect(
         Ok(Event::Incoming(Packet::SubAck(_))) => Polled::Subscribed,
         Ok(Event::Incoming(Packet::Publish(publish))) => Polled::Message(Inbound::V5(publish)),
         Ok(_) => Polled::Other,
-        Err(error) => Polled::Failed(error.to_string()),
+        Err(error) => Polled::Failed(describe(&error)),
     };
     let subscribe = move || {
         subscriber
@@ -53,4 +54,17 @@ pub(super) fn connect(
     };
     let poller = tokio::spawn(drive(poll, subscribe, messages, status));
     (Client::V5(client), poller)
+}
+
+/// A connection error in words an operator can act on (refused credentials, a TLS failure).
+fn describe(error: &rumqttc::v5::ConnectionError) -> String {
+    match error {
+        rumqttc::v5::ConnectionError::ConnectionRefused(code) => format!(
+            "broker refused the connection ({code:?}): check the MQTT user name and password"
+        ),
+        rumqttc::v5::ConnectionError::Tls(error) => format!(
+            "TLS with the broker failed: {error} (check mqtt_ca_file, the broker's certificate and its host name)"
+        ),
+        other => other.to_string(),
+    }
 }

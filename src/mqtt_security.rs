@@ -1,0 +1,61 @@
+//! Broker credentials and TLS for `ioc serve`: layering of the `mqtt_username`,
+//! `mqtt_password`, `mqtt_ca_file`, `mqtt_client_cert` and `mqtt_client_key` settings, and the
+//! connection settings built from them. The password is never logged: URLs are shown redacted.
+
+use crate::cli::ServeArgs;
+use crate::config::EngineConfig;
+use anyhow::Context;
+use ioc_ingest::mqtt::BrokerUrl;
+use ioc_ingest::mqtt::tls::{self, ClientConfig, TlsFiles};
+use std::sync::Arc;
+
+/// Applies the flags (clap has merged `IOC_*` variables into them) and `IOC_MQTT_PASSWORD`
+/// over the config file's broker security settings.
+pub fn layer(config: &mut EngineConfig, args: &ServeArgs) {
+    if args.mqtt_username.is_some() {
+        config.mqtt_username.clone_from(&args.mqtt_username);
+    }
+    if let Ok(password) = std::env::var("IOC_MQTT_PASSWORD") {
+        config.mqtt_password = Some(password);
+    }
+    let path = |target: &mut Option<std::path::PathBuf>, flag: &Option<std::path::PathBuf>| {
+        if flag.is_some() {
+            target.clone_from(flag);
+        }
+    };
+    path(&mut config.mqtt_ca_file, &args.mqtt_ca_file);
+    path(&mut config.mqtt_client_cert, &args.mqtt_client_cert);
+    path(&mut config.mqtt_client_key, &args.mqtt_client_key);
+}
+
+/// The broker to connect to and its TLS settings: credentials from the URL, else from
+/// `mqtt_username`/`mqtt_password`; TLS settings for `mqtts://` from the PEM files.
+pub fn connection(
+    config: &EngineConfig,
+    url: &str,
+) -> anyhow::Result<(BrokerUrl, Option<Arc<ClientConfig>>)> {
+    let mut broker = BrokerUrl::parse(url)?;
+    if broker.username.is_none() {
+        broker.username.clone_from(&config.mqtt_username);
+    }
+    if broker.password.is_none() {
+        broker.password.clone_from(&config.mqtt_password);
+    }
+    let files = TlsFiles {
+        ca_file: config.mqtt_ca_file.clone(),
+        client_cert: config.mqtt_client_cert.clone(),
+        client_key: config.mqtt_client_key.clone(),
+    };
+    let tls = if broker.tls {
+        Some(tls::client_config(&files).context("cannot set up TLS to the broker")?)
+    } else {
+        if files != TlsFiles::default() {
+            tracing::warn!(
+                broker = %broker,
+                "MQTT TLS files are set but the broker URL is mqtt:// (plain TCP); use mqtts:// for TLS"
+            );
+        }
+        None
+    };
+    Ok((broker, tls))
+}
