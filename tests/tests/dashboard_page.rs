@@ -97,7 +97,8 @@ async fn the_dashboard_renders_live_numbers_in_chromium() {
     let mut dom = String::new();
     for attempt in 0..10 {
         dom = dump_dom(&url, &format!("{root}-{attempt}"));
-        if dom.contains("trực tuyến") && dom.contains("Hoàn Kiếm") && dom.contains("vượt ngưỡng") {
+        if dom.contains("trực tuyến") && dom.contains("Hoàn Kiếm") && dom.contains("vượt ngưỡng")
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;

@@ -63,9 +63,12 @@ pub(crate) fn area_metrics(state: &State, area: &str) -> AreaMetrics {
     let congested_sensors = in_area(Kind::Traffic)
         .filter(|s| {
             s.values.get("congested").and_then(Value::as_bool) == Some(true)
-                || s.values.get("speed").and_then(Value::as_f64).is_some_and(|speed| {
-                    speed < state.config.congested_speed_ratio * free_flow(state, s)
-                })
+                || s.values
+                    .get("speed")
+                    .and_then(Value::as_f64)
+                    .is_some_and(|speed| {
+                        speed < state.config.congested_speed_ratio * free_flow(state, s)
+                    })
         })
         .count() as u64;
     let mut water_level_max_cm: Option<f64> = None;
