@@ -10,6 +10,7 @@ pub mod batch;
 pub mod config;
 pub mod dossiers;
 pub mod engine;
+pub mod history;
 pub mod partial;
 pub mod ranking;
 pub mod rate;
