@@ -4,6 +4,7 @@ mod broker;
 mod cli;
 mod config;
 mod demo;
+mod history;
 mod secret;
 mod serve;
 mod shutdown;

@@ -2,6 +2,7 @@
 
 mod errors;
 mod health;
+mod history;
 mod openapi;
 mod reports;
 mod views;
@@ -32,6 +33,11 @@ pub(crate) fn router(state: ApiState) -> Router {
         .route("/api/deadletter", get(views::dead_letters))
         .route("/ws", get(views::websocket))
         .route("/api/openapi.json", get(openapi::openapi))
+        .route("/api/history", get(history::history))
+        .route(
+            "/api/history/compact",
+            axum::routing::post(history::compact),
+        )
         .route("/api/reports/{id}", get(reports::get_report))
         .route(
             "/api/reports/{id}/{action}",

@@ -313,7 +313,7 @@ mod tests {
         let day = 86_400_000;
         let now = 10 * day;
         let mut journal = SqliteJournal::open(&dir, Durability::ProcessCrash, 10).expect("open");
-        let events = vec![
+        let events = [
             reading("old-1", Kind::Noise, 2 * day, json!({"laeq": 50.0})),
             reading(
                 "old-2",
