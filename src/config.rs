@@ -60,6 +60,8 @@ pub struct EngineConfig {
     pub analytics: AnalyticsConfig,
     /// Open311 settings.
     pub open311: Open311Config,
+    /// History: compaction horizon and period.
+    pub history: crate::history::HistoryConfig,
 }
 
 /// Open311 settings.
@@ -111,6 +113,7 @@ impl Default for EngineConfig {
             ws_client_queue_frames: 64,
             analytics: AnalyticsConfig::default(),
             open311: Open311Config::default(),
+            history: crate::history::HistoryConfig::default(),
         }
     }
 }
@@ -171,6 +174,7 @@ pub fn load(args: &ServeArgs) -> anyhow::Result<EngineConfig> {
             .map(String::from)
             .collect();
     }
+    config.history.apply_env();
     validate(&config)?;
     Ok(config)
 }
@@ -199,6 +203,15 @@ fn validate(config: &EngineConfig) -> anyhow::Result<()> {
         || config.max_payload_bytes > ioc_ingest::mqtt::config::MAX_PACKET_BYTES / 2
     {
         problems.push("max_payload_bytes must be between 1 and 16 MiB".into());
+    }
+    if let Err(error) = config
+        .history
+        .settings(config.analytics.allowed_lateness_ms)
+    {
+        problems.push(error.to_string());
+    }
+    if let Err(error) = config.history.every() {
+        problems.push(error.to_string());
     }
     if problems.is_empty() {
         Ok(())

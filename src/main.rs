@@ -4,6 +4,7 @@ mod broker;
 mod cli;
 mod config;
 mod demo;
+mod history;
 mod mqtt_security;
 mod secret;
 mod serve;

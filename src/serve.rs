@@ -262,6 +262,19 @@ pub async fn run_with(
             per_ip_per_min: config.open311.rate_per_ip_per_min,
         },
     );
+    // History: compaction starts after the replay (it moves rows the replay would count).
+    let history = Arc::new(ioc_analytics::history::History::new(
+        &config.data_dir,
+        config
+            .history
+            .settings(config.analytics.allowed_lateness_ms)?,
+    ));
+    let state = state.with_history(Arc::clone(&history));
+    let compaction = tokio::spawn(crate::history::compact_periodically(
+        history,
+        config.history.every()?,
+        stopped(&stop),
+    ));
     if config.open311.api_keys.is_empty() {
         tracing::warn!("no Open311 api_keys configured: citizen apps cannot post reports");
     }
@@ -277,6 +290,7 @@ pub async fn run_with(
     shutdown.await;
     let _ = stop.send(());
     let _ = subscriber.await;
+    let _ = compaction.await;
     match api.await {
         Ok(result) => result?,
         Err(error) => tracing::error!(%error, "api task failed"),

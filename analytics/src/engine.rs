@@ -223,10 +223,12 @@ impl Analytics {
         self.lock().record_rejected(records);
     }
 
-    /// Restores refusal counters and records read from the journal at start.
+    /// Restores refusal counters and records, and the counts of events compacted to the
+    /// archive, read from the journal at start (before the replay of its events).
     pub fn restore(&self, recovered: Recovered) {
-        self.lock()
-            .restore_rejected(recovered.rejected, recovered.dead_letters);
+        let mut state = self.lock();
+        state.restore_rejected(recovered.rejected, recovered.dead_letters);
+        state.restore_compacted(recovered.compacted);
     }
 
     /// The current data of a view (blocking: builds JSON under the state lock).

@@ -11,6 +11,7 @@ pub mod batch;
 pub mod config;
 pub mod dossiers;
 pub mod engine;
+pub mod history;
 pub mod hourly;
 pub mod partial;
 pub mod ranking;

@@ -240,6 +240,20 @@ impl State {
         }
     }
 
+    /// Adds the lifetime counts of events that left the journal for the archive, so that
+    /// `events_total` and the per-area counts survive compaction.
+    pub fn restore_compacted(&mut self, compacted: BTreeMap<(String, Kind), u64>) {
+        for ((area, kind), n) in compacted {
+            *self
+                .counts
+                .entry(area)
+                .or_default()
+                .entry(kind)
+                .or_insert(0) += n;
+            self.events_total += n;
+        }
+    }
+
     fn keep_dead_letter(&mut self, record: DeadLetter) {
         self.dead_letters.push_back(record);
         while self.dead_letters.len() > self.config.dead_letter_capacity {

@@ -118,6 +118,7 @@ pub struct ApiState {
     pub(crate) shutdown: broadcast::Sender<()>,
     pub(crate) counters: Arc<ApiCounters>,
     pub(crate) reports: Option<ReportIntake>,
+    pub(crate) history: Option<Arc<ioc_analytics::history::History>>,
 }
 
 impl ApiState {
@@ -141,7 +142,15 @@ impl ApiState {
             shutdown,
             counters: Arc::new(ApiCounters::default()),
             reports: None,
+            history: None,
         }
+    }
+
+    /// Enables `GET /api/history` and `POST /api/history/compact` over this journal and
+    /// archive. Without it they answer 503.
+    pub fn with_history(mut self, history: Arc<ioc_analytics::history::History>) -> Self {
+        self.history = Some(history);
+        self
     }
 
     /// Enables the report endpoints (Open311 POST, operator changes): they write to `journal`,

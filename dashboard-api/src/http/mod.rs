@@ -3,6 +3,7 @@
 mod alerts;
 mod errors;
 mod health;
+mod history;
 mod openapi;
 mod reports;
 mod views;
@@ -38,6 +39,11 @@ pub(crate) fn router(state: ApiState) -> Router {
         .route(
             "/api/alerts/{id}/{action}",
             axum::routing::post(alerts::change_alert),
+        )
+        .route("/api/history", get(history::history))
+        .route(
+            "/api/history/compact",
+            axum::routing::post(history::compact),
         )
         .route("/api/reports/{id}", get(reports::get_report))
         .route(

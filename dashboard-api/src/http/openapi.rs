@@ -53,6 +53,21 @@ fn operator_paths() -> Value {
             "parameters": [id.clone()],
             "responses": {"200": answer("The alert, resolved"), "403": answer("Role or scope"), "404": answer("No such alert"), "409": answer("Already resolved")}
         }},
+        "/api/history": {"get": {
+            "summary": "A telemetry field per bucket (count, mean, min, max) over the journal and the Parquet archive; an area-scoped token gets its areas only",
+            "parameters": [
+                {"name": "field", "in": "query", "required": true, "schema": {"type": "string"}, "description": "kind.field or a bare field, e.g. air_quality.pm25, pm25, traffic.speed"},
+                {"name": "area", "in": "query", "schema": {"type": "string"}, "description": "an area id; omitted = the whole city (the token's areas when it is scoped)"},
+                {"name": "from", "in": "query", "schema": {"type": "string"}, "description": "RFC 3339 or epoch ms, inclusive; default 24 h before `to`"},
+                {"name": "to", "in": "query", "schema": {"type": "string"}, "description": "RFC 3339 or epoch ms, exclusive; default now"},
+                {"name": "every", "in": "query", "schema": {"type": "string", "default": "1h"}, "description": "bucket width: <n>s|m|h|d|w, UTC epoch-aligned; at most 100000 buckets"}
+            ],
+            "responses": {"200": answer("{area, field, every, from, to, points: [{ts, count, mean, min, max}]}"), "400": answer("Bad field, every, range or unknown area"), "401": answer("No or bad token"), "403": answer("Area outside the token's scope")}
+        }},
+        "/api/history/compact": {"post": {
+            "summary": "Move telemetry older than the history horizon to the Parquet archive now (admin role)",
+            "responses": {"200": answer("events, rows, files written, orphans removed, cutoff"), "403": answer("Not an admin")}
+        }},
         "/api/reports/{id}": {"get": {
             "summary": "A citizen report with its history; the reporter's contact in full for admins only",
             "parameters": [id.clone()],

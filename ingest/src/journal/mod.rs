@@ -5,6 +5,7 @@
 //! [`JournalHandle`]; producers (the MQTT pipeline, the HTTP intake) send batches and wait for
 //! the commit. Requests that queue up while a transaction runs are committed together.
 
+pub mod compaction;
 mod handle;
 mod sqlite;
 
@@ -41,6 +42,9 @@ pub struct Recovered {
     pub rejected: BTreeMap<Reason, u64>,
     /// The most recent dead-letter records, oldest first.
     pub dead_letters: Vec<DeadLetter>,
+    /// Events moved to the Parquet archive, by area and kind: they still count in the
+    /// lifetime totals although their rows have left the journal.
+    pub compacted: BTreeMap<(String, crate::Kind), u64>,
 }
 
 /// Why the journal could not do what was asked. Storage errors are the operator's to fix

@@ -4,6 +4,7 @@
 //! demo's and the tests' kill -9); `synchronous=FULL` ([`Durability::PowerLoss`]) adds an fsync
 //! per commit so it also survives power loss.
 
+use super::compaction::{MIN_HORIZON_MS, is_compacted_kind};
 use super::{Entry, JournalError, Outcome, Recovered};
 use crate::deadletter::DeadLetter;
 use crate::event::Event;
@@ -30,7 +31,30 @@ CREATE TABLE IF NOT EXISTS rejected_counts (
     reason TEXT PRIMARY KEY,
     count INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS compacted_counts (
+    area TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (area, kind)
+);
+CREATE TABLE IF NOT EXISTS compacted_ids (
+    id TEXT PRIMARY KEY,
+    received_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS archive_files (
+    path TEXT PRIMARY KEY,
+    day TEXT NOT NULL,
+    min_ts_ms INTEGER NOT NULL,
+    max_ts_ms INTEGER NOT NULL,
+    events INTEGER NOT NULL,
+    rows INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_telemetry_ts ON events (ts_ms)
+    WHERE kind IN ('traffic', 'air_quality', 'water_level', 'noise');
 ";
+
+/// The journal's file name in the data directory.
+pub(super) const JOURNAL_FILE: &str = "journal.sqlite";
 
 /// How hard a commit holds on to its data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -59,7 +83,7 @@ impl SqliteJournal {
             path: data_dir.display().to_string(),
             source: std::sync::Arc::new(source),
         })?;
-        let conn = Connection::open(data_dir.join("journal.sqlite"))?;
+        let conn = Connection::open(data_dir.join(JOURNAL_FILE))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         let sync = match durability {
             Durability::ProcessCrash => "NORMAL",
@@ -94,9 +118,19 @@ impl SqliteJournal {
                 "INSERT INTO rejected_counts (reason, count) VALUES (?1, 1)
                  ON CONFLICT(reason) DO UPDATE SET count = count + 1",
             )?;
+            let mut compacted = tx.prepare_cached("SELECT 1 FROM compacted_ids WHERE id = ?1")?;
             for entry in entries {
                 match entry {
                     Entry::Event(event) => {
+                        // Only an event older than the shortest compaction horizon can have
+                        // left for the archive; the live stream never pays for this lookup.
+                        if is_compacted_kind(event.kind)
+                            && event.ts_ms < received_ms - MIN_HORIZON_MS
+                            && compacted.exists(params![event.id])?
+                        {
+                            outcomes.push(Outcome::Duplicate);
+                            continue;
+                        }
                         let body = to_json(event)?;
                         let changed = insert_event.execute(params![
                             event.id,
@@ -147,6 +181,24 @@ impl SqliteJournal {
                 recovered
                     .rejected
                     .insert(reason, u64::try_from(count).unwrap_or(0));
+            }
+        }
+        let mut compacted = self
+            .conn
+            .prepare("SELECT area, kind, count FROM compacted_counts")?;
+        let rows = compacted.query_map([], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, i64>(2)?,
+            ))
+        })?;
+        for row in rows {
+            let (area, kind, count) = row?;
+            if let Some(kind) = crate::Kind::parse(&kind) {
+                recovered
+                    .compacted
+                    .insert((area, kind), u64::try_from(count).unwrap_or(0));
             }
         }
         let mut dead = self
@@ -218,7 +270,10 @@ fn to_json<T: serde::Serialize>(value: &T) -> Result<String, JournalError> {
     })
 }
 
-fn from_json<T: serde::de::DeserializeOwned>(seq: i64, body: &str) -> Result<T, JournalError> {
+pub(super) fn from_json<T: serde::de::DeserializeOwned>(
+    seq: i64,
+    body: &str,
+) -> Result<T, JournalError> {
     serde_json::from_str(body).map_err(|error| JournalError::Corrupt {
         seq,
         message: error.to_string(),

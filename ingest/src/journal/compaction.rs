@@ -1,0 +1,417 @@
+//! The journal side of history (DESIGN §8): finding telemetry old enough to leave the journal
+//! for the Parquet archive, removing it together with the bookkeeping that keeps lifetime
+//! counts and deduplication right, and reading one consistent view of journal rows and
+//! archive files for a history query.
+//!
+//! The archive's manifest (`archive_files`) lives in the journal: a file is written and renamed
+//! into place first, then one transaction lists it, deletes its events and adds them to
+//! `compacted_counts`. A reader that takes the manifest and the rows in one read transaction
+//! therefore sees every event exactly once, whether it is still a row or already in a file;
+//! a file left behind by a crash before that transaction is not listed and is never read.
+
+use super::JournalError;
+use super::sqlite::from_json;
+use crate::event::{Event, Kind};
+use rusqlite::{Connection, OpenFlags, TransactionBehavior, params};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// The kinds whose events are compacted: sensor readings. Reports, report updates and
+/// dossiers stay in the journal for good.
+pub const COMPACTED_KINDS: [Kind; 4] = [
+    Kind::Traffic,
+    Kind::AirQuality,
+    Kind::WaterLevel,
+    Kind::Noise,
+];
+
+/// The SQL condition selecting compacted kinds; written exactly like the partial index
+/// `events_telemetry_ts` so that SQLite uses it.
+const TELEMETRY: &str = "kind IN ('traffic', 'air_quality', 'water_level', 'noise')";
+
+/// The shortest horizon compaction may use (10 minutes, DESIGN §3's dedupe minimum on top of
+/// the allowed lateness); events newer than this never leave the journal.
+pub const MIN_HORIZON_MS: i64 = 10 * 60 * 1000;
+
+/// Whether events of `kind` are ever compacted.
+pub fn is_compacted_kind(kind: Kind) -> bool {
+    COMPACTED_KINDS.contains(&kind)
+}
+
+/// The journal file in a data directory.
+pub fn journal_path(data_dir: &Path) -> std::path::PathBuf {
+    data_dir.join(super::sqlite::JOURNAL_FILE)
+}
+
+/// A journal event eligible for the archive.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Compactable {
+    /// Its journal sequence number.
+    pub seq: i64,
+    /// When the journal received it, epoch ms.
+    pub received_ms: i64,
+    /// The event.
+    pub event: Event,
+}
+
+/// One Parquet file of the archive, as the manifest lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArchiveFile {
+    /// Path relative to the archive directory (`day=YYYY-MM-DD/part-….parquet`).
+    pub path: String,
+    /// The UTC day its events belong to, `YYYY-MM-DD`.
+    pub day: String,
+    /// Earliest event time in the file, epoch ms.
+    pub min_ts_ms: i64,
+    /// Latest event time in the file, epoch ms.
+    pub max_ts_ms: i64,
+    /// Events in the file.
+    pub events: u64,
+    /// Rows in the file (one per numeric field of each event).
+    pub rows: u64,
+}
+
+/// A second connection to the journal, used by the compactor thread; SQLite's WAL lets it
+/// read while the journal thread writes, and its short write transactions take turns with
+/// the journal's.
+pub struct CompactionStore {
+    conn: Connection,
+}
+
+impl CompactionStore {
+    /// Opens the journal of `data_dir` (the journal must have been opened once, which creates
+    /// the tables).
+    pub fn open(data_dir: &Path) -> Result<Self, JournalError> {
+        let conn = Connection::open_with_flags(
+            journal_path(data_dir),
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        Ok(Self { conn })
+    }
+
+    /// The oldest compactable events with an event time before `cutoff_ms`, at most `limit`,
+    /// in event-time order.
+    pub fn candidates(
+        &self,
+        cutoff_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<Compactable>, JournalError> {
+        let mut statement = self.conn.prepare_cached(&format!(
+            "SELECT seq, received_ms, body FROM events WHERE {TELEMETRY} AND ts_ms < ?1
+             ORDER BY ts_ms LIMIT ?2"
+        ))?;
+        let rows = statement
+            .query_map(params![cutoff_ms, limit as i64], |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, i64>(1)?,
+                    row.get::<_, String>(2)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter()
+            .map(|(seq, received_ms, body)| {
+                Ok(Compactable {
+                    seq,
+                    received_ms,
+                    event: from_json(seq, &body)?,
+                })
+            })
+            .collect()
+    }
+
+    /// In one transaction: lists `files` in the manifest, deletes `events` from the journal,
+    /// adds them to the compacted counts, and remembers the ids of those received at or after
+    /// `remember_from_ms` so that a late redelivery is still recognised as a duplicate.
+    /// Nothing changes unless every event was still there.
+    pub fn commit(
+        &mut self,
+        events: &[Compactable],
+        files: &[ArchiveFile],
+        remember_from_ms: i64,
+    ) -> Result<(), JournalError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        {
+            let mut list = tx.prepare_cached(
+                "INSERT INTO archive_files (path, day, min_ts_ms, max_ts_ms, events, rows)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?;
+            for file in files {
+                list.execute(params![
+                    file.path,
+                    file.day,
+                    file.min_ts_ms,
+                    file.max_ts_ms,
+                    file.events as i64,
+                    file.rows as i64
+                ])?;
+            }
+            let mut delete = tx.prepare_cached("DELETE FROM events WHERE seq = ?1")?;
+            let mut remember = tx.prepare_cached(
+                "INSERT INTO compacted_ids (id, received_ms) VALUES (?1, ?2)
+                 ON CONFLICT(id) DO NOTHING",
+            )?;
+            let mut counts: BTreeMap<(&str, Kind), i64> = BTreeMap::new();
+            for item in events {
+                if delete.execute(params![item.seq])? != 1 {
+                    // Someone else removed it: roll back rather than count it twice.
+                    return Err(JournalError::Storage(format!(
+                        "journal row {} vanished during compaction",
+                        item.seq
+                    )));
+                }
+                if item.received_ms >= remember_from_ms {
+                    remember.execute(params![item.event.id, item.received_ms])?;
+                }
+                *counts
+                    .entry((item.event.area.as_str(), item.event.kind))
+                    .or_insert(0) += 1;
+            }
+            let mut count = tx.prepare_cached(
+                "INSERT INTO compacted_counts (area, kind, count) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(area, kind) DO UPDATE SET count = count + excluded.count",
+            )?;
+            for ((area, kind), n) in counts {
+                count.execute(params![area, kind.as_str(), n])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Forgets compacted ids received before `before_ms` (their dedupe horizon has passed);
+    /// returns how many.
+    pub fn forget_ids(&self, before_ms: i64) -> Result<usize, JournalError> {
+        Ok(self.conn.execute(
+            "DELETE FROM compacted_ids WHERE received_ms < ?1",
+            params![before_ms],
+        )?)
+    }
+
+    /// Every file the manifest lists.
+    pub fn archive_files(&self) -> Result<Vec<ArchiveFile>, JournalError> {
+        list_files(&self.conn, i64::MIN, i64::MAX)
+    }
+}
+
+/// One telemetry value read from the journal for a history query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JournalValue {
+    /// Event time, epoch ms.
+    pub ts_ms: i64,
+    /// Area id.
+    pub area: String,
+    /// The field's value (booleans as 0/1).
+    pub value: f64,
+}
+
+/// What a history query reads from the journal: the values still in it and the archive files
+/// holding the rest, taken in one read transaction so no event is seen twice or missed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HistorySnapshot {
+    /// Journal values of the field in the range.
+    pub values: Vec<JournalValue>,
+    /// Archive files whose time span meets the range.
+    pub files: Vec<ArchiveFile>,
+}
+
+/// Reads the values of `kind`.`field` with event times in `[from_ms, to_ms)` still in the
+/// journal, and the archive files for that range, over a read-only connection.
+pub fn read_history(
+    data_dir: &Path,
+    kind: Kind,
+    field: &str,
+    from_ms: i64,
+    to_ms: i64,
+) -> Result<HistorySnapshot, JournalError> {
+    let mut conn = Connection::open_with_flags(
+        journal_path(data_dir),
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    let tx = conn.transaction()?;
+    let files = list_files(&tx, from_ms, to_ms)?;
+    let mut values = Vec::new();
+    {
+        let mut statement = tx.prepare(&format!(
+            "SELECT ts_ms, area, json_extract(body, ?1) FROM events
+             WHERE {TELEMETRY} AND ts_ms >= ?2 AND ts_ms < ?3 AND kind = ?4"
+        ))?;
+        let path = format!("$.values.{field}");
+        let rows = statement.query_map(params![path, from_ms, to_ms, kind.as_str()], |row| {
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, Option<f64>>(2)?,
+            ))
+        })?;
+        for row in rows {
+            let (ts_ms, area, value) = row?;
+            if let Some(value) = value.filter(|v| v.is_finite()) {
+                values.push(JournalValue { ts_ms, area, value });
+            }
+        }
+    }
+    tx.commit()?;
+    Ok(HistorySnapshot { values, files })
+}
+
+fn list_files(
+    conn: &Connection,
+    from_ms: i64,
+    to_ms: i64,
+) -> Result<Vec<ArchiveFile>, JournalError> {
+    let mut statement = conn.prepare_cached(
+        "SELECT path, day, min_ts_ms, max_ts_ms, events, rows FROM archive_files
+         WHERE max_ts_ms >= ?1 AND min_ts_ms < ?2 ORDER BY path",
+    )?;
+    let rows = statement.query_map(params![from_ms, to_ms], |row| {
+        Ok(ArchiveFile {
+            path: row.get(0)?,
+            day: row.get(1)?,
+            min_ts_ms: row.get(2)?,
+            max_ts_ms: row.get(3)?,
+            events: u64::try_from(row.get::<_, i64>(4)?).unwrap_or(0),
+            rows: u64::try_from(row.get::<_, i64>(5)?).unwrap_or(0),
+        })
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::journal::{Durability, Entry, Outcome, SqliteJournal};
+    use serde_json::json;
+
+    fn reading(id: &str, kind: Kind, ts_ms: i64, values: serde_json::Value) -> Event {
+        Event {
+            id: id.into(),
+            source: "s1".into(),
+            kind,
+            area: "hoan-kiem".into(),
+            ts_ms,
+            lat: None,
+            lon: None,
+            values: values.as_object().cloned().unwrap_or_default(),
+        }
+    }
+
+    fn temp_dir(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("ioc-compact-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[test]
+    fn compaction_moves_counts_keeps_reports_and_still_dedupes_late_ids() {
+        let dir = temp_dir("move");
+        let day = 86_400_000;
+        let now = 10 * day;
+        let mut journal = SqliteJournal::open(&dir, Durability::ProcessCrash, 10).expect("open");
+        let events = [
+            reading("old-1", Kind::Noise, 2 * day, json!({"laeq": 50.0})),
+            reading(
+                "old-2",
+                Kind::Traffic,
+                2 * day + 5,
+                json!({"speed": 30.0, "congested": true}),
+            ),
+            reading(
+                "old-report",
+                Kind::Report,
+                2 * day,
+                json!({"service_code": "traffic"}),
+            ),
+            reading("new-1", Kind::Noise, now, json!({"laeq": 60.0})),
+        ];
+        let entries: Vec<Entry> = events.iter().cloned().map(Entry::Event).collect();
+        journal.append(&entries, now).expect("append");
+
+        let mut store = CompactionStore::open(&dir).expect("compaction store");
+        let found = store.candidates(now - day, 100).expect("candidates");
+        let ids: Vec<&str> = found.iter().map(|c| c.event.id.as_str()).collect();
+        assert_eq!(ids, ["old-1", "old-2"]);
+        let file = ArchiveFile {
+            path: "day=1970-01-03/part-1.parquet".into(),
+            day: "1970-01-03".into(),
+            min_ts_ms: 2 * day,
+            max_ts_ms: 2 * day + 5,
+            events: 2,
+            rows: 3,
+        };
+        store
+            .commit(&found, std::slice::from_ref(&file), now - day)
+            .expect("commit");
+
+        // Counts survive; the report and the new reading stay.
+        let recovered = journal.recover().expect("recover");
+        assert_eq!(
+            recovered.compacted.get(&("hoan-kiem".into(), Kind::Noise)),
+            Some(&1)
+        );
+        assert_eq!(
+            recovered
+                .compacted
+                .get(&("hoan-kiem".into(), Kind::Traffic)),
+            Some(&1)
+        );
+        assert_eq!(journal.event_count().ok(), Some(2));
+        assert!(store.candidates(now - day, 100).expect("again").is_empty());
+
+        // A redelivery of a compacted event is still a duplicate.
+        let again = journal
+            .append(&[Entry::Event(events[0].clone())], now + 1)
+            .expect("append");
+        assert_eq!(again, [Outcome::Duplicate]);
+
+        // The reader sees the file for the old range and the journal values for the new one.
+        let old = read_history(&dir, Kind::Noise, "laeq", 0, now - day).expect("read");
+        assert_eq!((old.values.len(), old.files), (0, vec![file]));
+        let new = read_history(&dir, Kind::Noise, "laeq", now - day, now + 1).expect("read");
+        assert_eq!(new.files.len(), 0);
+        assert_eq!(
+            new.values,
+            [JournalValue {
+                ts_ms: now,
+                area: "hoan-kiem".into(),
+                value: 60.0
+            }]
+        );
+
+        // Forgetting the ids ends the dedupe horizon.
+        assert_eq!(store.forget_ids(now + 2).expect("forget"), 2);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn booleans_read_as_zero_or_one() {
+        let dir = temp_dir("bool");
+        let mut journal = SqliteJournal::open(&dir, Durability::ProcessCrash, 10).expect("open");
+        let entries = [
+            Entry::Event(reading(
+                "a",
+                Kind::Traffic,
+                1000,
+                json!({"congested": true}),
+            )),
+            Entry::Event(reading(
+                "b",
+                Kind::Traffic,
+                2000,
+                json!({"congested": false, "speed": 3}),
+            )),
+        ];
+        journal.append(&entries, 5000).expect("append");
+        let snapshot = read_history(&dir, Kind::Traffic, "congested", 0, 10_000).expect("read");
+        let values: Vec<f64> = snapshot.values.iter().map(|v| v.value).collect();
+        assert_eq!(values, [1.0, 0.0]);
+        let speeds = read_history(&dir, Kind::Traffic, "speed", 0, 10_000).expect("read");
+        assert_eq!(speeds.values.len(), 1);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
