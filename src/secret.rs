@@ -5,6 +5,30 @@ use anyhow::Context;
 use std::io::Read;
 use std::path::Path;
 
+/// A configured secret: read from the config file or environment, never printed (its
+/// `Debug` shows `Secret(..)`), so logging a configuration cannot leak it.
+#[derive(Clone, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(secret: String) -> Self {
+        Self(secret)
+    }
+
+    /// The secret itself, for the one place that signs with it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
 /// File in the data directory holding the generated secret.
 const SECRET_FILE: &str = "jwt.secret";
 

@@ -42,12 +42,16 @@ pub struct State {
     pub(crate) counts: BTreeMap<String, BTreeMap<Kind, u64>>,
     pub(crate) events_total: u64,
     pub(crate) late_total: u64,
+    /// Late events per area, so an area-scoped overview can total its own.
+    pub(crate) late_by_area: BTreeMap<String, u64>,
     pub(crate) max_ts: Option<i64>,
     pub(crate) windows: WindowStore,
     pub(crate) sources: BTreeMap<String, SourceState>,
     pub(crate) rejected: BTreeMap<Reason, u64>,
     pub(crate) dead_letters: VecDeque<DeadLetter>,
     pub(crate) rate: RateMeter,
+    /// Events per second per area, so an area-scoped overview can total its own.
+    pub(crate) rate_by_area: BTreeMap<String, RateMeter>,
     pub(crate) reports: crate::reports::Register,
     pub(crate) dossiers: crate::dossiers::DossierBook,
 }
@@ -61,12 +65,14 @@ impl State {
             counts: BTreeMap::new(),
             events_total: 0,
             late_total: 0,
+            late_by_area: BTreeMap::new(),
             max_ts: None,
             windows: WindowStore::default(),
             sources: BTreeMap::new(),
             rejected: BTreeMap::new(),
             dead_letters: VecDeque::new(),
             rate: RateMeter::default(),
+            rate_by_area: BTreeMap::new(),
             reports: crate::reports::Register::default(),
             dossiers: crate::dossiers::DossierBook::default(),
         }
@@ -77,7 +83,9 @@ impl State {
     /// Events are taken in journal order, so replay reaches the same state as the live run.
     pub fn admit(&mut self, events: &[Event], live_at_ms: Option<i64>) -> Vec<Reading> {
         let mut readings = Vec::new();
+        let mut per_area: BTreeMap<&str, u64> = BTreeMap::new();
         for event in events {
+            *per_area.entry(event.area.as_str()).or_insert(0) += 1;
             *self
                 .counts
                 .entry(event.area.clone())
@@ -98,6 +106,7 @@ impl State {
             let watermark = self.max_ts.map(|max| max - self.config.allowed_lateness_ms);
             if watermark.is_some_and(|w| event.ts_ms < w) {
                 self.late_total += 1;
+                *self.late_by_area.entry(event.area.clone()).or_insert(0) += 1;
                 continue;
             }
             self.max_ts = Some(self.max_ts.map_or(event.ts_ms, |max| max.max(event.ts_ms)));
@@ -116,6 +125,12 @@ impl State {
         }
         if let Some(now) = live_at_ms {
             self.rate.record(now, events.len() as u64);
+            for (area, n) in per_area {
+                self.rate_by_area
+                    .entry(area.to_string())
+                    .or_default()
+                    .record(now, n);
+            }
         }
         readings
     }
@@ -222,6 +237,25 @@ impl State {
     /// Late events ever.
     pub fn late_total(&self) -> u64 {
         self.late_total
+    }
+
+    /// Accepted events ever in one area, all kinds.
+    pub fn area_events_total(&self, area: &str) -> u64 {
+        self.counts
+            .get(area)
+            .map_or(0, |kinds| kinds.values().sum())
+    }
+
+    /// Late events ever in one area.
+    pub fn area_late_total(&self, area: &str) -> u64 {
+        self.late_by_area.get(area).copied().unwrap_or(0)
+    }
+
+    /// Accepted events per second in one area over the last ten seconds.
+    pub fn area_events_per_sec(&self, area: &str, now_ms: i64) -> f64 {
+        self.rate_by_area
+            .get(area)
+            .map_or(0.0, |meter| meter.per_second(now_ms))
     }
 
     /// Lifetime accepted events of one area and kind.
