@@ -8,6 +8,7 @@
 pub mod engine;
 pub mod open311;
 pub mod publish;
+pub mod raw;
 pub mod ws;
 
 pub use engine::{Broker, Engine, EngineOptions};

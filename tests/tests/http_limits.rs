@@ -8,7 +8,7 @@ use ioc_tests::open311::Open311Client;
 use ioc_tests::{Engine, EngineOptions};
 use serde_json::Value;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 const KEY: &str = "limits-app";
@@ -21,40 +21,17 @@ async fn start() -> Engine {
 
 /// Reads what the server sends until it closes the connection (or 20 s pass).
 async fn read_until_closed(stream: &mut TcpStream) -> Option<String> {
-    let mut answer = Vec::new();
-    let read = tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut answer)).await;
-    match read {
-        Ok(Ok(_)) => Some(String::from_utf8_lossy(&answer).into_owned()),
-        // A reset after the answer is a close too.
-        Ok(Err(_)) => Some(String::from_utf8_lossy(&answer).into_owned()),
-        Err(_) => None,
-    }
+    ioc_tests::raw::read_until_closed(stream, Duration::from_secs(20)).await
 }
 
-/// Sends `head` (and a body) raw and returns the status line and body of the answer.
+/// POSTs `body` raw with the admin token and returns the status and body of the answer.
 async fn raw_post(engine: &Engine, path: &str, content_type: &str, body: &[u8]) -> (u16, String) {
-    let mut stream = TcpStream::connect(("127.0.0.1", engine.port))
-        .await
-        .expect("connect");
-    let head = format!(
-        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nAuthorization: Bearer {}\r\n\r\n",
-        body.len(),
-        engine.token
-    );
-    stream.write_all(head.as_bytes()).await.expect("head");
-    // The server may answer and close before the whole body is written: that is the point.
-    let _ = stream.write_all(body).await;
-    let text = read_until_closed(&mut stream).await.expect("an answer");
-    let status = text
-        .split(' ')
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .unwrap_or(0);
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
+    let headers = [
+        format!("Content-Type: {content_type}"),
+        format!("Authorization: Bearer {}", engine.token),
+    ];
+    let answer = ioc_tests::raw::request(engine.port, "POST", path, &headers, body).await;
+    (answer.status, answer.body)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

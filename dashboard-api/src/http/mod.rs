@@ -46,5 +46,6 @@ pub(crate) fn router(state: ApiState) -> Router {
             limits,
             limits::read_body,
         ))
+        .layer(axum::middleware::from_fn(errors::json_refusals))
         .with_state(state)
 }

@@ -272,9 +272,9 @@ fn check_email(email: &str) -> Result<(), String> {
     if local.is_empty()
         || local.len() > 64
         || email.len() > 254
-        || local
+        || !local
             .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || c == '@')
+            .all(|c| c.is_alphanumeric() || "!#$%&'*+/=?^_`{|}~.-".contains(c))
         || !labels_ok
     {
         return Err(bad());
