@@ -108,6 +108,82 @@ mod tests {
         assert_eq!(map.get("c"), Some(&Value::String(String::new())));
     }
 
+    /// Cases per property: 256 in CI, `PROPTEST_CASES` for a longer run.
+    fn cases() -> u32 {
+        std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(256)
+    }
+
+    fn headers(content_type: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        if let Ok(value) = content_type.parse() {
+            headers.insert(header::CONTENT_TYPE, value);
+        }
+        headers
+    }
+
+    /// What an accepted report may hold, whatever was posted.
+    fn check_accepted(fields: &Map<String, Value>) {
+        let areas = ioc_ingest::Areas::hanoi();
+        if let Ok(report) = ioc_ingest::report::check(fields, &areas, None) {
+            for (name, value) in &report.values {
+                if let Value::String(text) = value {
+                    assert!(
+                        text.chars()
+                            .all(|c| !c.is_control() || matches!(c, '\n' | '\r' | '\t')),
+                        "{name} kept a control character"
+                    );
+                    assert!(text.chars().count() <= 4000, "{name} kept {} characters", text.len());
+                }
+            }
+            assert!(report.lat.is_none_or(f64::is_finite));
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(cases()))]
+
+        #[test]
+        fn any_body_reads_or_is_refused_without_panicking(
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400),
+            content_type in proptest::prop_oneof![
+                proptest::strategy::Just("application/json"),
+                proptest::strategy::Just("application/x-www-form-urlencoded"),
+                proptest::strategy::Just("text/xml"),
+            ],
+        ) {
+            if let Ok(fields) = body_fields(&headers(content_type), &body) {
+                check_accepted(&fields);
+            }
+        }
+
+        #[test]
+        fn any_form_of_known_fields_reads_back_and_checks_without_panicking(
+            values in proptest::collection::vec(".{0,40}", 9),
+        ) {
+            let names = ["api_key", "service_code", "lat", "long", "description", "email",
+                "phone", "media_url", "address_string"];
+            let encode = |text: &str| {
+                percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC)
+                    .to_string()
+            };
+            let body: Vec<String> = names
+                .iter()
+                .zip(&values)
+                .map(|(name, value)| format!("{name}={}", encode(value)))
+                .collect();
+            let fields = pairs_to_map(body.join("&").as_bytes());
+            proptest::prop_assert!(fields.is_ok());
+            let fields = fields.unwrap_or_default();
+            for (name, value) in names.iter().zip(&values) {
+                proptest::prop_assert_eq!(fields.get(*name), Some(&Value::String(value.clone())));
+            }
+            check_accepted(&fields);
+        }
+    }
+
     #[test]
     fn escapes_that_are_not_utf8_are_refused() {
         assert!(pairs_to_map(b"description=%FF%FE").is_err());
