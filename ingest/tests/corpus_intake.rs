@@ -3,11 +3,11 @@
 //! end-to-end test (`tests/tests/corpus.rs`) does the same through a real engine; this one runs
 //! in milliseconds, so a fuzzing find added to the corpus fails here first.
 
+use ioc_ingest::Areas;
 use ioc_ingest::intake::Intake;
 use ioc_ingest::journal::Entry;
 use ioc_ingest::topic::TopicScheme;
 use ioc_ingest::validate::Validator;
-use ioc_ingest::Areas;
 use serde::Deserialize;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -80,13 +80,19 @@ fn every_mqtt_corpus_case_gets_its_documented_outcome() {
             (None, Some(name)) => {
                 let fill = case.fill.as_deref().unwrap_or("a").as_bytes().to_vec();
                 let size = case.bytes.unwrap_or_default();
-                (name.clone(), fill.iter().copied().cycle().take(size).collect())
+                (
+                    name.clone(),
+                    fill.iter().copied().cycle().take(size).collect(),
+                )
             }
             (None, None) => panic!("a case without file or generated"),
         };
         let topic = format!(
             "city/{}",
-            case.topic.as_deref().unwrap_or_default().replace("{case}", &name)
+            case.topic
+                .as_deref()
+                .unwrap_or_default()
+                .replace("{case}", &name)
         );
         let entries = intake.classify(&topic, &payload, NOW);
         let refused: Vec<&str> = entries

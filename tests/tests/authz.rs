@@ -38,6 +38,14 @@ fn mint_with(engine: &Engine, args: &[&str], env: &[(&str, &str)]) -> String {
     String::from_utf8_lossy(&output.stdout).trim().to_string()
 }
 
+/// One row of the table: method, path, JSON body, expected status per token kind.
+type Row = (
+    &'static str,
+    String,
+    Option<Value>,
+    Vec<(&'static str, u16)>,
+);
+
 /// The token kinds of the table.
 struct Tokens {
     viewer: String,
@@ -231,7 +239,7 @@ async fn roles_and_scopes_hold_on_every_path_and_view() {
     let operator_outside = statuses([401, 401, 401, 401, 403, 200, 200, 403, 403, 403]);
     let public = statuses([200; 10]);
     let assign = json!({"agency": "URENCO Hà Nội"});
-    let table: Vec<(&str, String, Option<Value>, Vec<(&str, u16)>)> = vec![
+    let table: Vec<Row> = vec![
         ("GET", "/api/views/overview".into(), None, view_ok.clone()),
         ("GET", "/api/views/kpi".into(), None, view_ok.clone()),
         ("GET", "/api/views/alerts".into(), None, view_ok.clone()),

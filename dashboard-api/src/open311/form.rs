@@ -135,7 +135,11 @@ mod tests {
                             .all(|c| !c.is_control() || matches!(c, '\n' | '\r' | '\t')),
                         "{name} kept a control character"
                     );
-                    assert!(text.chars().count() <= 4000, "{name} kept {} characters", text.len());
+                    assert!(
+                        text.chars().count() <= 4000,
+                        "{name} kept {} characters",
+                        text.len()
+                    );
                 }
             }
             assert!(report.lat.is_none_or(f64::is_finite));
