@@ -76,3 +76,19 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
 fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     std::fs::write(path, text)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_configured_secret_never_prints() {
+        let secret = Secret::new("do-not-log-this-secret-0123".into());
+        assert_eq!(format!("{secret:?}"), "Secret(..)");
+        let config = crate::config::EngineConfig {
+            jwt_secret: Some(secret),
+            ..crate::config::EngineConfig::default()
+        };
+        assert!(!format!("{config:?}").contains("do-not-log-this"));
+    }
+}
