@@ -77,6 +77,12 @@ pub struct ServeArgs {
     /// Port of the embedded broker (default 1883, or a free one if taken).
     #[arg(long, env = "IOC_EMBEDDED_MQTT_PORT")]
     pub embedded_mqtt_port: Option<u16>,
+    /// Milliseconds a client may take to send a request head or body (default 10000).
+    #[arg(long, env = "IOC_HTTP_READ_TIMEOUT_MS")]
+    pub http_read_timeout_ms: Option<u64>,
+    /// Largest HTTP request body in bytes (default 65536); larger ones get 413.
+    #[arg(long, env = "IOC_HTTP_MAX_BODY_BYTES")]
+    pub http_max_body_bytes: Option<usize>,
 }
 
 /// Flags of `ioc token`.

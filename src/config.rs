@@ -48,14 +48,19 @@ pub struct EngineConfig {
     pub mqtt_session_expiry_secs: u32,
     /// Port of the embedded broker; `None` = 1883, or a free port if 1883 is taken.
     pub embedded_mqtt_port: Option<u16>,
-    /// JWT HS256 secret; default a random secret kept in `<data_dir>/jwt.secret`.
-    pub jwt_secret: Option<String>,
+    /// JWT HS256 secret; default a random secret kept in `<data_dir>/jwt.secret`. Never
+    /// printed: its `Debug` is redacted.
+    pub jwt_secret: Option<crate::secret::Secret>,
     /// Largest MQTT payload accepted (bytes); larger ones are dead-lettered as `too_large`.
     pub max_payload_bytes: usize,
     /// View tick in milliseconds: how often live views are recomputed and patches sent.
     pub tick_ms: u64,
     /// Frames a websocket client may have queued before it is reset to a snapshot.
     pub ws_client_queue_frames: usize,
+    /// Milliseconds a client may take to send a request head or body before it is cut off.
+    pub http_read_timeout_ms: u64,
+    /// Largest HTTP request body accepted (bytes); larger ones are refused with 413.
+    pub http_max_body_bytes: usize,
     /// Analytics settings.
     pub analytics: AnalyticsConfig,
     /// Open311 settings.
@@ -111,6 +116,8 @@ impl Default for EngineConfig {
             max_payload_bytes: ioc_ingest::intake::DEFAULT_MAX_PAYLOAD_BYTES,
             tick_ms: 500,
             ws_client_queue_frames: 64,
+            http_read_timeout_ms: 10_000,
+            http_max_body_bytes: 64 * 1024,
             analytics: AnalyticsConfig::default(),
             open311: Open311Config::default(),
             history: crate::history::HistoryConfig::default(),
@@ -163,8 +170,14 @@ pub fn load(args: &ServeArgs) -> anyhow::Result<EngineConfig> {
         config.mqtt_protocol = Protocol::parse(protocol)
             .ok_or_else(|| anyhow::anyhow!("--mqtt-protocol {protocol:?} is not v4 or v5"))?;
     }
+    config.http_read_timeout_ms = args
+        .http_read_timeout_ms
+        .unwrap_or(config.http_read_timeout_ms);
+    config.http_max_body_bytes = args
+        .http_max_body_bytes
+        .unwrap_or(config.http_max_body_bytes);
     if let Ok(secret) = std::env::var("IOC_JWT_SECRET") {
-        config.jwt_secret = Some(secret);
+        config.jwt_secret = Some(crate::secret::Secret::new(secret));
     }
     if let Ok(keys) = std::env::var("IOC_OPEN311_API_KEYS") {
         config.open311.api_keys = keys
@@ -195,6 +208,12 @@ fn validate(config: &EngineConfig) -> anyhow::Result<()> {
         && let Err(error) = ioc_ingest::mqtt::BrokerUrl::parse(&config.mqtt)
     {
         problems.push(error.to_string());
+    }
+    if config.http_read_timeout_ms < 100 {
+        problems.push("http_read_timeout_ms must be at least 100".into());
+    }
+    if config.http_max_body_bytes < 1024 {
+        problems.push("http_max_body_bytes must be at least 1024".into());
     }
     if config.tick_ms < 50 {
         problems.push("tick_ms must be at least 50".into());

@@ -5,6 +5,30 @@ use anyhow::Context;
 use std::io::Read;
 use std::path::Path;
 
+/// A configured secret: read from the config file or environment, never printed (its
+/// `Debug` shows `Secret(..)`), so logging a configuration cannot leak it.
+#[derive(Clone, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(secret: String) -> Self {
+        Self(secret)
+    }
+
+    /// The secret itself, for the one place that signs with it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
 /// File in the data directory holding the generated secret.
 const SECRET_FILE: &str = "jwt.secret";
 
@@ -51,4 +75,20 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
 #[cfg(not(unix))]
 fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     std::fs::write(path, text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_configured_secret_never_prints() {
+        let secret = Secret::new("do-not-log-this-secret-0123".into());
+        assert_eq!(format!("{secret:?}"), "Secret(..)");
+        let config = crate::config::EngineConfig {
+            jwt_secret: Some(secret),
+            ..crate::config::EngineConfig::default()
+        };
+        assert!(!format!("{config:?}").contains("do-not-log-this"));
+    }
 }

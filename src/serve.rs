@@ -122,7 +122,13 @@ pub async fn run_with(
         Some(path) => Areas::from_file(path)?,
         None => Areas::hanoi(),
     });
-    let secret = crate::secret::jwt_secret(config.jwt_secret.as_deref(), &config.data_dir)?;
+    let secret = crate::secret::jwt_secret(
+        config
+            .jwt_secret
+            .as_ref()
+            .map(crate::secret::Secret::expose),
+        &config.data_dir,
+    )?;
     let auth = Authenticator::new(&secret);
 
     // Journal and replay.
@@ -251,6 +257,8 @@ pub async fn run_with(
         ApiConfig {
             tick: Duration::from_millis(config.tick_ms),
             client_queue_frames: config.ws_client_queue_frames,
+            max_body_bytes: config.http_max_body_bytes,
+            read_timeout: Duration::from_millis(config.http_read_timeout_ms),
             ..ApiConfig::default()
         },
     )

@@ -11,7 +11,9 @@ pub fn run(args: &TokenArgs) -> anyhow::Result<()> {
     if let Some(dir) = &args.data_dir {
         config.data_dir.clone_from(dir);
     }
-    let configured = std::env::var("IOC_JWT_SECRET").ok().or(config.jwt_secret);
+    let configured = std::env::var("IOC_JWT_SECRET")
+        .ok()
+        .or(config.jwt_secret.map(|s| s.expose().to_string()));
     let secret = crate::secret::jwt_secret(configured.as_deref(), &config.data_dir)?;
     let areas = args.areas.as_ref().map(|list| {
         list.split(',')

@@ -235,7 +235,11 @@ impl Analytics {
     pub fn view(&self, request: &ViewRequest, now_ms: i64) -> Result<Value, ViewError> {
         let state = self.lock();
         match request.view {
-            ViewName::Overview => Ok(views::overview_view(&state, now_ms)),
+            ViewName::Overview => Ok(views::overview_view(
+                &state,
+                request.scope.as_deref(),
+                now_ms,
+            )),
             ViewName::Area => {
                 let area = request.area.as_deref().unwrap_or_default();
                 views::area_view(&state, area, now_ms)

@@ -48,12 +48,16 @@ pub struct State {
     pub(crate) counts: BTreeMap<String, BTreeMap<Kind, u64>>,
     pub(crate) events_total: u64,
     pub(crate) late_total: u64,
+    /// Late events per area, so an area-scoped overview can total its own.
+    pub(crate) late_by_area: BTreeMap<String, u64>,
     pub(crate) max_ts: Option<i64>,
     pub(crate) windows: WindowStore,
     pub(crate) sources: BTreeMap<String, SourceState>,
     pub(crate) rejected: BTreeMap<Reason, u64>,
     pub(crate) dead_letters: VecDeque<DeadLetter>,
     pub(crate) rate: RateMeter,
+    /// Events per second per area, so an area-scoped overview can total its own.
+    pub(crate) rate_by_area: BTreeMap<String, RateMeter>,
     pub(crate) reports: crate::reports::Register,
     pub(crate) dossiers: crate::dossiers::DossierBook,
     /// Hourly pollutant means per air-quality station, for the hourly and daily VN_AQI.
@@ -76,12 +80,14 @@ impl State {
             counts: BTreeMap::new(),
             events_total: 0,
             late_total: 0,
+            late_by_area: BTreeMap::new(),
             max_ts: None,
             windows: WindowStore::default(),
             sources: BTreeMap::new(),
             rejected: BTreeMap::new(),
             dead_letters: VecDeque::new(),
             rate: RateMeter::default(),
+            rate_by_area: BTreeMap::new(),
             reports: crate::reports::Register::default(),
             dossiers: crate::dossiers::DossierBook::default(),
             hourly_air: BTreeMap::new(),
@@ -98,6 +104,7 @@ impl State {
         let mut readings = Vec::new();
         let wall_ms = live_at_ms.unwrap_or_else(ioc_ingest::event::now_ms);
         let mut counted = 0_u64;
+        let mut per_area: BTreeMap<&str, u64> = BTreeMap::new();
         for event in events {
             if event.kind == Kind::Alert {
                 // The engine's own record, not a city event: it moves the alert book only.
@@ -105,6 +112,7 @@ impl State {
                 continue;
             }
             counted += 1;
+            *per_area.entry(event.area.as_str()).or_insert(0) += 1;
             *self
                 .counts
                 .entry(event.area.clone())
@@ -127,6 +135,7 @@ impl State {
             let watermark = self.max_ts.map(|max| max - self.config.allowed_lateness_ms);
             if watermark.is_some_and(|w| event.ts_ms < w) {
                 self.late_total += 1;
+                *self.late_by_area.entry(event.area.clone()).or_insert(0) += 1;
                 continue;
             }
             self.max_ts = Some(self.max_ts.map_or(event.ts_ms, |max| max.max(event.ts_ms)));
@@ -159,6 +168,12 @@ impl State {
         }
         if let Some(now) = live_at_ms {
             self.rate.record(now, counted);
+            for (area, n) in per_area {
+                self.rate_by_area
+                    .entry(area.to_string())
+                    .or_default()
+                    .record(now, n);
+            }
         }
         readings
     }
@@ -326,6 +341,25 @@ impl State {
     /// Late events ever.
     pub fn late_total(&self) -> u64 {
         self.late_total
+    }
+
+    /// Accepted events ever in one area, all kinds.
+    pub fn area_events_total(&self, area: &str) -> u64 {
+        self.counts
+            .get(area)
+            .map_or(0, |kinds| kinds.values().sum())
+    }
+
+    /// Late events ever in one area.
+    pub fn area_late_total(&self, area: &str) -> u64 {
+        self.late_by_area.get(area).copied().unwrap_or(0)
+    }
+
+    /// Accepted events per second in one area over the last ten seconds.
+    pub fn area_events_per_sec(&self, area: &str, now_ms: i64) -> f64 {
+        self.rate_by_area
+            .get(area)
+            .map_or(0.0, |meter| meter.per_second(now_ms))
     }
 
     /// Lifetime accepted events of one area and kind.

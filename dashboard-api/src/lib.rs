@@ -11,6 +11,7 @@ mod open311;
 pub mod patch;
 pub mod prometheus;
 pub mod scope;
+mod server;
 pub mod ws;
 
 pub use auth::{Authenticator, Claims, Role};
@@ -45,6 +46,11 @@ pub struct ApiConfig {
     pub client_queue_frames: usize,
     /// Most websocket connections at once; more are refused with 503.
     pub max_connections: usize,
+    /// Largest request body (Open311 and operator POSTs); larger ones are refused with 413.
+    pub max_body_bytes: usize,
+    /// How long a client may take to send a request head, or a request body; a slower one is
+    /// cut off (head) or answered 408 (body).
+    pub read_timeout: Duration,
 }
 
 impl Default for ApiConfig {
@@ -53,6 +59,8 @@ impl Default for ApiConfig {
             tick: Duration::from_millis(500),
             client_queue_frames: 64,
             max_connections: 1024,
+            max_body_bytes: 64 * 1024,
+            read_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -185,12 +193,9 @@ pub async fn run(
         let _ = hub_stopped.await;
     }));
     let sessions = state.shutdown.clone();
+    let head_timeout = state.config.read_timeout;
     let router = http::router(state);
-    let result = axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
+    let result = server::serve(listener, router, head_timeout, async move {
         shutdown.await;
         let _ = sessions.send(());
     })

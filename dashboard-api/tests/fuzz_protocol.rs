@@ -23,8 +23,16 @@ fn json_value() -> impl Strategy<Value = Value> {
     })
 }
 
+/// Cases per property: `default` in CI, `PROPTEST_CASES` for a longer run (see the README).
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(default)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(1024))]
+    #![proptest_config(ProptestConfig::with_cases(cases(1024)))]
 
     #[test]
     fn a_patch_turns_the_old_document_into_the_new_one(old in json_value(), new in json_value()) {

@@ -218,6 +218,12 @@ fn check_field(name: &str, ty: FieldType, value: &Value) -> Result<(), Rejection
                     format!("`{name}` must be 1 to {MAX_TEXT_LEN} characters"),
                 ));
             }
+            if text.chars().any(char::is_control) {
+                return Err(Rejection::new(
+                    Reason::WrongType,
+                    format!("`{name}` holds control characters"),
+                ));
+            }
             if let Some(allowed) = allowed
                 && !allowed.contains(&text)
             {

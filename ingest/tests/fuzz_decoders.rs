@@ -168,8 +168,16 @@ fn near_native() -> impl Strategy<Value = Value> {
         })
 }
 
+/// Cases per property: `default` in CI, `PROPTEST_CASES` for a longer run (see the README).
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(default)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(512))]
+    #![proptest_config(ProptestConfig::with_cases(cases(512)))]
 
     #[test]
     fn arbitrary_bytes_never_crash_the_intake(topic in topic(), payload in prop::collection::vec(any::<u8>(), 0..512)) {

@@ -10,6 +10,7 @@ pub mod latency;
 pub mod mosquitto;
 pub mod open311;
 pub mod publish;
+pub mod raw;
 pub mod ws;
 
 pub use engine::{Broker, Engine, EngineOptions};

@@ -177,12 +177,10 @@ impl Evaluator {
                         ..
                     },
                     Trackers::Stale(map),
-                ) => {
-                    if kinds.contains(&event.kind) {
-                        map.entry(event.source.clone())
-                            .or_insert_with(|| StaleTracker::new(&event.area, now_ms))
-                            .observe(&event.area, now_ms, *recover_readings);
-                    }
+                ) if kinds.contains(&event.kind) => {
+                    map.entry(event.source.clone())
+                        .or_insert_with(|| StaleTracker::new(&event.area, now_ms))
+                        .observe(&event.area, now_ms, *recover_readings);
                 }
                 (
                     Condition::ReportBurst {

@@ -129,9 +129,12 @@ impl Register {
         };
         match change {
             Change::Assign { agency } => {
-                if agency.trim().is_empty() || agency.chars().count() > 200 {
+                if agency.trim().is_empty()
+                    || agency.chars().count() > 200
+                    || agency.chars().any(char::is_control)
+                {
                     return Err(ChangeError::Invalid(
-                        "agency must be 1 to 200 characters".into(),
+                        "agency must be 1 to 200 characters of text".into(),
                     ));
                 }
                 if !from.is_open() {

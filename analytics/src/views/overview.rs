@@ -1,7 +1,7 @@
 //! The `overview` view: city totals and one line per area.
 
 use super::metrics::{AreaMetrics, area_metrics};
-use super::ranking::{city_dossiers, ranking, ranking_with};
+use super::ranking::{ranking, ranking_with, scoped_dossiers};
 use super::reports::area_kpis;
 use super::round2;
 use crate::aqi;
@@ -12,7 +12,13 @@ use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 
 /// The overview's data (DESIGN §6): totals, `areas`, `reports`, `alerts_active`, `kpi`.
-pub fn overview_view(state: &State, now_ms: i64) -> Value {
+///
+/// With a `scope` (an area-scoped token) the `areas` list holds only those areas and every
+/// total (`events_total`, `events_per_sec`, `late_total`, `reports`, `kpi`) is the total over
+/// them; ranks stay the city-wide ranks. Refusal counters stay engine-wide: a refused message
+/// belongs to no area (its area is often what was wrong with it).
+pub fn overview_view(state: &State, scope: Option<&[String]>, now_ms: i64) -> Value {
+    let in_scope = |area: &str| scope.is_none_or(|areas| areas.iter().any(|a| a == area));
     let metrics: Vec<(&Area, AreaMetrics)> = state
         .areas
         .all()
@@ -26,27 +32,29 @@ pub fn overview_view(state: &State, now_ms: i64) -> Value {
     let ranks = ranks_by_area(ranking_with(state, &aqi, &area_kpis(state, now_ms)));
     let areas: Vec<Value> = metrics
         .into_iter()
+        .filter(|(area, _)| in_scope(&area.id))
         .map(|(area, metrics)| {
             let rank = ranks.get(&area.id).copied();
             summary_line(state, area, &metrics, rank, now_ms)
         })
         .collect();
-    let dossiers = city_dossiers(state);
+    let dossiers = scoped_dossiers(state, scope);
+    let totals = Totals::of(state, scope, now_ms);
     let rejected: Map<String, Value> = state
         .rejected_by_reason()
         .into_iter()
         .map(|(reason, n)| (reason.as_str().to_string(), json!(n)))
         .collect();
     json!({
-        "events_total": state.events_total(),
-        "events_per_sec": round2(state.rate.per_second(now_ms)),
-        "late_total": state.late_total(),
+        "events_total": totals.events,
+        "events_per_sec": round2(totals.per_sec),
+        "late_total": totals.late,
         "rejected_total": state.rejected_total(),
         "rejected_by_reason": rejected,
         "watermark": state.max_ts.map(|max| ioc_ingest::event::format_ts(max - state.config.allowed_lateness_ms)),
         "areas": areas,
-        "reports": super::reports::city_kpi(state, now_ms),
-        "alerts_active": state.alerts.open_total(),
+        "reports": super::reports::scoped_kpi(state, scope, now_ms),
+        "alerts_active": open_alerts(state, scope),
         "kpi": {
             "dossiers_received": dossiers.received,
             "dossiers_resolved": dossiers.resolved,
@@ -57,6 +65,35 @@ pub fn overview_view(state: &State, now_ms: i64) -> Value {
             "targets": state.config.dossier_targets,
         },
     })
+}
+
+/// The overview's event totals: the city's, or summed over a scope's areas.
+struct Totals {
+    events: u64,
+    per_sec: f64,
+    late: u64,
+}
+
+impl Totals {
+    fn of(state: &State, scope: Option<&[String]>, now_ms: i64) -> Totals {
+        let Some(areas) = scope else {
+            return Totals {
+                events: state.events_total(),
+                per_sec: state.rate.per_second(now_ms),
+                late: state.late_total(),
+            };
+        };
+        // A scope naming an area twice counts it once.
+        let areas: std::collections::BTreeSet<&str> = areas.iter().map(String::as_str).collect();
+        Totals {
+            events: areas.iter().map(|a| state.area_events_total(a)).sum(),
+            per_sec: areas
+                .iter()
+                .map(|a| state.area_events_per_sec(a, now_ms))
+                .sum(),
+            late: areas.iter().map(|a| state.area_late_total(a)).sum(),
+        }
+    }
 }
 
 /// One area's line in the overview; also the head of the area view. It ranks every area to
@@ -113,4 +150,12 @@ fn summary_line(
         "alerts_active": state.alerts.open_in(&area.id),
         "rank": rank,
     })
+}
+
+/// Open alerts in the city, or in a scope's areas.
+fn open_alerts(state: &State, scope: Option<&[String]>) -> usize {
+    match scope {
+        None => state.alerts.open_total(),
+        Some(areas) => areas.iter().map(|area| state.alerts.open_in(area)).sum(),
+    }
 }

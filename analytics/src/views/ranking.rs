@@ -2,7 +2,7 @@
 
 use super::metrics::area_metrics;
 use super::reports::area_kpis;
-use crate::dossiers::DossierKpi;
+use crate::dossiers::{DossierKpi, DossierTally};
 use crate::ranking::{RankRow, RankTerms, rank};
 use crate::reports::ReportKpi;
 use crate::state::State;
@@ -16,6 +16,26 @@ pub(crate) fn area_dossiers(state: &State, area: &str) -> DossierKpi {
 /// The city's dossier KPIs against the configured targets.
 pub(crate) fn city_dossiers(state: &State) -> DossierKpi {
     DossierKpi::of(state.dossiers.city(), &state.config.dossier_targets)
+}
+
+/// The city's dossier KPIs, or with a scope those of the scope's areas together (an area
+/// named twice counts once).
+pub(crate) fn scoped_dossiers(state: &State, scope: Option<&[String]>) -> DossierKpi {
+    let Some(areas) = scope else {
+        return city_dossiers(state);
+    };
+    let areas: std::collections::BTreeSet<&str> = areas.iter().map(String::as_str).collect();
+    let tally = areas.iter().map(|area| state.dossiers.area(area)).fold(
+        DossierTally::default(),
+        |sum, t| DossierTally {
+            received: sum.received + t.received,
+            received_online: sum.received_online + t.received_online,
+            received_level4: sum.received_level4 + t.received_level4,
+            resolved: sum.resolved + t.resolved,
+            resolved_on_time: sum.resolved_on_time + t.resolved_on_time,
+        },
+    );
+    DossierKpi::of(tally, &state.config.dossier_targets)
 }
 
 /// The ranking terms of one area.

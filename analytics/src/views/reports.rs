@@ -2,9 +2,8 @@
 //! e-mail and name never appear here and the phone only masked; only the detail for an
 //! admin carries them.
 
-use super::ranking::{area_aqi, area_dossiers, city_dossiers, ranking_with};
+use super::ranking::{area_aqi, area_dossiers, ranking_with, scoped_dossiers};
 use super::round2;
-use crate::dossiers::{DossierKpi, DossierTally};
 use crate::ranking::RankRow;
 use crate::reports::query::{ReportQuery, statuses_of};
 use crate::reports::{Report, ReportKpi, mask_email, mask_phone};
@@ -115,9 +114,10 @@ pub fn open_reports_of(state: &State, area: &str, now_ms: i64) -> Vec<Value> {
         .collect()
 }
 
-/// The city's report KPIs.
-pub fn city_kpi(state: &State, now_ms: i64) -> ReportKpi {
-    ReportKpi::of(state.reports.all(), now_ms)
+/// The report KPIs of the city, or with a scope of the reports in the scope's areas.
+pub fn scoped_kpi(state: &State, scope: Option<&[String]>, now_ms: i64) -> ReportKpi {
+    let in_scope = |area: &str| scope.is_none_or(|areas| areas.iter().any(|a| a == area));
+    ReportKpi::of(state.reports.all().filter(|r| in_scope(&r.area)), now_ms)
 }
 
 /// Report KPIs per area id (areas without reports included, with zeros).
@@ -172,7 +172,7 @@ pub fn kpi_view(state: &State, scope: Option<&[String]>, now_ms: i64) -> Value {
         .into_iter()
         .map(|(agency, reports)| json!({"agency": agency, "reports": ReportKpi::of(reports, now_ms)}))
         .collect();
-    let city = ReportKpi::of(state.reports.all().filter(|r| in_scope(&r.area)), now_ms);
+    let city = scoped_kpi(state, scope, now_ms);
     json!({
         "city": { "reports": city, "dossiers": scoped_dossiers(state, scope) },
         "areas": areas,
@@ -187,22 +187,4 @@ pub fn kpi_view(state: &State, scope: Option<&[String]>, now_ms: i64) -> Value {
             .map(|(code, hours)| (code, json!(round2(hours))))
             .collect::<serde_json::Map<String, Value>>(),
     })
-}
-
-/// The city's dossier KPIs, or with a scope those of the scope's areas together.
-fn scoped_dossiers(state: &State, scope: Option<&[String]>) -> DossierKpi {
-    let Some(areas) = scope else {
-        return city_dossiers(state);
-    };
-    let tally = areas.iter().map(|area| state.dossiers.area(area)).fold(
-        DossierTally::default(),
-        |sum, t| DossierTally {
-            received: sum.received + t.received,
-            received_online: sum.received_online + t.received_online,
-            received_level4: sum.received_level4 + t.received_level4,
-            resolved: sum.resolved + t.resolved,
-            resolved_on_time: sum.resolved_on_time + t.resolved_on_time,
-        },
-    );
-    DossierKpi::of(tally, &state.config.dossier_targets)
 }

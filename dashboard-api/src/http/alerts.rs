@@ -3,12 +3,12 @@
 //! comes once analytics shows it, and the change is pushed to websocket clients and MQTT.
 
 use super::ApiError;
-use super::views::{authenticate, require_role};
+use super::access::Caller;
 use crate::ApiState;
 use crate::auth::Role;
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::StatusCode;
 use ioc_analytics::alerts::{AlertChangeError, Transition};
 use ioc_analytics::views::{AlertFilter, AlertQuery};
 use ioc_ingest::event::now_ms;
@@ -35,11 +35,9 @@ pub(crate) struct AlertListQuery {
 /// `GET /api/alerts`: the alerts in the caller's scope, newest first.
 pub(crate) async fn list_alerts(
     State(state): State<ApiState>,
-    headers: HeaderMap,
-    uri: Uri,
+    caller: Caller,
     query: Result<Query<AlertListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let claims = authenticate(&state, &headers, &uri)?;
     let Query(query) =
         query.map_err(|error| ApiError::new(StatusCode::BAD_REQUEST, error.body_text()))?;
     let filter = match query.state.as_deref() {
@@ -51,18 +49,13 @@ pub(crate) async fn list_alerts(
             )
         })?,
     };
-    if let Some(area) = &query.area
-        && !crate::scope::allows_area(&claims, area)
-    {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            format!("area {area:?} is outside this token's scope"),
-        ));
+    if let Some(area) = &query.area {
+        caller.require_area(area)?;
     }
     let items = state.analytics.alerts(&AlertQuery {
         filter,
         area: query.area,
-        scope: claims.areas.clone(),
+        scope: caller.scope().map(<[String]>::to_vec),
         rule: query.rule,
         limit: query.limit,
     });
@@ -76,36 +69,23 @@ pub(crate) async fn list_alerts(
 pub(crate) async fn get_alert(
     State(state): State<ApiState>,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    uri: Uri,
+    caller: Caller,
 ) -> Result<Json<Value>, ApiError> {
-    let claims = authenticate(&state, &headers, &uri)?;
     let alert = state
         .analytics
         .alert(&id)
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no alert {id:?}")))?;
-    if !crate::scope::allows_area(&claims, &alert.area) {
-        return Err(out_of_scope());
-    }
+    caller.require_area(&alert.area)?;
     Ok(Json(alert.to_json()))
-}
-
-fn out_of_scope() -> ApiError {
-    ApiError::new(
-        StatusCode::FORBIDDEN,
-        "this alert is outside this token's scope",
-    )
 }
 
 /// `POST /api/alerts/{id}/{action}` with `action` `ack` or `resolve` (operator or admin).
 pub(crate) async fn change_alert(
     State(state): State<ApiState>,
     Path((id, action)): Path<(String, String)>,
-    headers: HeaderMap,
-    uri: Uri,
+    caller: Caller,
 ) -> Result<Json<Value>, ApiError> {
-    let claims = authenticate(&state, &headers, &uri)?;
-    require_role(&claims, Role::Operator, "changing an alert")?;
+    caller.require(Role::Operator, "changing an alert")?;
     let resolve = match action.as_str() {
         "ack" => false,
         "resolve" => true,
@@ -122,12 +102,8 @@ pub(crate) async fn change_alert(
             "the journal is not connected",
         )
     })?;
-    if state
-        .analytics
-        .alert(&id)
-        .is_some_and(|alert| !crate::scope::allows_area(&claims, &alert.area))
-    {
-        return Err(out_of_scope());
+    if let Some(alert) = state.analytics.alert(&id) {
+        caller.require_area(&alert.area)?;
     }
     // One change at a time: the check below stays true until the event is applied.
     let _turn = intake.updates.lock().await;
@@ -146,14 +122,14 @@ pub(crate) async fn change_alert(
     let transition = if resolve {
         Transition::Resolve {
             id: id.clone(),
-            by: Some(claims.sub.clone()),
+            by: Some(caller.claims.sub.clone()),
             value: None,
             at_ms: now,
         }
     } else {
         Transition::Acknowledge {
             id: id.clone(),
-            by: claims.sub.clone(),
+            by: caller.claims.sub.clone(),
             at_ms: now,
         }
     };

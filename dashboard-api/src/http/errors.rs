@@ -50,3 +50,27 @@ impl IntoResponse for ApiError {
         }
     }
 }
+
+/// Middleware: an extractor's refusal under `/api/` (a query or path that does not parse, a
+/// body of the wrong type) is plain text in axum; this turns it into the API's JSON error.
+pub(crate) async fn json_refusals(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let api = request.uri().path().starts_with("/api/");
+    let response = next.run(request).await;
+    let status = response.status();
+    let plain = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_none_or(|value| value.starts_with("text/plain"));
+    if !api || !status.is_client_error() || !plain {
+        return response;
+    }
+    let message = match axum::body::to_bytes(response.into_body(), 4096).await {
+        Ok(bytes) if !bytes.is_empty() => String::from_utf8_lossy(&bytes).into_owned(),
+        _ => status.canonical_reason().unwrap_or("refused").to_string(),
+    };
+    ApiError::new(status, message).into_response()
+}

@@ -1,9 +1,11 @@
 //! Routes and the small handlers; each group of paths has its own module.
 
+mod access;
 mod alerts;
 mod errors;
 mod health;
 mod history;
+mod limits;
 mod openapi;
 mod reports;
 mod views;
@@ -14,9 +16,6 @@ use axum::routing::get;
 
 pub(crate) use errors::ApiError;
 
-/// Largest request body accepted by the operator API.
-const MAX_BODY_BYTES: usize = 64 * 1024;
-
 /// The operators' dashboard page, compiled in; it authenticates its websocket with the token
 /// in its own URL, so serving the page itself needs none.
 async fn dashboard() -> axum::response::Html<&'static str> {
@@ -25,6 +24,10 @@ async fn dashboard() -> axum::response::Html<&'static str> {
 
 /// All routes.
 pub(crate) fn router(state: ApiState) -> Router {
+    let limits = limits::BodyLimits {
+        max_bytes: state.config.max_body_bytes,
+        read_timeout: state.config.read_timeout,
+    };
     Router::new()
         .route("/", get(dashboard))
         .route("/healthz", get(health::healthz))
@@ -51,6 +54,11 @@ pub(crate) fn router(state: ApiState) -> Router {
             axum::routing::post(reports::change_report),
         )
         .merge(crate::open311::routes())
-        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::extract::DefaultBodyLimit::max(limits.max_bytes))
+        .layer(axum::middleware::from_fn_with_state(
+            limits,
+            limits::read_body,
+        ))
+        .layer(axum::middleware::from_fn(errors::json_refusals))
         .with_state(state)
 }

@@ -3,12 +3,12 @@
 //! journal; the answer comes once analytics shows it.
 
 use super::ApiError;
-use super::views::{authenticate, require_role};
+use super::access::Caller;
 use crate::ApiState;
 use crate::auth::Role;
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::StatusCode;
 use ioc_analytics::reports::ChangeError;
 use ioc_ingest::event::now_ms;
 use ioc_ingest::report::update::{Change, Update};
@@ -23,23 +23,16 @@ const MAX_NOTE_CHARS: usize = 2000;
 pub(crate) async fn get_report(
     State(state): State<ApiState>,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    uri: Uri,
+    caller: Caller,
 ) -> Result<Json<Value>, ApiError> {
-    let claims = authenticate(&state, &headers, &uri)?;
     let report = state
         .analytics
         .report(&id)
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no report {id:?}")))?;
-    if !crate::scope::allows_area(&claims, &report.area) {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "this report is outside this token's scope",
-        ));
-    }
+    caller.require_area(&report.area)?;
     state
         .analytics
-        .report_detail(&id, now_ms(), claims.role == Role::Admin)
+        .report_detail(&id, now_ms(), caller.claims.role == Role::Admin)
         .map(Json)
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no report {id:?}")))
 }
@@ -58,12 +51,11 @@ pub(crate) struct ChangeBody {
 pub(crate) async fn change_report(
     State(state): State<ApiState>,
     Path((id, action)): Path<(String, String)>,
-    headers: HeaderMap,
-    uri: Uri,
+    caller: Caller,
     body: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let claims = authenticate(&state, &headers, &uri)?;
-    require_role(&claims, Role::Operator, "changing a report")?;
+    caller.require(Role::Operator, "changing a report")?;
+    let claims = &caller.claims;
     let intake = state
         .reports
         .clone()
@@ -106,15 +98,8 @@ pub(crate) async fn change_report(
             format!("note must be at most {MAX_NOTE_CHARS} characters of text"),
         ));
     }
-    let in_scope = state
-        .analytics
-        .report(&id)
-        .is_none_or(|report| crate::scope::allows_area(&claims, &report.area));
-    if !in_scope {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "this report is outside this token's scope",
-        ));
+    if let Some(report) = state.analytics.report(&id) {
+        caller.require_area(&report.area)?;
     }
     // One change at a time: the check below stays true until the event is applied.
     let _turn = intake.updates.lock().await;

@@ -31,6 +31,12 @@ pub(crate) fn routes() -> Router<ApiState> {
         .route("/open311/v2/requests/{file}", get(requests::one))
 }
 
+/// An Open311 error answer (`[{"code":…,"description":…}]`, or XML for a `.xml` path) for
+/// refusals made before a handler runs (body too large, body too slow).
+pub(crate) fn error_for_path(path: &str, status: StatusCode, description: &str) -> Response {
+    Open311Error::one(status, description).render(Format::of_path(path))
+}
+
 fn not_found(file: &str) -> Response {
     Open311Error::one(
         StatusCode::NOT_FOUND,

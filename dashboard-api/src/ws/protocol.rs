@@ -44,6 +44,15 @@ pub fn parse_op(text: &str) -> Result<ClientOp, (Option<String>, String)> {
             .and_then(|v| v.get("id").and_then(Value::as_str).map(str::to_string));
         (id, format!("cannot read command: {error}"))
     })?;
+    // `deny_unknown_fields` does not reach a tagged variant without fields.
+    if op == ClientOp::Ping
+        && serde_json::from_str::<Value>(text)
+            .ok()
+            .and_then(|v| v.as_object().map(serde_json::Map::len))
+            .is_some_and(|fields| fields > 1)
+    {
+        return Err((None, "`ping` takes no other field".into()));
+    }
     if let ClientOp::Subscribe { id, .. } | ClientOp::Unsubscribe { id } = &op
         && (id.is_empty() || id.len() > MAX_ID_LEN)
     {
@@ -91,5 +100,6 @@ mod tests {
         );
         assert!(matches!(parse_op("not json"), Err((None, _))));
         assert!(matches!(parse_op(r#"{"op":"dance"}"#), Err((None, _))));
+        assert!(matches!(parse_op(r#"{"op":"ping","x":1}"#), Err((None, _))));
     }
 }

@@ -15,6 +15,8 @@ pub const MAX_NAME_CHARS: usize = 100;
 pub const MAX_ADDRESS_CHARS: usize = 500;
 /// Longest media URL accepted, in bytes.
 pub const MAX_URL_BYTES: usize = 2048;
+/// Longest phone number accepted, separators included, in bytes.
+pub const MAX_PHONE_BYTES: usize = 32;
 /// Longest device, account or client-side id accepted, in bytes.
 pub const MAX_ID_BYTES: usize = 128;
 
@@ -270,9 +272,9 @@ fn check_email(email: &str) -> Result<(), String> {
     if local.is_empty()
         || local.len() > 64
         || email.len() > 254
-        || local
+        || !local
             .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || c == '@')
+            .all(|c| c.is_alphanumeric() || "!#$%&'*+/=?^_`{|}~.-".contains(c))
         || !labels_ok
     {
         return Err(bad());
@@ -286,9 +288,9 @@ fn check_phone(phone: &str) -> Result<(), String> {
     let allowed = body
         .chars()
         .all(|c| c.is_ascii_digit() || matches!(c, ' ' | '-' | '.' | '(' | ')'));
-    if !allowed || !(8..=15).contains(&digits) {
+    if !allowed || !(8..=15).contains(&digits) || phone.len() > MAX_PHONE_BYTES {
         return Err(
-            "phone must be 8 to 15 digits, optionally with +, spaces, dashes or dots".into(),
+            "phone must be 8 to 15 digits, optionally with +, spaces, dashes or dots, at most 32 characters".into(),
         );
     }
     Ok(())

@@ -95,6 +95,7 @@ pub fn from_mqtt(
         let first = problems.first();
         let reason = match first.map(|p| p.kind) {
             Some(ProblemKind::OutsideCity) => Reason::OutsideCity,
+            _ if first.is_some_and(|p| p.field == "area") => Reason::UnknownArea,
             Some(ProblemKind::UnknownService) => Reason::OutOfRange,
             _ if first.is_some_and(|p| p.message.contains("required")) => Reason::MissingField,
             _ => Reason::OutOfRange,
