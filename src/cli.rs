@@ -35,15 +35,9 @@ pub struct ServeArgs {
     /// Broker user name when the URL has none (the password: `IOC_MQTT_PASSWORD` or config).
     #[arg(long, env = "IOC_MQTT_USERNAME")]
     pub mqtt_username: Option<String>,
-    /// PEM CA certificate(s) trusted for an `mqtts://` broker (default: the system's roots).
-    #[arg(long, env = "IOC_MQTT_CA_FILE")]
-    pub mqtt_ca_file: Option<PathBuf>,
-    /// PEM client certificate, for brokers that authenticate clients by certificate.
-    #[arg(long, env = "IOC_MQTT_CLIENT_CERT")]
-    pub mqtt_client_cert: Option<PathBuf>,
-    /// PEM private key of `--mqtt-client-cert`.
-    #[arg(long, env = "IOC_MQTT_CLIENT_KEY")]
-    pub mqtt_client_key: Option<PathBuf>,
+    /// TLS files for an `mqtts://` broker.
+    #[command(flatten)]
+    pub tls: TlsFileArgs,
     /// HTTP listen address.
     #[arg(long, env = "IOC_LISTEN")]
     pub listen: Option<String>,
@@ -108,12 +102,9 @@ pub struct TokenArgs {
     pub config: Option<PathBuf>,
 }
 
-/// Flags of `ioc sim`.
-#[derive(Debug, Clone, Args)]
-pub struct SimArgs {
-    /// Broker URL, `mqtt://user:pass@host:port` or `mqtts://…` (TLS).
-    #[arg(long, env = "IOC_MQTT", default_value = "mqtt://127.0.0.1:1883")]
-    pub mqtt: String,
+/// The TLS files of an `mqtts://` connection, shared by `serve` and `sim`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct TlsFileArgs {
     /// PEM CA certificate(s) trusted for an `mqtts://` broker (default: the system's roots).
     #[arg(long, env = "IOC_MQTT_CA_FILE")]
     pub mqtt_ca_file: Option<PathBuf>,
@@ -123,6 +114,17 @@ pub struct SimArgs {
     /// PEM private key of `--mqtt-client-cert`.
     #[arg(long, env = "IOC_MQTT_CLIENT_KEY")]
     pub mqtt_client_key: Option<PathBuf>,
+}
+
+/// Flags of `ioc sim`.
+#[derive(Debug, Clone, Args)]
+pub struct SimArgs {
+    /// Broker URL, `mqtt://user:pass@host:port` or `mqtts://…` (TLS).
+    #[arg(long, env = "IOC_MQTT", default_value = "mqtt://127.0.0.1:1883")]
+    pub mqtt: String,
+    /// TLS files for an `mqtts://` broker.
+    #[command(flatten)]
+    pub tls: TlsFileArgs,
     /// Engine HTTP base for Open311 reports (e.g. `http://127.0.0.1:8080`).
     #[arg(long)]
     pub api: Option<String>,

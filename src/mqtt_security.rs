@@ -23,9 +23,9 @@ pub fn layer(config: &mut EngineConfig, args: &ServeArgs) {
             target.clone_from(flag);
         }
     };
-    path(&mut config.mqtt_ca_file, &args.mqtt_ca_file);
-    path(&mut config.mqtt_client_cert, &args.mqtt_client_cert);
-    path(&mut config.mqtt_client_key, &args.mqtt_client_key);
+    path(&mut config.mqtt_ca_file, &args.tls.mqtt_ca_file);
+    path(&mut config.mqtt_client_cert, &args.tls.mqtt_client_cert);
+    path(&mut config.mqtt_client_key, &args.tls.mqtt_client_key);
 }
 
 /// The broker to connect to and its TLS settings: credentials from the URL, else from

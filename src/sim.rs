@@ -23,9 +23,9 @@ pub fn config(args: &SimArgs) -> anyhow::Result<SimConfig> {
     };
     let mut mqtt = MqttTarget::parse(&args.mqtt)?;
     if let Some(files) = &mut mqtt.tls {
-        files.ca_file.clone_from(&args.mqtt_ca_file);
-        files.client_cert.clone_from(&args.mqtt_client_cert);
-        files.client_key.clone_from(&args.mqtt_client_key);
+        files.ca_file.clone_from(&args.tls.mqtt_ca_file);
+        files.client_cert.clone_from(&args.tls.mqtt_client_cert);
+        files.client_key.clone_from(&args.tls.mqtt_client_key);
     }
     Ok(SimConfig {
         mqtt,
