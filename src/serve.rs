@@ -144,9 +144,18 @@ pub async fn run_with(
     let replayed = Arc::new(AtomicBool::new(false));
     let store = {
         let analytics = analytics.clone();
+        let data_dir = config.data_dir.clone();
         tokio::task::spawn_blocking(move || -> anyhow::Result<SqliteJournal> {
             let began = Instant::now();
             analytics.restore(store.recover()?);
+            // Weeks of hourly means for the anomaly baselines: the journal keeps only the
+            // history horizon, the archive the rest.
+            match analytics.seed_baselines_from_archive(&data_dir, ioc_ingest::event::now_ms()) {
+                Ok(hours) => tracing::info!(hours, "anomaly baselines seeded from the archive"),
+                Err(error) => {
+                    tracing::warn!(%error, "anomaly baselines not seeded from the archive")
+                }
+            }
             let mut failure = None;
             let events = store.replay(REPLAY_CHUNK, |batch| {
                 if let Err(error) = analytics.apply(&batch, None) {

@@ -80,6 +80,39 @@ impl Analytics {
         self
     }
 
+    /// Seeds the anomaly rules' hour-of-week baselines from the Parquet archive of `data_dir`
+    /// (blocking; call before replay, which adds the hours still in the journal). Returns the
+    /// archived hours used.
+    pub fn seed_baselines_from_archive(
+        &self,
+        data_dir: &std::path::Path,
+        now_ms: i64,
+    ) -> Result<usize, crate::history::HistoryError> {
+        let metrics = self.lock().evaluator.anomaly_metrics();
+        let mut used = 0;
+        for (metric, weeks) in metrics {
+            let since = now_ms - i64::from(weeks) * 7 * 24 * 3_600_000;
+            let hours = crate::history::baseline::archived_hours(
+                data_dir,
+                metric.kind(),
+                metric.field(),
+                since,
+            )?;
+            let mut state = self.lock();
+            for hour in &hours {
+                state.evaluator.seed_baseline(
+                    &metric,
+                    &hour.area,
+                    hour.hour_start_ms,
+                    hour.mean,
+                    hour.count,
+                );
+            }
+            used += hours.len();
+        }
+        Ok(used)
+    }
+
     /// The alert rules in force.
     pub fn rules(&self) -> Vec<Rule> {
         self.lock().evaluator.rules().to_vec()

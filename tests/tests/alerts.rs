@@ -738,3 +738,78 @@ fn a_bad_rules_file_is_refused_with_its_line() {
         "{stderr}"
     );
 }
+
+const ANOMALY_RULES: &str = r#"
+[[rule]]
+id = "speed-unusual"
+type = "anomaly"
+metric = "traffic.speed"
+direction = "below"
+z = 3
+clear_z = 1
+window = "1s"
+min_weeks = 2
+severity = "minor"
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anomaly_baselines_come_back_from_the_parquet_archive_after_a_restart() {
+    let mut engine = Engine::start(
+        with_rules("alerts-archive", ANOMALY_RULES).with_env("IOC_HISTORY_COMPACT_EVERY", "1h"),
+    )
+    .await;
+    let root = engine.options.topic_root.clone();
+    let (host, port) = engine.options.broker.address();
+    let mut publisher = Publisher::connect(&host, port).await;
+    let now = chrono::Utc::now().timestamp_millis();
+    let hour = now - now.rem_euclid(3_600_000);
+    let week = 7 * 24 * 3_600_000_i64;
+    let topic = format!("{root}/tay-ho/traffic/tr-archive");
+    // The same hour of the week, two and one weeks ago: speeds 40 and 42, five readings each,
+    // and a reading in the next hour that closes it.
+    let mut sent = 0_u64;
+    for (weeks_ago, speed) in [(2, 40.0), (1, 42.0)] {
+        let start = hour - weeks_ago * week;
+        for ts in (0..5)
+            .map(|k| start + k * MINUTE)
+            .chain([start + 3_600_000 + 1])
+        {
+            let body = json!({"source": "tr-archive", "ts": ts, "values": {"speed": speed}});
+            publisher.publish(&topic, body.to_string()).await;
+            sent += 1;
+        }
+    }
+    publisher.wait_acked().await;
+    engine
+        .wait_for(Duration::from_secs(30), |o| {
+            o["events_total"].as_u64() == Some(sent)
+        })
+        .await;
+
+    // All of it is older than the 48 h horizon: compaction moves every reading to Parquet.
+    let report: Value = reqwest::Client::new()
+        .post(engine.url("/api/history/compact"))
+        .bearer_auth(&engine.token)
+        .send()
+        .await
+        .expect("POST compact")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(report["events"].as_u64(), Some(sent), "{report}");
+
+    // After a restart the journal holds none of the baseline; the archive seeds it.
+    engine.kill9();
+    engine.restart().await;
+    for (k, speed) in [10.0, 10.0].iter().enumerate() {
+        let body = json!({"source": "tr-archive", "ts": hour + k as i64 * 1_000, "values": {"speed": speed}});
+        publisher.publish(&topic, body.to_string()).await;
+    }
+    publisher.wait_acked().await;
+    let alerts = wait_alerts(&engine, |a| !a.is_empty()).await;
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    assert_eq!(alerts[0]["subject"], "tay-ho");
+    assert_eq!(alerts[0]["value"], json!(10.0));
+    // The same baseline as before compaction: 41 with the spread floored at 4.1.
+    assert_eq!(alerts[0]["threshold"], json!(28.7));
+}

@@ -117,6 +117,51 @@ impl Evaluator {
         &self.rules
     }
 
+    /// The metrics anomaly rules watch, each once, with the weeks of history the longest
+    /// baseline among them may use (`min_weeks` × 4, at least 8 weeks).
+    pub fn anomaly_metrics(&self) -> Vec<(Metric, u32)> {
+        let mut metrics: Vec<(Metric, u32)> = Vec::new();
+        for rule in &self.rules {
+            if let Condition::Anomaly {
+                metric, min_weeks, ..
+            } = &rule.condition
+            {
+                let weeks = (min_weeks * 4).max(8);
+                match metrics.iter_mut().find(|(m, _)| m == metric) {
+                    Some((_, w)) => *w = (*w).max(weeks),
+                    None => metrics.push((metric.clone(), weeks)),
+                }
+            }
+        }
+        metrics
+    }
+
+    /// Seeds the baselines of the anomaly rules watching `metric` with an archived hour of an
+    /// area (start-up, before replay).
+    pub fn seed_baseline(
+        &mut self,
+        metric: &Metric,
+        area: &str,
+        hour_start_ms: i64,
+        mean: f64,
+        readings: u32,
+    ) {
+        for (rule, trackers) in self.rules.iter().zip(&mut self.trackers) {
+            if let (
+                Condition::Anomaly {
+                    metric: watched, ..
+                },
+                Trackers::Anomaly(map),
+            ) = (&rule.condition, trackers)
+                && watched == metric
+            {
+                map.entry(area.to_string())
+                    .or_default()
+                    .seed_hour(hour_start_ms, mean, readings);
+            }
+        }
+    }
+
     /// Feeds one journaled event. `aqi` is the source's hourly VN_AQI after this event (air
     /// quality only); `now_ms` the wall clock, which the stale rule judges silence by.
     pub fn observe(&mut self, event: &Event, aqi: Option<f64>, now_ms: i64) {

@@ -505,6 +505,13 @@ impl Default for AnomalyTracker {
 }
 
 impl AnomalyTracker {
+    /// Adds an archived hour's mean to its hour-of-week slot (start-up, before replay).
+    pub fn seed_hour(&mut self, hour_start_ms: i64, mean: f64, readings: u32) {
+        if readings >= MIN_READINGS_PER_HOUR && mean.is_finite() {
+            self.slots[hour_of_week(hour_start_ms)].add(mean);
+        }
+    }
+
     /// Takes one reading of the area.
     pub fn observe(&mut self, area: &str, ts: i64, value: f64, shape: AnomalyShape) {
         let hour_start = ts - ts.rem_euclid(HOUR_MS);

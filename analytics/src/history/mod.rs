@@ -8,6 +8,7 @@
 //! [`ioc_ingest::journal::compaction`] for why that makes every event count exactly once).
 
 pub mod archive;
+pub mod baseline;
 pub mod compact;
 pub mod query;
 pub mod request;
