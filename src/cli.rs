@@ -185,6 +185,10 @@ pub struct DemoArgs {
     /// Simulator seed.
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
+    /// Incidents the simulated city plays (`rush-hour,flood,pollution,report-burst`, or `none`);
+    /// the default ones raise alerts on the dashboard within minutes.
+    #[arg(long, default_value = "flood,report-burst")]
+    pub scenario: String,
 }
 
 /// Parses `30s`, `5m`, `12h`, `7d` or plain seconds.

@@ -11,6 +11,10 @@ const DEMO_API_KEY: &str = "demo-app-key";
 
 /// Runs the demo until Ctrl-C.
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
+    let scenarios = match args.scenario.as_str() {
+        "none" => Vec::new(),
+        list => ioc_sim::Scenario::parse_list(list)?,
+    };
     let config = EngineConfig {
         mqtt: "embedded".into(),
         listen: args.listen.clone(),
@@ -77,6 +81,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         qos: 1,
         progress: false,
         reports: Some(reports),
+        scenarios,
         ..SimConfig::default()
     };
     let simulator = tokio::spawn(ioc_sim::run(sim_config, stopped(&stop)));

@@ -688,6 +688,13 @@ async fn five_reports_within_300_m_raise_one_alert_and_spread_reports_none() {
     assert_eq!(cluster["severity"], "major");
     assert_eq!(cluster["value"], json!(5.0));
     assert!(
+        cluster["message"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("5 phản ánh \"Ngập úng\" trong bán kính 300 m trong 30 phút tại "),
+        "{cluster}"
+    );
+    assert!(
         cluster["subject"]
             .as_str()
             .unwrap_or_default()

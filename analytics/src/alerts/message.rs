@@ -96,6 +96,9 @@ pub fn render(rule: &Rule, firing: &Firing, area_name: &str, subject: &str) -> S
             "{reference}",
             &firing.reference.map(number).unwrap_or_default(),
         )
-        .replace("{category}", category)
+        .replace(
+            "{category}",
+            ioc_ingest::report::catalog::service(category).map_or(category, |s| s.name),
+        )
         .replace("{radius}", &number(radius))
 }
