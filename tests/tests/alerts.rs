@@ -625,7 +625,17 @@ type = "report_burst"
 count = 5
 radius_m = 300
 within = "30m"
+categories = ["flooding", "environment", "traffic"]
 severity = "major"
+
+[[rule]]
+id = "short-cluster"
+type = "report_burst"
+count = 5
+radius_m = 300
+within = "8s"
+categories = ["urban_order"]
+severity = "minor"
 "#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -709,10 +719,34 @@ async fn five_reports_within_300_m_raise_one_alert_and_spread_reports_none() {
         "{cluster}"
     );
 
-    // A sixth report nearby joins the cluster: still one alert.
-    report("flooding", 21.0342, 105.8522).await;
+    // A sixth report nearby and a second wave of five join the cluster: still one alert.
+    for k in 0..6 {
+        report("flooding", 21.0342 + f64::from(k) * 0.0001, 105.8522).await;
+    }
     settle().await;
     assert_eq!(all_alerts(&engine).await.len(), 1);
+
+    // An operator acknowledges it.
+    let operator = mint(&engine.data_dir, "operator");
+    let id = cluster["id"].as_str().expect("id");
+    let (status, acked) = post(&engine, &format!("/api/alerts/{id}/ack"), &operator).await;
+    assert_eq!(status, 200, "{acked}");
+    assert_eq!(acked["state"], "acknowledged");
+
+    // A cluster whose reports age out of its 8 s span resolves by itself.
+    for k in 0..5 {
+        report("urban_order", 21.0130 + f64::from(k) * 0.0002, 105.8400).await;
+    }
+    let alerts = wait_alerts(&engine, |a| {
+        a.iter()
+            .any(|x| x["rule"] == "short-cluster" && x["state"] == "resolved")
+    })
+    .await;
+    let short: Vec<&Value> = of_rule(&alerts, "short-cluster");
+    assert_eq!(short.len(), 1, "{alerts:#?}");
+    assert_eq!(short[0]["resolved_by"], Value::Null);
+    assert_eq!(short[0]["severity"], "minor");
+    assert_eq!(of_rule(&alerts, "cluster").len(), 1);
 }
 
 #[test]
