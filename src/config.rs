@@ -17,7 +17,7 @@ pub struct EngineConfig {
     /// Broker user name when the URL has none (`IOC_MQTT_USERNAME`).
     pub mqtt_username: Option<String>,
     /// Broker password when the URL has none (`IOC_MQTT_PASSWORD`); never logged.
-    pub mqtt_password: Option<String>,
+    pub mqtt_password: Option<crate::secret::Secret>,
     /// PEM CA certificate(s) for `mqtts://`; default the system's roots (`IOC_MQTT_CA_FILE`).
     pub mqtt_ca_file: Option<PathBuf>,
     /// PEM client certificate for brokers that require one (`IOC_MQTT_CLIENT_CERT`).

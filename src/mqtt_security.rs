@@ -16,7 +16,7 @@ pub fn layer(config: &mut EngineConfig, args: &ServeArgs) {
         config.mqtt_username.clone_from(&args.mqtt_username);
     }
     if let Ok(password) = std::env::var("IOC_MQTT_PASSWORD") {
-        config.mqtt_password = Some(password);
+        config.mqtt_password = Some(crate::secret::Secret::new(password));
     }
     let path = |target: &mut Option<std::path::PathBuf>, flag: &Option<std::path::PathBuf>| {
         if flag.is_some() {
@@ -39,7 +39,10 @@ pub fn connection(
         broker.username.clone_from(&config.mqtt_username);
     }
     if broker.password.is_none() {
-        broker.password.clone_from(&config.mqtt_password);
+        broker.password = config
+            .mqtt_password
+            .as_ref()
+            .map(|secret| secret.expose().to_string());
     }
     let files = TlsFiles {
         ca_file: config.mqtt_ca_file.clone(),

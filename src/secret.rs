@@ -87,8 +87,11 @@ mod tests {
         assert_eq!(format!("{secret:?}"), "Secret(..)");
         let config = crate::config::EngineConfig {
             jwt_secret: Some(secret),
+            mqtt_password: Some(Secret::new("broker-password-do-not-log".into())),
             ..crate::config::EngineConfig::default()
         };
-        assert!(!format!("{config:?}").contains("do-not-log-this"));
+        let printed = format!("{config:?}");
+        assert!(!printed.contains("do-not-log-this"), "{printed}");
+        assert!(!printed.contains("broker-password"), "{printed}");
     }
 }
