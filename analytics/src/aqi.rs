@@ -78,7 +78,10 @@ pub fn aqi(concentrations: &[(Pollutant, f64)]) -> Option<u32> {
         .iter()
         .filter_map(|(p, c)| sub_index(*p, *c))
         .reduce(f64::max)
-        .map(|index| index.round() as u32)
+        // Means of many readings carry float noise (55.7 averaged can come out 55.6999…): drop
+        // it below a millionth before rounding, so a value on a half (109.5) rounds up as the
+        // Decision's worked example does.
+        .map(|index| ((index * 1e6).round() / 1e6).round() as u32)
 }
 
 /// NowCast over the last 12 hourly means, newest first (`None` for a missing hour):
@@ -148,6 +151,18 @@ mod tests {
         // Decision 1459 worked checks: NowCast PM2.5 20.3 → 41; daily PM2.5 55.7 → 110.
         assert_eq!(aqi(&[(Pollutant::Pm25, 20.3)]), Some(41));
         assert_eq!(aqi(&[(Pollutant::Pm25, 55.7)]), Some(110));
+    }
+
+    #[test]
+    fn float_noise_in_averages_does_not_move_the_rounding() {
+        let mut sum = 0.0;
+        for _ in 0..6 {
+            sum += 55.7;
+        }
+        let mean = sum / 6.0;
+        assert_ne!(mean, 55.7, "the mean carries float noise");
+        assert_eq!(aqi(&[(Pollutant::Pm25, mean)]), Some(110));
+        assert_eq!(aqi(&[(Pollutant::Pm25, 55.7 - 1e-12)]), Some(110));
     }
 
     #[test]
