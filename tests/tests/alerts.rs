@@ -189,21 +189,15 @@ rise = 20
 within = "10m"
 severity = "major"
 
-[[rule]]
-id = "speed-unusual"
-type = "anomaly"
-metric = "traffic.speed"
-direction = "below"
-z = 3
-clear_z = 1
-window = "1s"
-min_weeks = 2
-severity = "minor"
 "#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sensor_rules_raise_once_per_episode_and_survive_restart() {
-    let mut engine = Engine::start(with_rules("alerts-sensors", SENSOR_RULES)).await;
+    let mut engine = Engine::start(with_rules(
+        "alerts-sensors",
+        &format!("{SENSOR_RULES}{ANOMALY_RULES}"),
+    ))
+    .await;
     let root = engine.options.topic_root.clone();
     let (host, port) = engine.options.broker.address();
     let mut mqtt_alerts = listen_alerts_topic(&host, port).await;
@@ -286,34 +280,14 @@ async fn sensor_rules_raise_once_per_episode_and_survive_restart() {
     }
     // Anomaly: the same hour of the week two and one weeks ago had speeds 40 and 42.
     let hour = now - now.rem_euclid(3_600_000);
-    let week = 7 * 24 * 3_600_000_i64;
     for (area, source) in [
         ("tay-ho", "tr-hit"),
         ("hai-ba-trung", "tr-near"),
         ("hoang-mai", "tr-flap"),
     ] {
-        for (weeks_ago, speed) in [(2, 40.0), (1, 42.0)] {
-            let start = hour - weeks_ago * week;
-            for k in 0..5 {
-                send(
-                    area,
-                    "traffic",
-                    source,
-                    start + k * MINUTE,
-                    json!({"speed": speed}),
-                )
-                .await;
-                // The next hour's first reading closes the hour into the baseline.
-            }
-            send(
-                area,
-                "traffic",
-                source,
-                start + 3_600_000 + 1,
-                json!({"speed": speed}),
-            )
-            .await;
-            sent += 6;
+        for (ts, speed) in speed_baseline(hour) {
+            send(area, "traffic", source, ts, json!({"speed": speed})).await;
+            sent += 1;
         }
     }
     let current = |k: i64| hour + k * 1_000;
@@ -780,6 +754,23 @@ fn a_bad_rules_file_is_refused_with_its_line() {
     );
 }
 
+/// Traffic speeds of the same hour of the week as `hour`, two and one weeks earlier: 40 and 42,
+/// five readings each, then a reading in the next hour that closes the hour into the baseline
+/// (baseline mean 41).
+fn speed_baseline(hour: i64) -> Vec<(i64, f64)> {
+    let week = 7 * 24 * 3_600_000_i64;
+    [(2, 40.0), (1, 42.0)]
+        .into_iter()
+        .flat_map(|(weeks_ago, speed)| {
+            let start = hour - weeks_ago * week;
+            (0..5)
+                .map(move |k| start + k * MINUTE)
+                .chain([start + 3_600_000 + 1])
+                .map(move |ts| (ts, speed))
+        })
+        .collect()
+}
+
 const ANOMALY_RULES: &str = r#"
 [[rule]]
 id = "speed-unusual"
@@ -804,21 +795,12 @@ async fn anomaly_baselines_come_back_from_the_parquet_archive_after_a_restart() 
     let mut publisher = Publisher::connect(&host, port).await;
     let now = chrono::Utc::now().timestamp_millis();
     let hour = now - now.rem_euclid(3_600_000);
-    let week = 7 * 24 * 3_600_000_i64;
     let topic = format!("{root}/tay-ho/traffic/tr-archive");
-    // The same hour of the week, two and one weeks ago: speeds 40 and 42, five readings each,
-    // and a reading in the next hour that closes it.
     let mut sent = 0_u64;
-    for (weeks_ago, speed) in [(2, 40.0), (1, 42.0)] {
-        let start = hour - weeks_ago * week;
-        for ts in (0..5)
-            .map(|k| start + k * MINUTE)
-            .chain([start + 3_600_000 + 1])
-        {
-            let body = json!({"source": "tr-archive", "ts": ts, "values": {"speed": speed}});
-            publisher.publish(&topic, body.to_string()).await;
-            sent += 1;
-        }
+    for (ts, speed) in speed_baseline(hour) {
+        let body = json!({"source": "tr-archive", "ts": ts, "values": {"speed": speed}});
+        publisher.publish(&topic, body.to_string()).await;
+        sent += 1;
     }
     publisher.wait_acked().await;
     engine
