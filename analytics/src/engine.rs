@@ -278,7 +278,7 @@ impl Analytics {
                 views::area_view(&state, area, now_ms)
                     .ok_or_else(|| ViewError::BadRequest(format!("unknown area {area:?}")))
             }
-            ViewName::Alerts => Ok(views::alerts_view(&state, request, now_ms)),
+            ViewName::Alerts => Ok(views::alerts_view(&state, request)),
             ViewName::Reports => views::reports_view(&state, request, now_ms),
             ViewName::Kpi => Ok(views::kpi_view(&state, request.scope.as_deref(), now_ms)),
         }

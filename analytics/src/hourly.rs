@@ -21,6 +21,14 @@ struct Hour {
 }
 
 impl Hour {
+    fn empty(start: i64) -> Self {
+        Hour {
+            start,
+            sums: [0.0; 6],
+            counts: [0; 6],
+        }
+    }
+
     fn mean(&self, pollutant: usize) -> Option<f64> {
         (self.counts[pollutant] > 0)
             .then(|| self.sums[pollutant] / f64::from(self.counts[pollutant]))
@@ -146,16 +154,6 @@ impl HourlyAir {
             })
             .collect();
         aqi::aqi(&concentrations)
-    }
-}
-
-impl Hour {
-    fn empty(start: i64) -> Self {
-        Hour {
-            start,
-            sums: [0.0; 6],
-            counts: [0; 6],
-        }
     }
 }
 

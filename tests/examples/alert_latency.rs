@@ -6,12 +6,10 @@
 //! `cargo run -p ioc-tests --release --example alert_latency -- <http base> <token>
 //!  <mqtt host:port> <topic root> <probes>`
 
-use futures_util::StreamExt;
-use ioc_tests::latency::{percentiles, probe_client, subscribed_socket};
+use ioc_tests::latency::{next_frame, percentiles, probe_client, subscribed_socket};
 use rumqttc::QoS;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::time::{Duration, Instant};
-use tokio_tungstenite::tungstenite::Message;
 
 const AREA: &str = "hoan-kiem";
 
@@ -50,12 +48,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             )
             .await?;
         loop {
-            let Some(Ok(Message::Text(text))) =
-                tokio::time::timeout(Duration::from_secs(10), socket.next()).await?
-            else {
-                return Err("websocket closed".into());
-            };
-            let frame: Value = serde_json::from_str(text.as_str())?;
+            let frame = next_frame(&mut socket).await?;
             if frame["type"] == "alert" && frame["alert"]["subject"] == source.as_str() {
                 samples.push(sent.elapsed());
                 break;

@@ -5,13 +5,11 @@
 //! `cargo run -p ioc-tests --release --example ws_latency -- <http base> <token> <mqtt host:port>
 //!  <topic root> <probes>`
 
-use futures_util::StreamExt;
-use ioc_tests::latency::{percentiles, probe_client, subscribed_socket};
+use ioc_tests::latency::{next_frame, percentiles, probe_client, subscribed_socket};
 use ioc_tests::ws::merge_patch;
 use rumqttc::QoS;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
-use tokio_tungstenite::tungstenite::Message;
 
 const AREA: &str = "hoan-kiem";
 const SOURCE: &str = "latency-probe";
@@ -50,12 +48,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             )
             .await?;
         loop {
-            let Some(Ok(Message::Text(text))) =
-                tokio::time::timeout(Duration::from_secs(10), socket.next()).await?
-            else {
-                return Err("websocket closed".into());
-            };
-            let frame: Value = serde_json::from_str(text.as_str())?;
+            let frame = next_frame(&mut socket).await?;
             match frame["type"].as_str() {
                 Some("snapshot") => data = frame["data"].clone(),
                 Some("update") => merge_patch(&mut data, &frame["patch"]),

@@ -1,7 +1,7 @@
 //! What the latency examples share: a websocket subscribed to one view, an MQTT client for the
 //! probes, and the percentile line they print.
 
-use futures_util::SinkExt;
+use futures_util::{SinkExt, StreamExt};
 use rumqttc::{AsyncClient, MqttOptions};
 use serde_json::Value;
 use std::time::Duration;
@@ -23,6 +23,16 @@ pub async fn subscribed_socket(
         .send(Message::Text(subscribe.to_string().into()))
         .await?;
     Ok(socket)
+}
+
+/// The next text frame as JSON; an error when none arrives within 10 s or the socket closes.
+pub async fn next_frame(socket: &mut Socket) -> Result<Value, Box<dyn std::error::Error>> {
+    let Some(Ok(Message::Text(text))) =
+        tokio::time::timeout(Duration::from_secs(10), socket.next()).await?
+    else {
+        return Err("websocket closed".into());
+    };
+    Ok(serde_json::from_str(text.as_str())?)
 }
 
 /// An MQTT client to `host:port` whose event loop runs in the background.

@@ -30,6 +30,13 @@ impl AlertFilter {
         }
     }
 
+    /// Parses like [`AlertFilter::parse`], explaining a refusal (`what` names the parameter).
+    pub fn parse_or_explain(text: &str, what: &str) -> Result<AlertFilter, String> {
+        AlertFilter::parse(text).ok_or_else(|| {
+            format!("{what} {text:?} is not open, all, active, acknowledged or resolved")
+        })
+    }
+
     fn admits(self, alert: &Alert) -> bool {
         match self {
             AlertFilter::Open => alert.is_open(),
@@ -74,7 +81,7 @@ impl AlertQuery {
 
 /// The alerts view's data: `items` (open alerts by default; `status` picks others), and the
 /// open count by severity.
-pub fn alerts_view(state: &State, request: &ViewRequest, _now_ms: i64) -> Value {
+pub fn alerts_view(state: &State, request: &ViewRequest) -> Value {
     let query = AlertQuery {
         filter: request
             .status

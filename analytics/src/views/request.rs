@@ -99,12 +99,9 @@ impl ViewRequest {
             ));
         }
         if view == ViewName::Alerts {
-            if let Some(status) = &status
-                && crate::views::AlertFilter::parse(status).is_none()
-            {
-                return Err(ViewError::BadRequest(format!(
-                    "status {status:?} is not open, all, active, acknowledged or resolved"
-                )));
+            if let Some(status) = &status {
+                crate::views::AlertFilter::parse_or_explain(status, "status")
+                    .map_err(ViewError::BadRequest)?;
             }
         } else if let Some(status) = &status
             && !matches!(status.as_str(), "open" | "closed" | "all")

@@ -42,12 +42,8 @@ pub(crate) async fn list_alerts(
         query.map_err(|error| ApiError::new(StatusCode::BAD_REQUEST, error.body_text()))?;
     let filter = match query.state.as_deref() {
         None => AlertFilter::Open,
-        Some(text) => AlertFilter::parse(text).ok_or_else(|| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                format!("state {text:?} is not open, all, active, acknowledged or resolved"),
-            )
-        })?,
+        Some(text) => AlertFilter::parse_or_explain(text, "state")
+            .map_err(|message| ApiError::new(StatusCode::BAD_REQUEST, message))?,
     };
     if let Some(area) = &query.area {
         caller.require_area(area)?;
