@@ -1,25 +1,462 @@
 //! How an event is stored as bytes in a journal row, shared by every backend so that a row
 //! means the same thing in SQLite and in PostgreSQL.
 //!
-//! A body that starts with `{` is the JSON of the first journal format (data directories
-//! written by earlier releases); newer formats start with a version byte below `{`, so one
-//! reader opens every journal ever written.
+//! Two formats are read:
+//! - **JSON** (a body starting with `{`): the first journal format, written by earlier
+//!   releases. Data directories from those releases open as they are.
+//! - **Binary v1** (a body starting with [`BINARY_V1`]): what is written now. Compact (about a
+//!   quarter of the JSON) and decoded without building a JSON tree:
+//!
+//! ```text
+//! 0x01 | flags u8 | source: str | area: str | kind u8 | ts_ms: zigzag varint
+//!      | id: str (full id, or only the part after "{source}:{ts_ms}:" when flags say so)
+//!      | [lat: number] [lon: number] | field count: varint | fields…
+//! field  = name | value
+//! name   = u8 index into FIELD_NAMES (1-based), or 0 then str
+//! value  = tag u8, then: nothing (null/false/true) · 8 bytes f64 LE · zigzag varint mantissa
+//!          of a decimal (tags DECIMAL..DECIMAL+6 carry the scale) · zigzag varint i64 ·
+//!          varint u64 · str · str of JSON (arrays, objects)
+//! str    = varint byte length | UTF-8 bytes
+//! ```
+//!
+//! Every value comes back exactly: a decimal is used only when dividing its mantissa by the
+//! power of ten gives the very same `f64` bits, otherwise the eight bytes are stored. The
+//! field-name table and the tags are part of the format: append to them, never reorder.
 
 use super::JournalError;
-use crate::event::Event;
+use crate::event::{Event, Kind};
+use serde_json::{Map, Number, Value};
+
+/// First byte of a binary v1 body.
+pub const BINARY_V1: u8 = 1;
+
+/// Field names stored as one byte (index + 1). Append only: a stored index must keep its name.
+const FIELD_NAMES: [&str; 40] = [
+    "intensity",
+    "speed",
+    "occupancy",
+    "congested",
+    "pm25",
+    "pm10",
+    "no2",
+    "o3",
+    "co",
+    "so2",
+    "temperature",
+    "humidity",
+    "level_cm",
+    "alert_cm",
+    "danger_cm",
+    "laeq",
+    "lamax",
+    "service",
+    "channel",
+    "level",
+    "stage",
+    "on_time",
+    "agency",
+    "service_code",
+    "description",
+    "media_url",
+    "address",
+    "status",
+    "email",
+    "phone",
+    "first_name",
+    "last_name",
+    "device_id",
+    "account_id",
+    "report_id",
+    "rating",
+    "by",
+    "note",
+    "rule",
+    "alert_id",
+];
+
+const FLAG_ID_SUFFIX: u8 = 1;
+const FLAG_LAT: u8 = 2;
+const FLAG_LON: u8 = 4;
+
+const TAG_NULL: u8 = 0;
+const TAG_FALSE: u8 = 1;
+const TAG_TRUE: u8 = 2;
+const TAG_F64: u8 = 3;
+const TAG_I64: u8 = 4;
+const TAG_U64: u8 = 5;
+const TAG_STRING: u8 = 6;
+const TAG_JSON: u8 = 7;
+/// Decimal with scale 0 (an integer-valued float); scales 1..=6 follow.
+const TAG_DECIMAL: u8 = 8;
+const MAX_SCALE: u8 = 6;
+
+const POWERS_OF_TEN: [f64; 7] = [1.0, 10.0, 100.0, 1e3, 1e4, 1e5, 1e6];
 
 /// Appends the stored form of `event` to `out`.
 pub fn encode_event(event: &Event, out: &mut Vec<u8>) -> Result<(), JournalError> {
-    serde_json::to_writer(out, event).map_err(|error| JournalError::Corrupt {
-        seq: 0,
-        message: error.to_string(),
+    let prefix_len = id_prefix_len(event);
+    let mut flags = 0;
+    if prefix_len.is_some() {
+        flags |= FLAG_ID_SUFFIX;
+    }
+    if event.lat.is_some() {
+        flags |= FLAG_LAT;
+    }
+    if event.lon.is_some() {
+        flags |= FLAG_LON;
+    }
+    out.push(BINARY_V1);
+    out.push(flags);
+    put_str(out, &event.source);
+    put_str(out, &event.area);
+    out.push(kind_code(event.kind));
+    put_varint(out, zigzag(event.ts_ms));
+    put_str(out, &event.id[prefix_len.unwrap_or(0)..]);
+    for coordinate in [event.lat, event.lon].into_iter().flatten() {
+        put_float(out, coordinate);
+    }
+    put_varint(out, event.values.len() as u64);
+    for (name, value) in &event.values {
+        match FIELD_NAMES.iter().position(|known| known == name) {
+            Some(index) => out.push(index as u8 + 1),
+            None => {
+                out.push(0);
+                put_str(out, name);
+            }
+        }
+        put_value(out, value)?;
+    }
+    Ok(())
+}
+
+/// Reads an event back from its stored form (binary v1 or the JSON of earlier releases);
+/// `seq` names the row in the error.
+pub fn decode_event(seq: i64, body: &[u8]) -> Result<Event, JournalError> {
+    match body.first() {
+        Some(&BINARY_V1) => Reader { body, at: 1 }
+            .event()
+            .ok_or_else(|| corrupt(seq, "truncated or invalid binary event")),
+        _ => serde_json::from_slice(body).map_err(|error| corrupt(seq, &error.to_string())),
+    }
+}
+
+fn corrupt(seq: i64, message: &str) -> JournalError {
+    JournalError::Corrupt {
+        seq,
+        message: message.to_string(),
+    }
+}
+
+/// The length of `"{source}:{ts_ms}:"` when the id starts with it (derived ids and the
+/// simulator's ids do): only the rest is stored.
+fn id_prefix_len(event: &Event) -> Option<usize> {
+    let rest = event.id.strip_prefix(event.source.as_str())?;
+    let rest = rest.strip_prefix(':')?;
+    let ts = event.ts_ms.to_string();
+    let rest = rest.strip_prefix(ts.as_str())?;
+    rest.strip_prefix(':')?;
+    Some(event.source.len() + ts.len() + 2)
+}
+
+fn kind_code(kind: Kind) -> u8 {
+    match kind {
+        Kind::Traffic => 0,
+        Kind::AirQuality => 1,
+        Kind::WaterLevel => 2,
+        Kind::Noise => 3,
+        Kind::Report => 4,
+        Kind::ReportUpdate => 5,
+        Kind::Dossier => 6,
+        Kind::Alert => 7,
+    }
+}
+
+fn kind_of(code: u8) -> Option<Kind> {
+    Some(match code {
+        0 => Kind::Traffic,
+        1 => Kind::AirQuality,
+        2 => Kind::WaterLevel,
+        3 => Kind::Noise,
+        4 => Kind::Report,
+        5 => Kind::ReportUpdate,
+        6 => Kind::Dossier,
+        7 => Kind::Alert,
+        _ => return None,
     })
 }
 
-/// Reads an event back from its stored form; `seq` names the row in the error.
-pub fn decode_event(seq: i64, body: &[u8]) -> Result<Event, JournalError> {
-    serde_json::from_slice(body).map_err(|error| JournalError::Corrupt {
-        seq,
-        message: error.to_string(),
-    })
+fn zigzag(n: i64) -> u64 {
+    ((n << 1) ^ (n >> 63)) as u64
+}
+
+fn unzigzag(n: u64) -> i64 {
+    ((n >> 1) as i64) ^ -((n & 1) as i64)
+}
+
+fn put_varint(out: &mut Vec<u8>, mut n: u64) {
+    while n >= 0x80 {
+        out.push((n as u8) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+}
+
+fn put_str(out: &mut Vec<u8>, text: &str) {
+    put_varint(out, text.len() as u64);
+    out.extend_from_slice(text.as_bytes());
+}
+
+/// A float as the shortest exact decimal (mantissa and scale) or its eight bytes.
+fn put_float(out: &mut Vec<u8>, value: f64) {
+    if value.is_finite() {
+        for scale in 0..=MAX_SCALE {
+            let power = POWERS_OF_TEN[usize::from(scale)];
+            let mantissa = (value * power).round();
+            if mantissa.abs() < 9.0e15 && (mantissa / power).to_bits() == value.to_bits() {
+                out.push(TAG_DECIMAL + scale);
+                put_varint(out, zigzag(mantissa as i64));
+                return;
+            }
+        }
+    }
+    out.push(TAG_F64);
+    out.extend_from_slice(&value.to_le_bytes());
+}
+
+fn put_value(out: &mut Vec<u8>, value: &Value) -> Result<(), JournalError> {
+    match value {
+        Value::Null => out.push(TAG_NULL),
+        Value::Bool(false) => out.push(TAG_FALSE),
+        Value::Bool(true) => out.push(TAG_TRUE),
+        Value::Number(number) => {
+            if let Some(n) = number.as_i64() {
+                out.push(TAG_I64);
+                put_varint(out, zigzag(n));
+            } else if let Some(n) = number.as_u64() {
+                out.push(TAG_U64);
+                put_varint(out, n);
+            } else {
+                put_float(out, number.as_f64().unwrap_or(f64::NAN));
+            }
+        }
+        Value::String(text) => {
+            out.push(TAG_STRING);
+            put_str(out, text);
+        }
+        Value::Array(_) | Value::Object(_) => {
+            let json =
+                serde_json::to_string(value).map_err(|error| corrupt(0, &error.to_string()))?;
+            out.push(TAG_JSON);
+            put_str(out, &json);
+        }
+    }
+    Ok(())
+}
+
+/// A cursor over a binary body; every read returns `None` past the end.
+struct Reader<'a> {
+    body: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn byte(&mut self) -> Option<u8> {
+        let byte = *self.body.get(self.at)?;
+        self.at += 1;
+        Some(byte)
+    }
+
+    fn varint(&mut self) -> Option<u64> {
+        let mut n = 0_u64;
+        for shift in (0..64).step_by(7) {
+            let byte = self.byte()?;
+            n |= u64::from(byte & 0x7f) << shift;
+            if byte < 0x80 {
+                return Some(n);
+            }
+        }
+        None
+    }
+
+    fn bytes(&mut self, len: usize) -> Option<&'a [u8]> {
+        let slice = self.body.get(self.at..self.at.checked_add(len)?)?;
+        self.at += len;
+        Some(slice)
+    }
+
+    fn str(&mut self) -> Option<&'a str> {
+        let len = usize::try_from(self.varint()?).ok()?;
+        std::str::from_utf8(self.bytes(len)?).ok()
+    }
+
+    fn float_after(&mut self, tag: u8) -> Option<f64> {
+        if tag == TAG_F64 {
+            let bytes: [u8; 8] = self.bytes(8)?.try_into().ok()?;
+            return Some(f64::from_le_bytes(bytes));
+        }
+        let scale = tag.checked_sub(TAG_DECIMAL).filter(|s| *s <= MAX_SCALE)?;
+        let mantissa = unzigzag(self.varint()?) as f64;
+        Some(mantissa / POWERS_OF_TEN[usize::from(scale)])
+    }
+
+    fn float(&mut self) -> Option<f64> {
+        let tag = self.byte()?;
+        self.float_after(tag)
+    }
+
+    fn value(&mut self) -> Option<Value> {
+        let tag = self.byte()?;
+        Some(match tag {
+            TAG_NULL => Value::Null,
+            TAG_FALSE => Value::Bool(false),
+            TAG_TRUE => Value::Bool(true),
+            TAG_I64 => Value::from(unzigzag(self.varint()?)),
+            TAG_U64 => Value::from(self.varint()?),
+            TAG_STRING => Value::String(self.str()?.to_string()),
+            TAG_JSON => serde_json::from_str(self.str()?).ok()?,
+            _ => Value::Number(Number::from_f64(self.float_after(tag)?)?),
+        })
+    }
+
+    fn event(mut self) -> Option<Event> {
+        let flags = self.byte()?;
+        let source = self.str()?.to_string();
+        let area = self.str()?.to_string();
+        let kind = kind_of(self.byte()?)?;
+        let ts_ms = unzigzag(self.varint()?);
+        let id_part = self.str()?;
+        let id = if flags & FLAG_ID_SUFFIX != 0 {
+            format!("{source}:{ts_ms}:{id_part}")
+        } else {
+            id_part.to_string()
+        };
+        let lat = if flags & FLAG_LAT != 0 {
+            Some(self.float()?)
+        } else {
+            None
+        };
+        let lon = if flags & FLAG_LON != 0 {
+            Some(self.float()?)
+        } else {
+            None
+        };
+        let fields = usize::try_from(self.varint()?).ok()?;
+        let mut values = Map::new();
+        for _ in 0..fields {
+            let name = match self.byte()? {
+                0 => self.str()?.to_string(),
+                index => (*FIELD_NAMES.get(usize::from(index) - 1)?).to_string(),
+            };
+            let value = self.value()?;
+            values.insert(name, value);
+        }
+        (self.at == self.body.len()).then_some(Event {
+            id,
+            source,
+            kind,
+            area,
+            ts_ms,
+            lat,
+            lon,
+            values,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    fn roundtrip(event: &Event) -> Event {
+        let mut body = Vec::new();
+        encode_event(event, &mut body).expect("encode");
+        decode_event(1, &body).expect("decode")
+    }
+
+    fn reading() -> Event {
+        Event {
+            id: "hn-aq-0042:1764400000000:17".into(),
+            source: "hn-aq-0042".into(),
+            kind: Kind::AirQuality,
+            area: "hoan-kiem".into(),
+            ts_ms: 1_764_400_000_000,
+            lat: Some(21.029),
+            lon: Some(105.853),
+            values: json!({"pm25": 48.2, "pm10": 71.0, "co": 812.0, "humidity": 0.71,
+                           "temperature": -3.5, "odd": 0.1 + 0.2, "neg_zero": -0.0})
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+        }
+    }
+
+    #[test]
+    fn a_reading_comes_back_exactly_and_small() {
+        let event = reading();
+        assert_eq!(roundtrip(&event), event);
+        let mut body = Vec::new();
+        encode_event(&event, &mut body).expect("encode");
+        let json = serde_json::to_vec(&event).expect("json");
+        assert!(
+            body.len() * 2 < json.len(),
+            "{} vs {}",
+            body.len(),
+            json.len()
+        );
+    }
+
+    #[test]
+    fn reports_alerts_and_foreign_ids_come_back_exactly() {
+        let event = Event {
+            id: "app-7/Xyz".into(),
+            source: "app-7".into(),
+            kind: Kind::Alert,
+            area: "ba-dinh".into(),
+            ts_ms: -5,
+            lat: None,
+            lon: Some(105.0),
+            values: json!({"description": "Ngập sâu 30 cm", "nested": {"a": [1, 2.5, null]},
+                           "big": u64::MAX, "neg": -7, "on_time": true, "nothing": null})
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+        };
+        assert_eq!(roundtrip(&event), event);
+    }
+
+    #[test]
+    fn json_bodies_of_earlier_releases_still_read() {
+        let event = reading();
+        let json = serde_json::to_vec(&event).expect("json");
+        assert_eq!(decode_event(3, &json).expect("decode"), event);
+    }
+
+    #[test]
+    fn truncated_and_trailing_bodies_are_refused() {
+        let mut body = Vec::new();
+        encode_event(&reading(), &mut body).expect("encode");
+        for cut in 1..body.len() {
+            assert!(decode_event(9, &body[..cut]).is_err(), "cut at {cut}");
+        }
+        body.push(0);
+        assert!(matches!(
+            decode_event(9, &body),
+            Err(JournalError::Corrupt { seq: 9, .. })
+        ));
+    }
+
+    proptest! {
+        #[test]
+        fn any_number_survives(value in any::<f64>().prop_filter("finite", |v| v.is_finite()),
+                               ts in any::<i64>(), int in any::<i64>()) {
+            let mut event = reading();
+            event.ts_ms = ts;
+            event.id = format!("{}:{ts}:x", event.source);
+            event.lat = Some(value);
+            event.values = json!({"v": value, "i": int}).as_object().cloned().unwrap_or_default();
+            prop_assert_eq!(roundtrip(&event), event);
+        }
+    }
 }

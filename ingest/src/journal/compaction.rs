@@ -10,7 +10,7 @@
 //! a file left behind by a crash before that transaction is not listed and is never read.
 
 use super::JournalError;
-use super::sqlite::from_json;
+use super::codec::decode_event;
 use crate::event::{Event, Kind};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior, params};
 use std::collections::BTreeMap;
@@ -107,7 +107,7 @@ impl CompactionStore {
                 Ok((
                     row.get::<_, i64>(0)?,
                     row.get::<_, i64>(1)?,
-                    row.get::<_, String>(2)?,
+                    row.get_ref(2)?.as_bytes()?.to_vec(),
                 ))
             })?
             .collect::<Result<Vec<_>, _>>()?;
@@ -116,7 +116,7 @@ impl CompactionStore {
                 Ok(Compactable {
                     seq,
                     received_ms,
-                    event: from_json(seq, &body)?,
+                    event: decode_event(seq, &body)?,
                 })
             })
             .collect()
@@ -238,21 +238,23 @@ pub fn read_history(
     let mut values = Vec::new();
     {
         let mut statement = tx.prepare(&format!(
-            "SELECT ts_ms, area, json_extract(body, ?1) FROM events
-             WHERE {TELEMETRY} AND ts_ms >= ?2 AND ts_ms < ?3 AND kind = ?4"
+            "SELECT seq, body FROM events
+             WHERE {TELEMETRY} AND ts_ms >= ?1 AND ts_ms < ?2 AND kind = ?3"
         ))?;
-        let path = format!("$.values.{field}");
-        let rows = statement.query_map(params![path, from_ms, to_ms, kind.as_str()], |row| {
-            Ok((
-                row.get::<_, i64>(0)?,
-                row.get::<_, String>(1)?,
-                row.get::<_, Option<f64>>(2)?,
-            ))
-        })?;
-        for row in rows {
-            let (ts_ms, area, value) = row?;
+        let mut rows = statement.query(params![from_ms, to_ms, kind.as_str()])?;
+        while let Some(row) = rows.next()? {
+            let seq = row.get::<_, i64>(0)?;
+            let event = decode_event(seq, row.get_ref(1)?.as_bytes()?)?;
+            // Booleans count as 0/1, like the windows and the archive do.
+            let value = event
+                .numeric_fields()
+                .find_map(|(name, value)| (name == field).then_some(value));
             if let Some(value) = value.filter(|v| v.is_finite()) {
-                values.push(JournalValue { ts_ms, area, value });
+                values.push(JournalValue {
+                    ts_ms: event.ts_ms,
+                    area: event.area,
+                    value,
+                });
             }
         }
     }

@@ -12,7 +12,7 @@ mod handle;
 mod sqlite;
 mod store;
 
-pub use handle::{JournalHandle, JournalSink, spawn};
+pub use handle::{JournalHandle, JournalSink, PendingCommit, spawn};
 pub use sqlite::{Durability, SqliteJournal};
 pub use store::{Fence, JournalStore};
 
@@ -97,6 +97,12 @@ impl JournalError {
 
 impl From<rusqlite::Error> for JournalError {
     fn from(error: rusqlite::Error) -> Self {
+        JournalError::Storage(error.to_string())
+    }
+}
+
+impl From<rusqlite::types::FromSqlError> for JournalError {
+    fn from(error: rusqlite::types::FromSqlError) -> Self {
         JournalError::Storage(error.to_string())
     }
 }

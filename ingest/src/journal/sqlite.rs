@@ -5,7 +5,7 @@
 //! per commit so it also survives power loss.
 
 use super::compaction::{MIN_HORIZON_MS, is_compacted_kind};
-use super::{Entry, Fence, JournalError, JournalStore, Outcome, Recovered};
+use super::{Entry, Fence, JournalError, JournalStore, Outcome, Recovered, codec};
 use crate::deadletter::DeadLetter;
 use crate::event::Event;
 use crate::reject::Reason;
@@ -109,6 +109,7 @@ impl JournalStore for SqliteJournal {
         // One process owns the file: there are no leases to check.
         let tx = self.conn.transaction()?;
         let mut outcomes = Vec::with_capacity(entries.len());
+        let mut body = Vec::with_capacity(256);
         let mut rejected_any = false;
         {
             let mut insert_event = tx.prepare_cached(
@@ -134,7 +135,8 @@ impl JournalStore for SqliteJournal {
                             outcomes.push(Outcome::Duplicate);
                             continue;
                         }
-                        let body = to_json(event)?;
+                        body.clear();
+                        codec::encode_event(event, &mut body)?;
                         let changed = insert_event.execute(params![
                             event.id,
                             event.kind.as_str(),
@@ -142,7 +144,7 @@ impl JournalStore for SqliteJournal {
                             event.source,
                             event.ts_ms,
                             received_ms,
-                            body
+                            body.as_slice()
                         ])?;
                         outcomes.push(if changed == 0 {
                             Outcome::Duplicate
@@ -232,14 +234,15 @@ impl JournalStore for SqliteJournal {
         loop {
             let rows = statement
                 .query_map(params![after, chunk as i64], |row| {
-                    Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
+                    let seq = row.get::<_, i64>(0)?;
+                    Ok((seq, codec::decode_event(seq, row.get_ref(1)?.as_bytes()?)))
                 })?
                 .collect::<Result<Vec<_>, _>>()?;
             let Some((last, _)) = rows.last() else { break };
             after = *last;
             let events = rows
-                .iter()
-                .map(|(seq, body)| from_json::<Event>(*seq, body))
+                .into_iter()
+                .map(|(_, event)| event)
                 .collect::<Result<Vec<_>, _>>()?;
             total += events.len() as u64;
             each(events, after);
@@ -270,10 +273,7 @@ fn to_json<T: serde::Serialize>(value: &T) -> Result<String, JournalError> {
     })
 }
 
-pub(super) fn from_json<T: serde::de::DeserializeOwned>(
-    seq: i64,
-    body: &str,
-) -> Result<T, JournalError> {
+fn from_json<T: serde::de::DeserializeOwned>(seq: i64, body: &str) -> Result<T, JournalError> {
     serde_json::from_str(body).map_err(|error| JournalError::Corrupt {
         seq,
         message: error.to_string(),

@@ -1,0 +1,144 @@
+//! Upgrades: a data directory written by the release before the binary journal format (its
+//! rows hold each event as JSON) opens with today's engine, every view comes back as that
+//! release showed it, and new events (stored in the binary format) add to the old ones.
+//!
+//! The fixture `tests/fixtures/datadir-v0/` was made by that release: `ioc serve` fed by
+//! `ioc sim --seed 11 --rate 400 --duration 8s --reports-per-min 600 --scenario
+//! flood,report-burst` with Open311 posts, one report assigned, resolved and rated and the
+//! report-cluster alert acknowledged; the `view-*.json` files are its views just before the
+//! stop.
+
+use ioc_tests::publish::Publisher;
+use ioc_tests::{Engine, EngineOptions};
+use serde_json::{Value, json};
+use std::path::Path;
+
+fn fixture(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/datadir-v0")
+        .join(name)
+}
+
+fn saved_view(name: &str) -> Value {
+    serde_json::from_slice(&std::fs::read(fixture(&format!("view-{name}.json"))).expect("view"))
+        .expect("view JSON")
+}
+
+/// The fields of an area that depend only on the journal (not on the wall clock).
+fn stable_area_fields(area: &Value) -> Value {
+    json!({
+        "id": area["id"], "counts": area["counts"], "aqi": area["aqi"],
+        "pm25_1h": area["pm25_1h"], "traffic_speed_5m": area["traffic_speed_5m"],
+        "congestion": area["congestion"], "water_level_max_cm": area["water_level_max_cm"],
+        "laeq_5m": area["laeq_5m"], "reports_open": area["reports_open"], "rank": area["rank"],
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_data_directory_of_the_json_journal_format_opens_with_its_views_as_they_were() {
+    let mut engine = Engine::start(EngineOptions::new("upgrade-v0")).await;
+    engine.terminate();
+    for name in ["journal.sqlite-wal", "journal.sqlite-shm"] {
+        let _ = std::fs::remove_file(engine.data_dir.join(name));
+    }
+    std::fs::copy(
+        fixture("journal.sqlite"),
+        engine.data_dir.join("journal.sqlite"),
+    )
+    .expect("copy the fixture journal");
+    engine.restart().await;
+
+    let before = saved_view("overview");
+    let after = engine.get_json("/api/views/overview").await;
+    assert_eq!(after["events_total"], json!(3288));
+    assert_eq!(after["events_total"], before["events_total"]);
+    assert_eq!(after["rejected_total"], before["rejected_total"]);
+    assert_eq!(after["late_total"], before["late_total"]);
+    let areas = |view: &Value| -> Vec<Value> {
+        view["areas"]
+            .as_array()
+            .expect("areas")
+            .iter()
+            .map(stable_area_fields)
+            .collect()
+    };
+    assert_eq!(areas(&after), areas(&before));
+
+    let reports = |view: &Value| -> Vec<Value> {
+        view["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|r| {
+                json!([
+                    r["id"],
+                    r["status"],
+                    r["agency"],
+                    r["rating"],
+                    r["description"]
+                ])
+            })
+            .collect()
+    };
+    let reports_after = engine.get_json("/api/views/reports").await;
+    assert_eq!(reports(&reports_after), reports(&saved_view("reports")));
+    assert_eq!(reports_after["total"], json!(85));
+
+    let alerts = |view: &Value| -> Vec<Value> {
+        view["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|a| {
+                json!([
+                    a["id"],
+                    a["rule"],
+                    a["raised_at"],
+                    a["acked_by"],
+                    a["message"]
+                ])
+            })
+            .collect()
+    };
+    let alerts_after = engine.get_json("/api/views/alerts").await;
+    assert_eq!(alerts(&alerts_after), alerts(&saved_view("alerts")));
+    assert_eq!(alerts(&alerts_after).len(), 1);
+
+    // New events go into the binary format next to the old rows; both count after a restart.
+    let (host, port) = engine.options.broker.address();
+    let mut publisher = Publisher::connect(&host, port).await;
+    let root = engine.options.topic_root.clone();
+    let now = chrono::Utc::now().timestamp_millis();
+    for i in 0..20 {
+        let body = json!({"id": format!("upgrade-{i}"), "source": "noise-up", "ts": now - 1_000 + i,
+                          "values": {"laeq": 60.5}});
+        publisher
+            .publish(
+                &format!("{root}/hoan-kiem/noise/noise-up"),
+                body.to_string(),
+            )
+            .await;
+    }
+    publisher.wait_acked().await;
+    engine
+        .wait_for(std::time::Duration::from_secs(60), |o| {
+            o["events_total"] == json!(3308)
+        })
+        .await;
+    engine.terminate();
+    engine.restart().await;
+    let again = engine.get_json("/api/views/overview").await;
+    assert_eq!(again["events_total"], json!(3308));
+    let hoan_kiem = again["areas"]
+        .as_array()
+        .and_then(|areas| areas.iter().find(|a| a["id"] == "hoan-kiem"))
+        .expect("hoan-kiem");
+    let before_hk = before["areas"]
+        .as_array()
+        .and_then(|areas| areas.iter().find(|a| a["id"] == "hoan-kiem"))
+        .expect("hoan-kiem before");
+    assert_eq!(
+        hoan_kiem["counts"]["noise"].as_u64(),
+        before_hk["counts"]["noise"].as_u64().map(|n| n + 20)
+    );
+}
