@@ -46,6 +46,9 @@ pub struct EngineConfig {
     /// MQTT 5 session expiry (seconds): how long the broker keeps the engine's session and
     /// queued messages while it is away (default a week).
     pub mqtt_session_expiry_secs: u32,
+    /// MQTT keep-alive (seconds): the engine pings the broker this often and reconnects when
+    /// a ping goes unanswered for as long (default 30).
+    pub mqtt_keep_alive_secs: u64,
     /// Port of the embedded broker; `None` = 1883, or a free port if 1883 is taken.
     pub embedded_mqtt_port: Option<u16>,
     /// JWT HS256 secret; default a random secret kept in `<data_dir>/jwt.secret`. Never
@@ -112,6 +115,7 @@ impl Default for EngineConfig {
             embedded_mqtt_port: None,
             mqtt_protocol: Protocol::V5,
             mqtt_session_expiry_secs: ioc_ingest::mqtt::config::DEFAULT_SESSION_EXPIRY_SECS,
+            mqtt_keep_alive_secs: 30,
             jwt_secret: None,
             max_payload_bytes: ioc_ingest::intake::DEFAULT_MAX_PAYLOAD_BYTES,
             tick_ms: 500,

@@ -32,6 +32,23 @@ struct Request {
     reply: oneshot::Sender<Result<Vec<Outcome>, JournalError>>,
 }
 
+/// A submitted write whose commit is still to come: resolves to the entries' outcomes.
+#[derive(Debug)]
+pub struct PendingCommit(oneshot::Receiver<Result<Vec<Outcome>, JournalError>>);
+
+impl std::future::Future for PendingCommit {
+    type Output = Result<Vec<Outcome>, JournalError>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        std::pin::Pin::new(&mut self.0)
+            .poll(cx)
+            .map(|answer| answer.unwrap_or(Err(JournalError::Closed)))
+    }
+}
+
 /// Cheap, cloneable access to the journal thread.
 #[derive(Clone)]
 pub struct JournalHandle {
@@ -53,6 +70,17 @@ impl JournalHandle {
         entries: Vec<Entry>,
         fence: Option<Fence>,
     ) -> Result<Vec<Outcome>, JournalError> {
+        self.submit(entries, fence).await?.await
+    }
+
+    /// Hands the entries to the journal thread and returns at once with the commit still to
+    /// come, so a producer can prepare its next batch while this one is written. The commits
+    /// of one producer's submissions finish in submission order.
+    pub async fn submit(
+        &self,
+        entries: Vec<Entry>,
+        fence: Option<Fence>,
+    ) -> Result<PendingCommit, JournalError> {
         let (reply, answer) = oneshot::channel();
         self.requests
             .send(Request {
@@ -62,7 +90,7 @@ impl JournalHandle {
             })
             .await
             .map_err(|_| JournalError::Closed)?;
-        answer.await.map_err(|_| JournalError::Closed)?
+        Ok(PendingCommit(answer))
     }
 
     /// The highest event sequence number committed so far. It moves before any reply is sent,

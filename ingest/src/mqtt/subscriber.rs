@@ -1,13 +1,15 @@
-//! The subscriber: a connection task that only polls the broker ([`super::v4`] or
-//! [`super::v5`]), and a pipeline task that journals messages in arrival order and acknowledges
-//! them after the commit.
+//! The subscriber: a connection task that only talks to the broker ([`super::v4`] or
+//! [`super::v5`]), and a pipeline of two tasks: one decodes each batch and hands it to the
+//! journal, the other waits for the commits in arrival order and acknowledges them. Up to
+//! [`COMMITS_IN_FLIGHT`] batches are committing at once, so decoding, committing and
+//! acknowledging overlap instead of taking turns.
 
 use super::config::{MqttConfig, Protocol};
 use super::status::MqttStatus;
 use super::{v4, v5};
 use crate::event::now_ms;
 use crate::intake::Intake;
-use crate::journal::{Entry, JournalError, JournalHandle};
+use crate::journal::{Entry, JournalError, JournalHandle, PendingCommit};
 use crate::topic::DEADLETTER_TOPIC;
 use std::borrow::Cow;
 use std::future::Future;
@@ -26,9 +28,14 @@ const MAX_BATCH: usize = 2048;
 /// pipeline's acks never wait on a connection task that waits on the pipeline.
 pub(super) const REQUEST_CAPACITY: usize = 4 * PIPELINE_DEPTH + MAX_BATCH;
 
-/// Back-off bounds for reconnecting and for retrying a failed journal write.
-const MIN_BACKOFF: Duration = Duration::from_millis(100);
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// Batches handed to the journal and not yet acknowledged. The journal thread commits the ones
+/// that queue up while it writes in one transaction; two or three are enough to keep it busy.
+const COMMITS_IN_FLIGHT: usize = 3;
+
+/// Shortest back-off for reconnecting and for retrying a failed journal write.
+pub(super) const MIN_BACKOFF: Duration = Duration::from_millis(100);
+/// Longest back-off.
+pub(super) const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// One received message, whichever protocol version carried it.
 pub(super) enum Inbound {
@@ -58,27 +65,40 @@ impl Inbound {
 /// dead-letter records.
 #[derive(Clone)]
 pub(super) enum Client {
-    /// MQTT 3.1.1.
+    /// MQTT 3.1.1 (rumqttc's client).
     V4(rumqttc::AsyncClient),
-    /// MQTT 5.
-    V5(rumqttc::v5::AsyncClient),
+    /// MQTT 5 (the engine's own connection task).
+    V5(super::v5::Handle),
 }
 
 impl Client {
-    /// Queues the PUBACK of a QoS 1 message (QoS 0 needs none).
-    fn ack(&self, inbound: &Inbound) {
-        let result = match (self, inbound) {
-            (Client::V4(client), Inbound::V4(publish))
-                if publish.qos != rumqttc::QoS::AtMostOnce =>
-            {
-                client.try_ack(publish).map_err(|e| e.to_string())
+    /// Queues the PUBACKs of a batch's QoS 1 messages (QoS 0 needs none), in arrival order.
+    fn ack(&self, batch: &[Inbound]) {
+        let result = match self {
+            Client::V4(client) => batch.iter().try_for_each(|inbound| match inbound {
+                Inbound::V4(publish) if publish.qos != rumqttc::QoS::AtMostOnce => {
+                    client.try_ack(publish).map_err(|e| e.to_string())
+                }
+                _ => Ok(()),
+            }),
+            Client::V5(handle) => {
+                let pkids: Vec<u16> = batch
+                    .iter()
+                    .filter_map(|inbound| match inbound {
+                        Inbound::V5(publish)
+                            if publish.qos != rumqttc::v5::mqttbytes::QoS::AtMostOnce =>
+                        {
+                            Some(publish.pkid)
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                if pkids.is_empty() {
+                    Ok(())
+                } else {
+                    handle.ack(pkids)
+                }
             }
-            (Client::V5(client), Inbound::V5(publish))
-                if publish.qos != rumqttc::v5::mqttbytes::QoS::AtMostOnce =>
-            {
-                client.try_ack(publish).map_err(|e| e.to_string())
-            }
-            _ => Ok(()),
         };
         if let Err(error) = result {
             tracing::warn!(%error, "cannot queue ack; the broker will redeliver");
@@ -91,22 +111,17 @@ impl Client {
             Client::V4(client) => client
                 .try_publish(DEADLETTER_TOPIC, rumqttc::QoS::AtMostOnce, false, body)
                 .map_err(|e| e.to_string()),
-            Client::V5(client) => client
-                .try_publish(
-                    DEADLETTER_TOPIC,
-                    rumqttc::v5::mqttbytes::QoS::AtMostOnce,
-                    false,
-                    body,
-                )
-                .map_err(|e| e.to_string()),
+            Client::V5(handle) => handle.publish(DEADLETTER_TOPIC, body),
         };
     }
 
     fn disconnect(&self) {
-        let _ = match self {
-            Client::V4(client) => client.try_disconnect().map_err(|e| e.to_string()),
-            Client::V5(client) => client.try_disconnect().map_err(|e| e.to_string()),
-        };
+        match self {
+            Client::V4(client) => {
+                let _ = client.try_disconnect();
+            }
+            Client::V5(handle) => handle.disconnect(),
+        }
     }
 }
 
@@ -164,7 +179,7 @@ pub(super) async fn drive(
 }
 
 /// Runs the subscriber until `shutdown` resolves; then stops taking messages, finishes the
-/// batch in hand and disconnects.
+/// batches in hand and disconnects.
 pub async fn run(
     config: MqttConfig,
     intake: Intake,
@@ -178,8 +193,15 @@ pub async fn run(
         Protocol::V4 => v4::connect(&config, messages, Arc::clone(&status)),
         Protocol::V5 => v5::connect(&config, messages, Arc::clone(&status)),
     };
-    let pipeline = tokio::spawn(journal_and_ack(
+    let (committing, commits) = mpsc::channel(COMMITS_IN_FLIGHT);
+    let submitter = tokio::spawn(decode_and_submit(
         inbox,
+        intake.clone(),
+        journal.clone(),
+        committing,
+    ));
+    let acker = tokio::spawn(acknowledge_in_order(
+        commits,
         intake,
         journal,
         client.clone(),
@@ -189,23 +211,33 @@ pub async fn run(
     shutdown.await;
     tracing::info!("mqtt subscriber stopping");
     let _ = stopping.send(true);
-    // Stop the poller first: the pipeline then drains what it holds and ends.
+    // Stop the connection first: the pipeline then drains what it holds and ends.
     poller.abort();
-    let _ = pipeline.await;
+    let _ = submitter.await;
+    let _ = acker.await;
     client.disconnect();
+    // Give the connection a moment to say DISCONNECT (MQTT 5) before the runtime stops.
+    tokio::task::yield_now().await;
     status.connected.store(false, Ordering::Relaxed);
 }
 
-/// Takes every message waiting, journals the batch in one commit (retrying until the journal
-/// can write, or until shutdown: an unwritten batch is never acknowledged, so the broker
-/// redelivers it), then acknowledges the batch in arrival order.
-async fn journal_and_ack(
+/// A batch whose entries are with the journal.
+struct Submitted {
+    /// The messages, for the acknowledgements (and to decode again if the write fails).
+    batch: Vec<Inbound>,
+    /// Dead-letter copies to publish once committed.
+    dead_letters: Vec<Vec<u8>>,
+    /// The journal's answer.
+    commit: Result<PendingCommit, JournalError>,
+}
+
+/// Takes every message waiting (up to [`MAX_BATCH`]), decodes the batch and hands it to the
+/// journal without waiting for the commit, then takes the next.
+async fn decode_and_submit(
     mut inbox: mpsc::Receiver<Inbound>,
     intake: Intake,
     journal: JournalHandle,
-    client: Client,
-    status: Arc<MqttStatus>,
-    mut stopping: tokio::sync::watch::Receiver<bool>,
+    committing: mpsc::Sender<Submitted>,
 ) {
     while let Some(first) = inbox.recv().await {
         let mut batch = vec![first];
@@ -215,11 +247,7 @@ async fn journal_and_ack(
                 Err(_) => break,
             }
         }
-        let now = now_ms();
-        let entries: Vec<Entry> = batch
-            .iter()
-            .flat_map(|inbound| intake.classify(&inbound.topic(), inbound.payload(), now))
-            .collect();
+        let entries = classify(&intake, &batch);
         let dead_letters: Vec<Vec<u8>> = entries
             .iter()
             .filter_map(|entry| match entry {
@@ -227,10 +255,59 @@ async fn journal_and_ack(
                 Entry::Event(_) => None,
             })
             .collect();
+        let commit = journal.submit(entries, None).await;
+        let submitted = Submitted {
+            batch,
+            dead_letters,
+            commit,
+        };
+        if committing.send(submitted).await.is_err() {
+            return;
+        }
+    }
+}
+
+fn classify(intake: &Intake, batch: &[Inbound]) -> Vec<Entry> {
+    let now = now_ms();
+    batch
+        .iter()
+        .flat_map(|inbound| intake.classify(&inbound.topic(), inbound.payload(), now))
+        .collect()
+}
+
+/// Waits for each batch's commit in arrival order (retrying a failed write until the journal
+/// can write, or until shutdown: an unwritten batch is never acknowledged, so the broker
+/// redelivers it), then acknowledges the batch.
+async fn acknowledge_in_order(
+    mut commits: mpsc::Receiver<Submitted>,
+    intake: Intake,
+    journal: JournalHandle,
+    client: Client,
+    status: Arc<MqttStatus>,
+    mut stopping: tokio::sync::watch::Receiver<bool>,
+) {
+    while let Some(submitted) = commits.recv().await {
+        let Submitted {
+            batch,
+            dead_letters,
+            commit,
+        } = submitted;
+        let mut result = match commit {
+            Ok(pending) => pending.await,
+            Err(error) => Err(error),
+        };
         let mut backoff = MIN_BACKOFF;
-        while let Err(error) = journal.append(entries.clone()).await {
-            if matches!(error, JournalError::Closed) {
-                return;
+        let mut refused = false;
+        while let Err(error) = &result {
+            match error {
+                JournalError::Closed => return,
+                JournalError::Fenced { .. } => {
+                    // The slot belongs to another instance now: it receives these again.
+                    tracing::warn!(%error, messages = batch.len(), "batch refused; not acknowledged");
+                    refused = true;
+                    break;
+                }
+                _ => {}
             }
             tracing::error!(%error, retry_in_ms = backoff.as_millis() as u64, "journal write failed; holding acknowledgements");
             tokio::select! {
@@ -241,10 +318,12 @@ async fn journal_and_ack(
                 }
             }
             backoff = (backoff * 2).min(MAX_BACKOFF);
+            result = journal.append(classify(&intake, &batch)).await;
         }
-        for inbound in &batch {
-            client.ack(inbound);
+        if refused {
+            continue;
         }
+        client.ack(&batch);
         status
             .acknowledged
             .fetch_add(batch.len() as u64, Ordering::Relaxed);
