@@ -14,6 +14,11 @@ mod token;
 
 use clap::Parser;
 
+/// mimalloc instead of the system allocator: events are many small strings and maps, and
+/// glibc's malloc took a quarter of the in-process time (BENCHMARKS.md, "Where the time goes").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> anyhow::Result<()> {
     let cli = cli::Cli::parse();
     tracing_subscriber::fmt()

@@ -158,15 +158,7 @@ pub async fn run_with(
                     tracing::warn!(%error, "anomaly baselines not seeded from the archive")
                 }
             }
-            let mut failure = None;
-            let events = store.replay(0, REPLAY_CHUNK, &mut |batch, _| {
-                if let Err(error) = analytics.apply(&batch, None) {
-                    failure.get_or_insert(error);
-                }
-            })?;
-            if let Some(error) = failure {
-                return Err(error.into());
-            }
+            let events = replay(store.as_mut(), &analytics)?;
             // Writers wait for analytics to reach their journal seq: start from the replayed one.
             analytics.mark_applied(store.last_event_seq()?);
             tracing::info!(
@@ -210,7 +202,7 @@ pub async fn run_with(
             .clone()
             .unwrap_or_else(|| default_client_id(&config.data_dir, &filter)),
         filter,
-        keep_alive: Duration::from_secs(30),
+        keep_alive: Duration::from_secs(config.mqtt_keep_alive_secs.max(1)),
         // The embedded broker (rumqttd) is spoken to over MQTT 3.1.1; external brokers over 5.
         protocol: if config.mqtt == "embedded" {
             Protocol::V4
@@ -317,6 +309,39 @@ pub async fn run_with(
     drop(journal);
     tracing::info!("engine stopped");
     Ok(())
+}
+
+/// Chunks read ahead of analytics during replay.
+const REPLAY_READ_AHEAD: usize = 4;
+
+/// Replays the journal into analytics on two threads: one reads and decodes chunks, the
+/// other applies them in journal order. Returns the events replayed.
+fn replay(store: &mut dyn JournalStore, analytics: &Analytics) -> anyhow::Result<u64> {
+    let (chunks, queue) =
+        std::sync::mpsc::sync_channel::<Vec<ioc_ingest::Event>>(REPLAY_READ_AHEAD);
+    std::thread::scope(|scope| {
+        let reader = scope.spawn(move || {
+            store.replay(0, REPLAY_CHUNK, &mut |batch, _| {
+                // The applier only stops early on a failure, reported below.
+                let _ = chunks.send(batch);
+            })
+        });
+        let mut failure = None;
+        for batch in queue {
+            if failure.is_none()
+                && let Err(error) = analytics.apply(&batch, None)
+            {
+                failure = Some(error);
+            }
+        }
+        let events = reader
+            .join()
+            .map_err(|_| anyhow::anyhow!("the journal reader panicked"))??;
+        match failure {
+            Some(error) => Err(error.into()),
+            None => Ok(events),
+        }
+    })
 }
 
 /// The rules of `--rules`, or the compiled-in ones; a bad file stops the start with every

@@ -1,5 +1,6 @@
-//! The polars micro-batch: a batch of readings becomes one partial per (area, kind, field,
-//! bucket), computed with two group-bys (statistics, and the quantile sketch's bin counts).
+//! The polars micro-batch: a batch of readings becomes one partial per (series, bucket),
+//! computed with two group-bys on integer keys (statistics, and the quantile sketch's bin
+//! counts). Series are interned ([`SeriesIndex`]) so a reading carries no strings.
 
 use crate::partial::Partial;
 use crate::sketch::bin_of;
@@ -9,14 +10,10 @@ use polars::prelude::*;
 use std::collections::HashMap;
 
 /// One numeric reading headed for the windows.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Reading {
-    /// Area id.
-    pub area: String,
-    /// Event kind.
-    pub kind: Kind,
-    /// Field name.
-    pub field: String,
+    /// The series (area, kind, field), as numbered by the state's [`SeriesIndex`].
+    pub series: u32,
     /// Bucket start, epoch ms.
     pub bucket: i64,
     /// Event time, epoch ms.
@@ -25,21 +22,77 @@ pub struct Reading {
     pub value: f64,
 }
 
-/// Aggregates readings into bucket partials with polars.
-pub fn aggregate(readings: &[Reading]) -> PolarsResult<Vec<(SeriesKey, i64, Partial)>> {
+/// Numbers every series seen so far, so that readings and polars frames carry a `u32`
+/// instead of three strings. Looking up a known series allocates nothing.
+#[derive(Debug, Default)]
+pub struct SeriesIndex {
+    /// area → field → the series number for each kind (indexed by [`kind_slot`]).
+    ids: HashMap<String, HashMap<String, [Option<u32>; KINDS]>>,
+    keys: Vec<SeriesKey>,
+}
+
+/// Number of [`Kind`] variants.
+const KINDS: usize = 8;
+
+/// A kind's place in a per-field array.
+fn kind_slot(kind: Kind) -> usize {
+    match kind {
+        Kind::Traffic => 0,
+        Kind::AirQuality => 1,
+        Kind::WaterLevel => 2,
+        Kind::Noise => 3,
+        Kind::Report => 4,
+        Kind::ReportUpdate => 5,
+        Kind::Dossier => 6,
+        Kind::Alert => 7,
+    }
+}
+
+impl SeriesIndex {
+    /// The number of a series, given one the first time it is seen.
+    pub fn id(&mut self, area: &str, kind: Kind, field: &str) -> u32 {
+        let slot = kind_slot(kind);
+        if let Some(id) = self
+            .ids
+            .get(area)
+            .and_then(|fields| fields.get(field))
+            .and_then(|kinds| kinds[slot])
+        {
+            return id;
+        }
+        let id = self.keys.len() as u32;
+        self.keys.push(SeriesKey {
+            area: area.to_string(),
+            kind,
+            field: field.to_string(),
+        });
+        self.ids
+            .entry(area.to_string())
+            .or_default()
+            .entry(field.to_string())
+            .or_insert([None; KINDS])[slot] = Some(id);
+        id
+    }
+
+    /// The series behind a number.
+    pub fn key(&self, id: u32) -> Option<&SeriesKey> {
+        self.keys.get(id as usize)
+    }
+}
+
+/// Aggregates readings into bucket partials with polars: `(series, bucket, partial)`.
+pub fn aggregate(readings: &[Reading]) -> PolarsResult<Vec<(u32, i64, Partial)>> {
     if readings.is_empty() {
         return Ok(Vec::new());
     }
     let frame = df!(
-        "area" => readings.iter().map(|r| r.area.as_str()).collect::<Vec<_>>(),
-        "kind" => readings.iter().map(|r| r.kind.as_str()).collect::<Vec<_>>(),
-        "field" => readings.iter().map(|r| r.field.as_str()).collect::<Vec<_>>(),
+        "series" => readings.iter().map(|r| r.series).collect::<Vec<_>>(),
         "bucket" => readings.iter().map(|r| r.bucket).collect::<Vec<_>>(),
         "ts" => readings.iter().map(|r| r.ts).collect::<Vec<_>>(),
         "value" => readings.iter().map(|r| r.value).collect::<Vec<_>>(),
         "bin" => readings.iter().map(|r| bin_of(r.value)).collect::<Vec<_>>(),
     )?;
-    let group = [col("area"), col("kind"), col("field"), col("bucket")];
+    let group = [col("series"), col("bucket")];
     let stats = frame
         .clone()
         .lazy()
@@ -67,15 +120,19 @@ pub fn aggregate(readings: &[Reading]) -> PolarsResult<Vec<(SeriesKey, i64, Part
         .agg([len().cast(DataType::UInt64).alias("n")])
         .collect()?;
 
-    let mut partials: HashMap<(String, String, String, i64), Partial> = HashMap::new();
-    let keys = key_columns(&stats)?;
+    let mut partials: HashMap<(u32, i64), Partial> = HashMap::with_capacity(stats.height());
+    let series = stats.column("series")?.u32()?;
+    let bucket = stats.column("bucket")?.i64()?;
     let count = stats.column("count")?.u64()?;
     let sum = stats.column("sum")?.f64()?;
     let min = stats.column("min")?.f64()?;
     let max = stats.column("max")?.f64()?;
     let last_ts = stats.column("last_ts")?.i64()?;
     let last = stats.column("last")?.f64()?;
-    for (i, key) in keys.into_iter().enumerate() {
+    for i in 0..stats.height() {
+        let (Some(series), Some(bucket)) = (series.get(i), bucket.get(i)) else {
+            continue;
+        };
         let partial = Partial {
             count: count.get(i).unwrap_or(0),
             sum: sum.get(i).unwrap_or(0.0),
@@ -85,40 +142,23 @@ pub fn aggregate(readings: &[Reading]) -> PolarsResult<Vec<(SeriesKey, i64, Part
             last: last.get(i).unwrap_or(0.0),
             sketch: Default::default(),
         };
-        partials.insert(key, partial);
+        partials.insert((series, bucket), partial);
     }
-    let keys = key_columns(&bins)?;
+    let series = bins.column("series")?.u32()?;
+    let bucket = bins.column("bucket")?.i64()?;
     let bin = bins.column("bin")?.i32()?;
     let n = bins.column("n")?.u64()?;
-    for (i, key) in keys.into_iter().enumerate() {
-        if let (Some(partial), Some(bin), Some(n)) = (partials.get_mut(&key), bin.get(i), n.get(i))
+    for i in 0..bins.height() {
+        if let (Some(series), Some(bucket), Some(bin), Some(n)) =
+            (series.get(i), bucket.get(i), bin.get(i), n.get(i))
+            && let Some(partial) = partials.get_mut(&(series, bucket))
         {
             partial.sketch.add_bin(bin, n);
         }
     }
     Ok(partials
         .into_iter()
-        .filter_map(|((area, kind, field, bucket), partial)| {
-            Kind::parse(&kind).map(|kind| (SeriesKey { area, kind, field }, bucket, partial))
-        })
-        .collect())
-}
-
-/// The (area, kind, field, bucket) of every row of a grouped frame.
-fn key_columns(frame: &DataFrame) -> PolarsResult<Vec<(String, String, String, i64)>> {
-    let area = frame.column("area")?.str()?;
-    let kind = frame.column("kind")?.str()?;
-    let field = frame.column("field")?.str()?;
-    let bucket = frame.column("bucket")?.i64()?;
-    Ok((0..frame.height())
-        .map(|i| {
-            (
-                area.get(i).unwrap_or_default().to_string(),
-                kind.get(i).unwrap_or_default().to_string(),
-                field.get(i).unwrap_or_default().to_string(),
-                bucket.get(i).unwrap_or_default(),
-            )
-        })
+        .map(|((series, bucket), partial)| (series, bucket, partial))
         .collect())
 }
 
@@ -126,11 +166,9 @@ fn key_columns(frame: &DataFrame) -> PolarsResult<Vec<(String, String, String, i
 mod tests {
     use super::*;
 
-    fn reading(area: &str, field: &str, ts: i64, value: f64) -> Reading {
+    fn reading(series: u32, ts: i64, value: f64) -> Reading {
         Reading {
-            area: area.into(),
-            kind: Kind::AirQuality,
-            field: field.into(),
+            series,
             bucket: crate::windows::bucket_of(ts),
             ts,
             value,
@@ -138,26 +176,37 @@ mod tests {
     }
 
     #[test]
+    fn series_numbers_are_stable_and_lookups_find_them() {
+        let mut index = SeriesIndex::default();
+        let a = index.id("a", Kind::AirQuality, "pm25");
+        let b = index.id("a", Kind::Noise, "pm25");
+        assert_ne!(a, b);
+        assert_eq!(index.id("a", Kind::AirQuality, "pm25"), a);
+        assert_eq!(index.key(b).map(|k| k.kind), Some(Kind::Noise));
+        assert_eq!(index.key(99), None);
+    }
+
+    #[test]
     fn polars_partials_equal_a_hand_computation() -> PolarsResult<()> {
         let readings = vec![
-            reading("a", "pm25", 1_000, 10.0),
-            reading("a", "pm25", 9_000, 30.0),
-            reading("a", "pm25", 5_000, 20.0),
-            reading("a", "pm25", 11_000, 99.0),
-            reading("b", "pm25", 1_000, 7.0),
+            reading(0, 1_000, 10.0),
+            reading(0, 9_000, 30.0),
+            reading(0, 5_000, 20.0),
+            reading(0, 11_000, 99.0),
+            reading(1, 1_000, 7.0),
         ];
         let mut out = aggregate(&readings)?;
-        out.sort_by(|x, y| (&x.0, x.1).cmp(&(&y.0, y.1)));
+        out.sort_by_key(|(series, bucket, _)| (*series, *bucket));
         assert_eq!(out.len(), 3);
-        let (key, bucket, p) = &out[0];
-        assert_eq!((key.area.as_str(), *bucket), ("a", 0));
+        let (series, bucket, p) = &out[0];
+        assert_eq!((*series, *bucket), (0, 0));
         assert_eq!(
             (p.count, p.sum, p.min, p.max, p.last_ts, p.last),
             (3, 60.0, 10.0, 30.0, 9_000, 30.0)
         );
         assert_eq!(p.sketch.count(), 3);
         assert_eq!((out[1].1, out[1].2.count, out[1].2.last), (10_000, 1, 99.0));
-        assert_eq!((out[2].0.area.as_str(), out[2].2.sum), ("b", 7.0));
+        assert_eq!((out[2].0, out[2].2.sum), (1, 7.0));
         Ok(())
     }
 }

@@ -16,6 +16,7 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 use tokio::sync::{broadcast, mpsc, watch};
 
 /// Committed batches waiting for the worker; when full, the journal thread waits (and with it
@@ -40,6 +41,9 @@ pub struct Analytics {
     /// Where the rule evaluator's transitions go to be journaled; `None` until the engine
     /// connects the journal (replay and unit tests evaluate nothing).
     alert_journal: Arc<Mutex<Option<mpsc::UnboundedSender<Event>>>>,
+    /// Admitted readings waiting for their polars micro-batch (see [`WINDOW_FLUSH_EVERY`]);
+    /// a view request flushes them first, so views never miss an applied event.
+    pending_readings: Arc<Mutex<Vec<batch::Reading>>>,
 }
 
 /// Alert transitions a slow listener may fall behind by before it misses some (it still sees
@@ -48,7 +52,7 @@ const ALERT_FEED_CAPACITY: usize = 1024;
 
 /// How often the worker checks clock-driven alert conditions (silent sensors, thinning report
 /// clusters) when no batch arrives.
-const RECONCILE_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+const RECONCILE_EVERY: Duration = Duration::from_secs(1);
 
 /// Counters for `/metrics`.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -71,6 +75,7 @@ impl Analytics {
             applied: Arc::new(watch::channel(0).0),
             alert_feed: broadcast::channel(ALERT_FEED_CAPACITY).0,
             alert_journal: Arc::new(Mutex::new(None)),
+            pending_readings: Arc::new(Mutex::new(Vec::new())),
         }
     }
 
@@ -237,6 +242,14 @@ impl Analytics {
     /// Applies a batch of journaled events (blocking: call off the async runtime).
     /// `live_at_ms` is the wall-clock time for the rate meter; `None` during replay.
     pub fn apply(&self, events: &[Event], live_at_ms: Option<i64>) -> Result<(), AnalyticsError> {
+        let readings = self.admit(events, live_at_ms);
+        self.merge_readings(&readings)
+    }
+
+    /// First half of [`Analytics::apply`]: counts, sources, reports, alert trackers and alert
+    /// transitions take the events now; the returned readings are for the windows, which may
+    /// take several batches' readings in one polars pass ([`Analytics::merge_readings`]).
+    pub fn admit(&self, events: &[Event], live_at_ms: Option<i64>) -> Vec<batch::Reading> {
         let (readings, changed) = {
             let mut state = self.lock();
             let readings = state.admit(events, live_at_ms);
@@ -246,9 +259,41 @@ impl Analytics {
             // No listener is fine: the views carry the alert too.
             let _ = self.alert_feed.send(Arc::new(alert));
         }
-        let partials = batch::aggregate(&readings)?;
+        readings
+    }
+
+    /// Second half of [`Analytics::apply`]: aggregates readings into bucket partials with
+    /// polars (outside the state lock) and merges them into the windows.
+    pub fn merge_readings(&self, readings: &[batch::Reading]) -> Result<(), AnalyticsError> {
+        if readings.is_empty() {
+            return Ok(());
+        }
+        let partials = batch::aggregate(readings)?;
         self.lock().merge(partials);
         Ok(())
+    }
+
+    /// Keeps admitted readings for the next window flush; returns how many wait now.
+    fn defer_readings(&self, readings: Vec<batch::Reading>) -> usize {
+        let mut pending = self
+            .pending_readings
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        pending.extend(readings);
+        pending.len()
+    }
+
+    /// Runs every deferred reading through polars into the windows.
+    pub fn flush_windows(&self) {
+        let readings = std::mem::take(
+            &mut *self
+                .pending_readings
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        );
+        if let Err(error) = self.merge_readings(&readings) {
+            tracing::error!(%error, readings = readings.len(), "analytics window batch failed");
+        }
     }
 
     /// Counts refused messages.
@@ -266,6 +311,7 @@ impl Analytics {
 
     /// The current data of a view (blocking: builds JSON under the state lock).
     pub fn view(&self, request: &ViewRequest, now_ms: i64) -> Result<Value, ViewError> {
+        self.flush_windows();
         let state = self.lock();
         match request.view {
             ViewName::Overview => Ok(views::overview_view(
@@ -338,48 +384,89 @@ impl JournalSink for AnalyticsSink {
     }
 }
 
-/// Most events merged into one polars micro-batch when the worker has fallen behind.
+/// Most events taken from the queue at once when the worker has fallen behind.
 const MAX_COALESCED_EVENTS: usize = 50_000;
 
-/// Applies committed batches. When several are waiting they are merged into one micro-batch:
-/// polars' cost is mostly per batch, so a worker that falls behind catches up with bigger ones.
+/// How long readings may wait for their polars micro-batch: polars has a fixed cost per
+/// frame, so at low rates many small commits share one frame instead of paying it each.
+/// The windows (and the views built from them) lag by at most this much.
+const WINDOW_FLUSH_EVERY: Duration = Duration::from_millis(50);
+
+/// Readings that make a polars micro-batch on their own, however young.
+const WINDOW_FLUSH_READINGS: usize = 200_000;
+
+/// Shortest gap between two event-driven alert reconciles: under a stream of small commits
+/// one reconcile covers several of them, and an alert still leaves within this much.
+const RECONCILE_GAP: Duration = Duration::from_millis(10);
+
+/// Applies committed batches: counts, reports and alert trackers at once (and alert
+/// reconciles at most every [`RECONCILE_GAP`]), window readings in polars micro-batches of at
+/// most [`WINDOW_FLUSH_EVERY`].
 fn work(analytics: Analytics, queue: Receiver<Committed>) {
+    let mut waiting = 0;
+    let mut first_pending: Option<Instant> = None;
+    let mut last_reconcile = Instant::now();
+    let mut reconcile_due = false;
     loop {
-        let first = match queue.recv_timeout(RECONCILE_EVERY) {
-            Ok(first) => first,
-            Err(RecvTimeoutError::Timeout) => {
-                analytics.reconcile_alerts(ioc_ingest::event::now_ms());
-                continue;
-            }
-            Err(RecvTimeoutError::Disconnected) => return,
-        };
-        let mut events = Vec::new();
-        let mut last_seq = None;
-        let mut pending = Some(first);
-        while let Some(committed) = pending.take() {
-            match committed {
-                Committed::Events(batch, seq) => {
-                    events.extend(batch);
-                    last_seq = Some(seq);
+        let now = Instant::now();
+        let mut wait = RECONCILE_EVERY.saturating_sub(now - last_reconcile);
+        if reconcile_due {
+            wait = wait.min(RECONCILE_GAP.saturating_sub(now - last_reconcile));
+        }
+        if let Some(since) = first_pending {
+            wait = wait.min(WINDOW_FLUSH_EVERY.saturating_sub(now - since));
+        }
+        match queue.recv_timeout(wait) {
+            Ok(first) => {
+                let mut events = Vec::new();
+                let mut last_seq = None;
+                let mut pending = Some(first);
+                while let Some(committed) = pending.take() {
+                    match committed {
+                        Committed::Events(batch, seq) => {
+                            events.extend(batch);
+                            last_seq = Some(seq);
+                        }
+                        // Refusals are counted at once; the events before them keep their order.
+                        Committed::Rejected(records) => analytics.record_rejected(records),
+                    }
+                    if events.len() < MAX_COALESCED_EVENTS {
+                        pending = queue.try_recv().ok();
+                    }
                 }
-                // Refusals are counted at once; the events before them keep their order.
-                Committed::Rejected(records) => analytics.record_rejected(records),
+                if !events.is_empty() {
+                    let admitted = analytics.admit(&events, Some(ioc_ingest::event::now_ms()));
+                    if !admitted.is_empty() {
+                        first_pending.get_or_insert_with(Instant::now);
+                        waiting = analytics.defer_readings(admitted);
+                    }
+                    reconcile_due = true;
+                }
+                // Writers wait on this to read their own write (reports, alert changes), which
+                // the admission step has applied.
+                if let Some(seq) = last_seq {
+                    analytics.mark_applied(seq);
+                }
             }
-            if events.len() < MAX_COALESCED_EVENTS {
-                pending = queue.try_recv().ok();
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => {
+                analytics.flush_windows();
+                return;
             }
         }
-        if events.is_empty() {
-            continue;
+        if first_pending.is_some_and(|since| since.elapsed() >= WINDOW_FLUSH_EVERY)
+            || waiting >= WINDOW_FLUSH_READINGS
+        {
+            analytics.flush_windows();
+            first_pending = None;
+            waiting = 0;
         }
-        let now = ioc_ingest::event::now_ms();
-        if let Err(error) = analytics.apply(&events, Some(now)) {
-            tracing::error!(%error, events = events.len(), "analytics batch failed");
+        let since_reconcile = last_reconcile.elapsed();
+        if (reconcile_due && since_reconcile >= RECONCILE_GAP) || since_reconcile >= RECONCILE_EVERY
+        {
+            analytics.reconcile_alerts(ioc_ingest::event::now_ms());
+            last_reconcile = Instant::now();
+            reconcile_due = false;
         }
-        // Even a failed batch is done with: a writer waiting on it must not hang.
-        if let Some(seq) = last_seq {
-            analytics.mark_applied(seq);
-        }
-        analytics.reconcile_alerts(now);
     }
 }

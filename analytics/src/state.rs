@@ -2,7 +2,7 @@
 //! buckets, each source's latest reading, refusals.
 
 use crate::alerts::{Alert, AlertBook, Applied, Evaluator, Transition};
-use crate::batch::Reading;
+use crate::batch::{Reading, SeriesIndex};
 use crate::config::AnalyticsConfig;
 use crate::hourly::HourlyAir;
 use crate::partial::Partial;
@@ -52,6 +52,8 @@ pub struct State {
     pub(crate) late_by_area: BTreeMap<String, u64>,
     pub(crate) max_ts: Option<i64>,
     pub(crate) windows: WindowStore,
+    /// Numbers of the window series, so readings carry no strings.
+    pub(crate) series: SeriesIndex,
     pub(crate) sources: BTreeMap<String, SourceState>,
     pub(crate) rejected: BTreeMap<Reason, u64>,
     pub(crate) dead_letters: VecDeque<DeadLetter>,
@@ -83,6 +85,7 @@ impl State {
             late_by_area: BTreeMap::new(),
             max_ts: None,
             windows: WindowStore::default(),
+            series: SeriesIndex::default(),
             sources: BTreeMap::new(),
             rejected: BTreeMap::new(),
             dead_letters: VecDeque::new(),
@@ -113,12 +116,13 @@ impl State {
             }
             counted += 1;
             *per_area.entry(event.area.as_str()).or_insert(0) += 1;
-            *self
-                .counts
-                .entry(event.area.clone())
-                .or_default()
-                .entry(event.kind)
-                .or_insert(0) += 1;
+            match self.counts.get_mut(event.area.as_str()) {
+                Some(kinds) => *kinds.entry(event.kind).or_insert(0) += 1,
+                None => {
+                    self.counts
+                        .insert(event.area.clone(), BTreeMap::from([(event.kind, 1)]));
+                }
+            }
             self.events_total += 1;
             if matches!(event.kind, Kind::Report | Kind::ReportUpdate) {
                 // Reports are people, not sensors: they go to the register, never to `sources`
@@ -143,10 +147,9 @@ impl State {
                 continue;
             }
             let bucket = bucket_of(event.ts_ms);
+            let series = &mut self.series;
             readings.extend(event.numeric_fields().map(|(field, value)| Reading {
-                area: event.area.clone(),
-                kind: event.kind,
-                field: field.to_string(),
+                series: series.id(&event.area, event.kind, field),
                 bucket,
                 ts: event.ts_ms,
                 value,
@@ -157,9 +160,7 @@ impl State {
                 // Sound levels average by energy, not arithmetically: windows keep the mean
                 // of 10^(L/10) so that LAeq over any window is 10·log10 of it.
                 readings.push(Reading {
-                    area: event.area.clone(),
-                    kind: Kind::Noise,
-                    field: LAEQ_ENERGY.to_string(),
+                    series: self.series.id(&event.area, Kind::Noise, LAEQ_ENERGY),
                     bucket,
                     ts: event.ts_ms,
                     value: 10_f64.powf(laeq / 10.0),
@@ -198,7 +199,11 @@ impl State {
         if event.kind != Kind::AirQuality {
             return None;
         }
-        let station = self.hourly_air.entry(event.source.clone()).or_default();
+        if !self.hourly_air.contains_key(event.source.as_str()) {
+            self.hourly_air
+                .insert(event.source.clone(), HourlyAir::default());
+        }
+        let station = self.hourly_air.get_mut(event.source.as_str())?;
         station.add(event.ts_ms, &event.values);
         station.hourly_aqi().map(|hourly| f64::from(hourly.aqi))
     }
@@ -226,9 +231,11 @@ impl State {
     }
 
     /// Second phase: merges the polars partials and drops buckets no window reaches.
-    pub fn merge(&mut self, partials: Vec<(SeriesKey, i64, Partial)>) {
-        for (key, bucket, partial) in partials {
-            self.windows.merge(key, bucket, &partial);
+    pub fn merge(&mut self, partials: Vec<(u32, i64, Partial)>) {
+        for (series, bucket, partial) in partials {
+            if let Some(key) = self.series.key(series) {
+                self.windows.merge(key.clone(), bucket, &partial);
+            }
         }
         if let Some(max) = self.max_ts {
             let keep_from = bucket_of(max) + BUCKET_MS
@@ -277,25 +284,32 @@ impl State {
     }
 
     fn update_source(&mut self, event: &Event) {
-        let source = self
-            .sources
-            .entry(event.source.clone())
-            .or_insert_with(|| SourceState {
-                id: event.source.clone(),
-                kind: event.kind,
-                area: event.area.clone(),
-                last_ts: i64::MIN,
-                values: Map::new(),
-                speeds: QuantileSketch::default(),
-            });
+        if !self.sources.contains_key(event.source.as_str()) {
+            self.sources.insert(
+                event.source.clone(),
+                SourceState {
+                    id: event.source.clone(),
+                    kind: event.kind,
+                    area: event.area.clone(),
+                    last_ts: i64::MIN,
+                    values: Map::new(),
+                    speeds: QuantileSketch::default(),
+                },
+            );
+        }
+        let Some(source) = self.sources.get_mut(event.source.as_str()) else {
+            return;
+        };
         if let Some(speed) = event.values.get("speed").and_then(Value::as_f64) {
             source.speeds.add(speed);
         }
         if event.ts_ms >= source.last_ts {
             source.last_ts = event.ts_ms;
             source.kind = event.kind;
-            source.area.clone_from(&event.area);
-            source.values.clone_from(&event.values);
+            if source.area != event.area {
+                source.area.clone_from(&event.area);
+            }
+            copy_values(&mut source.values, &event.values);
         }
     }
 
@@ -369,6 +383,19 @@ impl State {
             .and_then(|k| k.get(&kind))
             .copied()
             .unwrap_or(0)
+    }
+}
+
+/// Makes `into` equal to `from`, reusing its keys when a source sends the same fields again
+/// (the usual case): no allocation per reading.
+fn copy_values(into: &mut Map<String, Value>, from: &Map<String, Value>) {
+    let same_fields = into.len() == from.len() && into.keys().zip(from.keys()).all(|(a, b)| a == b);
+    if same_fields {
+        for (slot, value) in into.values_mut().zip(from.values()) {
+            slot.clone_from(value);
+        }
+    } else {
+        into.clone_from(from);
     }
 }
 

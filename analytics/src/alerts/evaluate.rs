@@ -22,6 +22,19 @@ use std::collections::HashMap;
 /// it is assumed lost (the journal refused it) and may be sent again.
 const IN_FLIGHT_MS: i64 = 30_000;
 
+/// The tracker of one subject, made on its first reading; finding an existing one allocates
+/// nothing (this runs for every event and every rule). Always `Some`.
+fn tracker<'m, T>(
+    map: &'m mut HashMap<String, T>,
+    subject: &str,
+    new: impl FnOnce() -> T,
+) -> Option<&'m mut T> {
+    if !map.contains_key(subject) {
+        map.insert(subject.to_string(), new());
+    }
+    map.get_mut(subject)
+}
+
 /// The trackers of one rule, by subject.
 #[derive(Debug)]
 enum Trackers {
@@ -189,13 +202,9 @@ impl Evaluator {
                             }
                         }
                     };
-                    map.entry(event.source.clone()).or_default().observe(
-                        &reading,
-                        limit,
-                        *above,
-                        *clear_margin,
-                        *for_ms,
-                    );
+                    if let Some(tracker) = tracker(map, &event.source, Default::default) {
+                        tracker.observe(&reading, limit, *above, *clear_margin, *for_ms);
+                    }
                 }
                 (
                     Condition::RateOfChange {
@@ -207,12 +216,9 @@ impl Evaluator {
                     Trackers::Rate(map),
                 ) => {
                     if let Some(reading) = reading(event, metric, aqi) {
-                        map.entry(event.source.clone()).or_default().observe(
-                            &reading,
-                            *rise,
-                            *clear_rise,
-                            *within_ms,
-                        );
+                        if let Some(tracker) = tracker(map, &event.source, Default::default) {
+                            tracker.observe(&reading, *rise, *clear_rise, *within_ms);
+                        }
                     }
                 }
                 (
@@ -223,9 +229,11 @@ impl Evaluator {
                     },
                     Trackers::Stale(map),
                 ) if kinds.contains(&event.kind) => {
-                    map.entry(event.source.clone())
-                        .or_insert_with(|| StaleTracker::new(&event.area, now_ms))
-                        .observe(&event.area, now_ms, *recover_readings);
+                    if let Some(tracker) = tracker(map, &event.source, || {
+                        StaleTracker::new(&event.area, now_ms)
+                    }) {
+                        tracker.observe(&event.area, now_ms, *recover_readings);
+                    }
                 }
                 (
                     Condition::ReportBurst {
@@ -276,12 +284,9 @@ impl Evaluator {
                             min_weeks: *min_weeks,
                             min_spread: *min_spread,
                         };
-                        map.entry(event.area.clone()).or_default().observe(
-                            &event.area,
-                            event.ts_ms,
-                            reading.value,
-                            shape,
-                        );
+                        if let Some(tracker) = tracker(map, &event.area, Default::default) {
+                            tracker.observe(&event.area, event.ts_ms, reading.value, shape);
+                        }
                     }
                 }
                 _ => {}
