@@ -53,7 +53,7 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 echo "== build"
-cargo build --locked --bin ioc
+cargo build --locked --workspace --bin ioc --examples
 
 echo "== tests"
 if cargo nextest --version >/dev/null 2>&1; then

@@ -1,0 +1,65 @@
+//! B2, the engine's in-process work on one core: simulated city events are decoded, validated
+//! and aggregated (counts, sources, alert trackers, hourly VN_AQI, polars window partials) in
+//! micro-batches, with no network and no journal. Prints one JSON line.
+//!
+//! `cargo run -p ioc-analytics --release --example pipeline_bench -- <events> [batch]`
+
+use ioc_analytics::{Analytics, AnalyticsConfig};
+use ioc_ingest::Areas;
+use ioc_ingest::intake::{DEFAULT_MAX_PAYLOAD_BYTES, Intake};
+use ioc_ingest::journal::Entry;
+use ioc_ingest::topic::TopicScheme;
+use ioc_ingest::validate::Validator;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// The engine binary's allocator, so the figures match `ioc serve`.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().collect();
+    let events: usize = args.get(1).map_or(Ok(1_000_000), |n| n.parse())?;
+    let batch: usize = args.get(2).map_or(Ok(4096), |n| n.parse())?;
+    let areas = Areas::hanoi();
+    // An hour of city time ending now.
+    let now = chrono::Utc::now().timestamp_millis();
+    let step = 3_600_000.0 / events as f64;
+    let mut city = ioc_sim::City::new(7, areas.clone());
+    let messages: Vec<(String, Vec<u8>)> = city
+        .events(now - 3_600_000, step)
+        .take(events)
+        .map(|event| (event.topic.clone(), event.payload_bytes()))
+        .collect();
+    let areas = Arc::new(areas);
+    let intake = Intake::new(
+        TopicScheme::new("city"),
+        Validator::new(Arc::clone(&areas)),
+        DEFAULT_MAX_PAYLOAD_BYTES,
+    );
+    let analytics = Analytics::new(areas, AnalyticsConfig::default());
+
+    let began = Instant::now();
+    let mut decode_s = 0.0;
+    for chunk in messages.chunks(batch) {
+        let decoding = Instant::now();
+        let decoded: Vec<ioc_ingest::Event> = chunk
+            .iter()
+            .flat_map(|(topic, payload)| intake.classify(topic, payload, now))
+            .filter_map(|entry| match entry {
+                Entry::Event(event) => Some(event),
+                Entry::Rejected(_) => None,
+            })
+            .collect();
+        decode_s += decoding.elapsed().as_secs_f64();
+        analytics.apply(&decoded, Some(now))?;
+    }
+    let seconds = began.elapsed().as_secs_f64();
+    let counted = analytics.metrics(now).events_total;
+    println!(
+        "{{\"bench\":\"pipeline\",\"events\":{events},\"counted\":{counted},\"batch\":{batch},\"seconds\":{seconds:.3},\"events_per_sec\":{:.0},\"decode_share\":{:.3}}}",
+        events as f64 / seconds,
+        decode_s / seconds
+    );
+    Ok(())
+}

@@ -1,0 +1,343 @@
+#!/usr/bin/env python3
+"""The benchmark harness (run through scripts/bench.sh): every figure next to the machine's own
+limit, measured in the same run. See BENCHMARKS.md for what each id means and the results.
+
+Each benchmark starts what it needs (a private Mosquitto on a free port, the engine, the
+simulator) and stops it again. Results print as a table and are written as JSON.
+
+  scripts/bench.sh                      # the full run (about 25 minutes on 2 cores)
+  scripts/bench.sh --smoke              # one minute, small volumes: checks the harness works
+  scripts/bench.sh --only b1a,b3 --events 3000000
+"""
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, seconds=20):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"port {port} did not open")
+
+
+def http_get(url, timeout=5):
+    with urllib.request.urlopen(url, timeout=timeout) as answer:
+        return answer.read().decode()
+
+
+def metric(port, name):
+    """The value of one unlabelled metric of the engine's /metrics, or None."""
+    try:
+        text = http_get(f"http://127.0.0.1:{port}/metrics")
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return None
+
+
+def cpu_seconds(pid):
+    """User + system CPU seconds a process has used so far (from /proc)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks
+
+
+def rss_mb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class Broker:
+    """A private Mosquitto for one benchmark; `unlimited` keeps a whole backlog queued."""
+
+    def __init__(self, workdir, unlimited):
+        self.port = free_port()
+        conf = os.path.join(workdir, f"mosquitto-{self.port}.conf")
+        lines = [f"listener {self.port} 127.0.0.1", "allow_anonymous true", "persistence false"]
+        if unlimited:
+            lines += ["max_queued_messages 0", "max_queued_bytes 0"]
+        with open(conf, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        self.process = subprocess.Popen(
+            ["mosquitto", "-c", conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        wait_port(self.port)
+
+    def url(self):
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait()
+
+
+class Engine:
+    """`ioc serve` against a broker, on its own data dir and HTTP port."""
+
+    def __init__(self, binary, broker_url, data_dir, root, client_id=None, extra=()):
+        self.port = free_port()
+        self.data_dir = data_dir
+        args = [
+            binary, "serve", "--mqtt", broker_url, "--listen", f"127.0.0.1:{self.port}",
+            "--data-dir", data_dir, "--topic-root", root,
+        ]
+        if client_id:
+            args += ["--mqtt-client-id", client_id]
+        self.log = open(os.path.join(data_dir + ".log"), "ab")
+        self.started = time.time()
+        self.process = subprocess.Popen(
+            list(args) + list(extra), stdout=self.log, stderr=subprocess.STDOUT,
+            env=dict(os.environ, RUST_LOG=os.environ.get("RUST_LOG", "warn")),
+        )
+
+    def wait_ready(self, seconds=600):
+        deadline = time.time() + seconds
+        while time.time() < deadline:
+            try:
+                http_get(f"http://127.0.0.1:{self.port}/readyz", timeout=1)
+                return time.time() - self.started
+            except OSError:
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"engine exited; see {self.data_dir}.log")
+                time.sleep(0.02)
+        raise RuntimeError("engine not ready in time")
+
+    def events(self):
+        return metric(self.port, "ioc_events_total")
+
+    def stop(self):
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.log.close()
+
+    def kill(self):
+        self.process.kill()
+        self.process.wait()
+        self.log.close()
+
+
+class Harness:
+    def __init__(self, args):
+        self.args = args
+        profile = "release" if args.release else "debug"
+        target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
+        self.bin_dir = os.path.join(target, profile)
+        self.ioc = os.path.join(self.bin_dir, "ioc")
+        self.work = tempfile.mkdtemp(prefix="ioc-bench-")
+        self.results = []
+
+    def example(self, name):
+        return os.path.join(self.bin_dir, "examples", name)
+
+    def record(self, bench, what, value, unit, target="", note=""):
+        self.results.append(
+            {"id": bench, "what": what, "value": value, "unit": unit, "target": target, "note": note}
+        )
+        print(f"  {bench:<5} {what:<58} {value:>12} {unit:<10} {target}", flush=True)
+
+    def sim(self, broker_url, root, events, rate, qos=1, seed=1, extra=()):
+        args = [
+            self.ioc, "sim", "--mqtt", broker_url, "--topic-root", root, "--rate", str(rate),
+            "--duration", "10h", "--max-events", str(events), "--qos", str(qos),
+            "--seed", str(seed), "--quiet",
+        ] + list(extra)
+        out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
+        return json.loads(out.strip().splitlines()[-1])
+
+    # B1a: drain a queued backlog, engine against a bare subscriber on the same queue.
+    def b1a(self, events):
+        broker = Broker(self.work, unlimited=True)
+        root = "b1a"
+        try:
+            data = os.path.join(self.work, f"b1a-{events}")
+            # Both persistent sessions exist before the backlog is published.
+            subprocess.run(
+                ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker.port), "-q", "1", "-c",
+                 "-i", "bench-bare", "-t", f"{root}/#", "-E"], check=True)
+            engine = Engine(self.ioc, broker.url(), data, root, client_id="bench-engine")
+            engine.wait_ready()
+            engine.stop()
+            sent = self.sim(broker.url(), root, events, rate=1_000_000)
+            queued = sent["sent"] - sent["unacknowledged"]
+
+            began = time.time()
+            subprocess.run(
+                ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker.port), "-q", "1", "-c",
+                 "-i", "bench-bare", "-t", f"{root}/#", "-C", str(queued)],
+                stdout=subprocess.DEVNULL, check=True, timeout=3600)
+            bare = queued / (time.time() - began)
+
+            engine = Engine(self.ioc, broker.url(), data, root, client_id="bench-engine")
+            samples = [(engine.started, 0.0)]
+            while True:
+                count = engine.events()
+                now = time.time()
+                if count is not None:
+                    samples.append((now, count))
+                    if count >= queued:
+                        break
+                if engine.process.poll() is not None:
+                    raise RuntimeError("engine exited during the drain")
+                if now - engine.started > 3600:
+                    raise RuntimeError("drain did not finish within an hour")
+                time.sleep(0.1)
+            rss = rss_mb(engine.process.pid)
+            engine.stop()
+        finally:
+            broker.stop()
+        total = samples[-1][0] - samples[0][0]
+        rate = queued / total
+        # Longest time without progress while events were still queued.
+        stall = max((b[0] - a[0] for a, b in zip(samples, samples[1:]) if b[1] == a[1]), default=0)
+        million = min(1_000_000, queued // 3)
+
+        def time_at(count):
+            return next(t for t, c in samples if c >= count)
+
+        first = million / (time_at(million) - samples[0][0])
+        last = million / (samples[-1][0] - time_at(queued - million))
+        self.record("B1a", "messages queued", queued, "msgs")
+        self.record("B1a", f"bare subscriber drain of {queued:,} queued QoS 1", round(bare), "msg/s")
+        self.record("B1a", f"engine drain of {queued:,} queued QoS 1 (from launch)", round(rate),
+                    "events/s")
+        self.record("B1a", "engine / bare subscriber", round(rate / bare, 3), "x", ">= 0.6")
+        self.record("B1a", f"first {million:,} vs last {million:,}", round(last / first, 3), "x",
+                    ">= 0.9", f"{first:.0f}/s then {last:.0f}/s")
+        self.record("B1a", "longest stall while draining", round(stall, 2), "s", "< 1")
+        self.record("B1a", "engine RSS after the drain", round(rss), "MB")
+
+    # B3 + B8: journal group commit alone, then restart on that journal.
+    def b3_b8(self, events):
+        data = os.path.join(self.work, "b3")
+        out = subprocess.run(
+            [self.example("journal_bench"), str(events), "2048", data],
+            capture_output=True, text=True, check=True).stdout
+        result = json.loads(out.strip().splitlines()[-1])
+        self.record("B3", f"journal group commit, {events:,} events, 4 writers",
+                    round(result["events_per_sec"]), "events/s", ">= 300000")
+        self.record("B3", "journal bytes per event", result["bytes_per_event"], "B", "<= 120")
+        broker = Broker(self.work, unlimited=False)
+        try:
+            engine = Engine(self.ioc, broker.url(), data, "b8")
+            ready = engine.wait_ready()
+            counted = engine.events()
+            rss = rss_mb(engine.process.pid)
+            engine.stop()
+        finally:
+            broker.stop()
+        self.record("B8", f"restart with {events:,} journaled events: ready after", round(ready, 2),
+                    "s", "<= 10 s at 10M")
+        self.record("B8", "replay rate", round(counted / ready), "events/s", ">= 1000000",
+                    f"counted {counted:.0f}")
+        self.record("B8", "replayed events", counted, "events")
+        self.record("B8", "RSS after replay", round(rss), "MB")
+
+    # B2: decode, validate and aggregate in process, one core, no network, no journal.
+    def b2(self, events):
+        out = subprocess.run([self.example("pipeline_bench"), str(events)],
+                             capture_output=True, text=True, check=True).stdout
+        result = json.loads(out.strip().splitlines()[-1])
+        self.record("B2", f"decode+validate+aggregate on one core, {events:,} events",
+                    round(result["events_per_sec"]), "events/s", ">= 1000000",
+                    f"decode is {result['decode_share'] * 100:.0f}% of the time")
+        self.record("B2", "events counted", result["counted"], "events")
+
+    # B11: CPU at a low, steady rate.
+    def b11(self, seconds):
+        broker = Broker(self.work, unlimited=False)
+        try:
+            data = os.path.join(self.work, "b11")
+            engine = Engine(self.ioc, broker.url(), data, "b11")
+            engine.wait_ready()
+            sim = subprocess.Popen(
+                [self.ioc, "sim", "--mqtt", broker.url(), "--topic-root", "b11", "--rate", "1000",
+                 "--duration", f"{seconds + 10}s", "--qos", "1", "--quiet"],
+                stdout=subprocess.DEVNULL)
+            time.sleep(5)
+            cpu0, t0, n0 = cpu_seconds(engine.process.pid), time.time(), engine.events()
+            time.sleep(seconds)
+            cpu1, t1, n1 = cpu_seconds(engine.process.pid), time.time(), engine.events()
+            sim.wait()
+            idle0 = cpu_seconds(engine.process.pid)
+            time.sleep(min(seconds, 10))
+            idle = (cpu_seconds(engine.process.pid) - idle0) / min(seconds, 10)
+            engine.stop()
+        finally:
+            broker.stop()
+        cores = (cpu1 - cpu0) / (t1 - t0)
+        per_event = (cpu1 - cpu0) / max(n1 - n0, 1) * 1e6
+        self.record("B11", "engine CPU at 1,000 events/s", round(cores, 3), "cores", "<= 0.05")
+        self.record("B11", "CPU per event at 1,000 events/s", round(per_event, 1), "us", "<= 50")
+        self.record("B11", "engine CPU idle", round(idle, 4), "cores")
+
+    def run(self):
+        wanted = set(self.args.only.split(",")) if self.args.only else None
+        smoke = self.args.smoke
+
+        def on(name):
+            return wanted is None or name in wanted
+
+        print(f"machine: {os.cpu_count()} cores; binaries: {self.bin_dir}", flush=True)
+        if on("b1a"):
+            for n in ([20_000] if smoke else self.args.drain_events):
+                self.b1a(n)
+        if on("b2"):
+            self.b2(20_000 if smoke else 1_000_000)
+        if on("b3") or on("b8"):
+            self.b3_b8(20_000 if smoke else self.args.events)
+        if on("b11"):
+            self.b11(10 if smoke else 60)
+        report = {"machine": {"cores": os.cpu_count(), "uname": os.uname().release},
+                  "smoke": smoke, "results": self.results}
+        with open(self.args.json, "w") as f:
+            json.dump(report, f, indent=1)
+        print(f"results written to {self.args.json}")
+        shutil.rmtree(self.work, ignore_errors=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--smoke", action="store_true", help="small volumes, about a minute")
+    parser.add_argument("--release", action="store_true", help="use the release binaries")
+    parser.add_argument("--only", help="comma list of b1a,b2,b3,b8,b11")
+    parser.add_argument("--events", type=int, default=10_000_000, help="journal size for B3/B8")
+    parser.add_argument("--drain-events", type=lambda s: [int(x) for x in s.split(",")],
+                        default=[1_000_000, 3_000_000], help="backlog sizes for B1a")
+    parser.add_argument("--json", default="bench-results.json")
+    Harness(parser.parse_args()).run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
