@@ -3,6 +3,7 @@
 use super::{Entry, JournalError, Outcome, SqliteJournal};
 use crate::deadletter::DeadLetter;
 use crate::event::{Event, now_ms};
+use crate::metrics::Histogram;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use tokio::sync::{mpsc, oneshot};
@@ -36,9 +37,16 @@ pub struct JournalHandle {
     requests: mpsc::Sender<Request>,
     healthy: Arc<AtomicBool>,
     committed: Arc<AtomicI64>,
+    commit_latency: Arc<Histogram>,
 }
 
 impl JournalHandle {
+    /// How long each group commit's transaction took, for `/metrics`: the floor under every
+    /// acknowledgement's latency.
+    pub fn commit_latency(&self) -> &Histogram {
+        &self.commit_latency
+    }
+
     /// Writes the entries; resolves once they are committed (or the write failed).
     pub async fn append(&self, entries: Vec<Entry>) -> Result<Vec<Outcome>, JournalError> {
         let (reply, answer) = oneshot::channel();
@@ -73,6 +81,8 @@ pub fn spawn(
     let health = Arc::clone(&healthy);
     let committed = Arc::new(AtomicI64::new(store.last_event_seq()?));
     let high_water = Arc::clone(&committed);
+    let commit_latency = Arc::new(Histogram::default());
+    let latency = Arc::clone(&commit_latency);
     let thread = std::thread::Builder::new()
         .name("ioc-journal".into())
         .spawn(move || {
@@ -88,7 +98,7 @@ pub fn spawn(
                         Err(_) => break,
                     }
                 }
-                commit(&mut store, &mut sink, batch, &health, &high_water);
+                commit(&mut store, &mut sink, batch, &health, &high_water, &latency);
             }
         })
         .map_err(|error| JournalError::Directory {
@@ -100,6 +110,7 @@ pub fn spawn(
             requests,
             healthy,
             committed,
+            commit_latency,
         },
         thread,
     ))
@@ -112,6 +123,7 @@ fn commit(
     mut batch: Vec<Request>,
     health: &AtomicBool,
     high_water: &AtomicI64,
+    latency: &Histogram,
 ) {
     // The entries move into one list (no copies); each request keeps its count for the replies.
     let sizes: Vec<usize> = batch.iter().map(|r| r.entries.len()).collect();
@@ -119,7 +131,10 @@ fn commit(
         .iter_mut()
         .flat_map(|r| std::mem::take(&mut r.entries))
         .collect();
-    match store.append(&entries, now_ms()) {
+    let began = std::time::Instant::now();
+    let written = store.append(&entries, now_ms());
+    latency.observe(began.elapsed());
+    match written {
         Ok(outcomes) => {
             health.store(true, Ordering::Relaxed);
             let mut events = Vec::new();
