@@ -1,4 +1,4 @@
-//! The journal: the engine's source of truth (DESIGN §8). Every accepted event and every
+//! The journal: the engine's source of truth (docs/guarantees.md). Every accepted event and every
 //! dead-letter record is written here, group-committed, before anything is acknowledged.
 //!
 //! The store is synchronous ([`sqlite::SqliteJournal`]) and lives on its own thread behind a
