@@ -1,6 +1,6 @@
 //! The journal's thread and the async handle producers use to reach it.
 
-use super::{Entry, JournalError, Outcome, SqliteJournal};
+use super::{Entry, Fence, JournalError, JournalStore, Outcome};
 use crate::deadletter::DeadLetter;
 use crate::event::{Event, now_ms};
 use crate::metrics::Histogram;
@@ -28,6 +28,8 @@ pub trait JournalSink: Send + 'static {
 
 struct Request {
     entries: Vec<Entry>,
+    /// The slot lease the writer holds, when it writes for a shared-subscription slot.
+    fence: Option<Fence>,
     reply: oneshot::Sender<Result<Vec<Outcome>, JournalError>>,
 }
 
@@ -49,9 +51,23 @@ impl JournalHandle {
 
     /// Writes the entries; resolves once they are committed (or the write failed).
     pub async fn append(&self, entries: Vec<Entry>) -> Result<Vec<Outcome>, JournalError> {
+        self.append_fenced(entries, None).await
+    }
+
+    /// Writes the entries on behalf of a slot lease: refused with [`JournalError::Fenced`]
+    /// when the lease has moved on, so nothing is written for a slot this instance lost.
+    pub async fn append_fenced(
+        &self,
+        entries: Vec<Entry>,
+        fence: Option<Fence>,
+    ) -> Result<Vec<Outcome>, JournalError> {
         let (reply, answer) = oneshot::channel();
         self.requests
-            .send(Request { entries, reply })
+            .send(Request {
+                entries,
+                fence,
+                reply,
+            })
             .await
             .map_err(|_| JournalError::Closed)?;
         answer.await.map_err(|_| JournalError::Closed)?
@@ -73,7 +89,7 @@ impl JournalHandle {
 
 /// Starts the journal thread; it runs until every handle is dropped.
 pub fn spawn(
-    mut store: SqliteJournal,
+    mut store: Box<dyn JournalStore>,
     mut sink: impl JournalSink,
 ) -> Result<(JournalHandle, std::thread::JoinHandle<()>), JournalError> {
     let (requests, mut queue) = mpsc::channel::<Request>(QUEUE_DEPTH);
@@ -98,7 +114,7 @@ pub fn spawn(
                         Err(_) => break,
                     }
                 }
-                commit(&mut store, &mut sink, batch, &health, &high_water, &latency);
+                commit(store.as_mut(), &mut sink, batch, &health, &high_water, &latency);
             }
         })
         .map_err(|error| JournalError::Directory {
@@ -116,15 +132,20 @@ pub fn spawn(
     ))
 }
 
-/// One transaction for every queued request; then the sink, then the replies.
+/// One transaction for every queued request; then the sink, then the replies. When the group
+/// is refused because one request's slot lease is stale, each request is committed on its
+/// own, so only the writer that lost its slot is refused.
 fn commit(
-    store: &mut SqliteJournal,
+    store: &mut dyn JournalStore,
     sink: &mut impl JournalSink,
     mut batch: Vec<Request>,
     health: &AtomicBool,
     high_water: &AtomicI64,
     latency: &Histogram,
 ) {
+    let mut fences: Vec<Fence> = batch.iter().filter_map(|r| r.fence).collect();
+    fences.sort_unstable();
+    fences.dedup();
     // The entries move into one list (no copies); each request keeps its count for the replies.
     let sizes: Vec<usize> = batch.iter().map(|r| r.entries.len()).collect();
     let entries: Vec<Entry> = batch
@@ -132,7 +153,7 @@ fn commit(
         .flat_map(|r| std::mem::take(&mut r.entries))
         .collect();
     let began = std::time::Instant::now();
-    let written = store.append(&entries, now_ms());
+    let written = store.append(&entries, now_ms(), &fences);
     latency.observe(began.elapsed());
     match written {
         Ok(outcomes) => {
@@ -164,6 +185,22 @@ fn commit(
             for (request, size) in batch.into_iter().zip(sizes) {
                 let mine: Vec<Outcome> = outcomes.by_ref().take(size).collect();
                 let _ = request.reply.send(Ok(mine));
+            }
+        }
+        Err(JournalError::Fenced { .. }) if batch.len() > 1 => {
+            // Give each request its entries back and try them one at a time.
+            let mut entries = entries.into_iter();
+            for (request, size) in batch.iter_mut().zip(sizes) {
+                request.entries = entries.by_ref().take(size).collect();
+            }
+            for request in batch {
+                commit(store, sink, vec![request], health, high_water, latency);
+            }
+        }
+        Err(error @ JournalError::Fenced { .. }) => {
+            tracing::warn!(%error, "commit refused: the slot's lease has moved on");
+            for request in batch {
+                let _ = request.reply.send(Err(error.clone()));
             }
         }
         Err(error) => {
