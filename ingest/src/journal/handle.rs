@@ -114,7 +114,14 @@ pub fn spawn(
                         Err(_) => break,
                     }
                 }
-                commit(store.as_mut(), &mut sink, batch, &health, &high_water, &latency);
+                commit(
+                    store.as_mut(),
+                    &mut sink,
+                    batch,
+                    &health,
+                    &high_water,
+                    &latency,
+                );
             }
         })
         .map_err(|error| JournalError::Directory {
