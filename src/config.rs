@@ -56,6 +56,9 @@ pub struct EngineConfig {
     pub jwt_secret: Option<crate::secret::Secret>,
     /// Largest MQTT payload accepted (bytes); larger ones are dead-lettered as `too_large`.
     pub max_payload_bytes: usize,
+    /// IANA zone in which device times without a zone are read (`IOC_DEVICE_TIME_ZONE`).
+    #[serde(deserialize_with = "time_zone")]
+    pub device_time_zone: chrono_tz::Tz,
     /// View tick in milliseconds: how often live views are recomputed and patches sent.
     pub tick_ms: u64,
     /// Frames a websocket client may have queued before it is reset to a snapshot.
@@ -118,6 +121,7 @@ impl Default for EngineConfig {
             mqtt_keep_alive_secs: 30,
             jwt_secret: None,
             max_payload_bytes: ioc_ingest::intake::DEFAULT_MAX_PAYLOAD_BYTES,
+            device_time_zone: ioc_ingest::decode::DEFAULT_DEVICE_ZONE,
             tick_ms: 500,
             ws_client_queue_frames: 64,
             http_read_timeout_ms: 10_000,
@@ -134,6 +138,14 @@ fn protocol<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Protoco
     let text = String::deserialize(deserializer)?;
     Protocol::parse(&text)
         .ok_or_else(|| serde::de::Error::custom(format!("mqtt_protocol {text:?} is not v4 or v5")))
+}
+
+/// Reads `device_time_zone = "Asia/Ho_Chi_Minh"` from the config file.
+fn time_zone<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<chrono_tz::Tz, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    text.parse().map_err(|_| {
+        serde::de::Error::custom(format!("device_time_zone {text:?} is not an IANA zone"))
+    })
 }
 
 /// Reads a config file (or the defaults when there is none).
@@ -190,6 +202,11 @@ pub fn load(args: &ServeArgs) -> anyhow::Result<EngineConfig> {
             .filter(|k| !k.is_empty())
             .map(String::from)
             .collect();
+    }
+    if let Ok(zone) = std::env::var("IOC_DEVICE_TIME_ZONE") {
+        config.device_time_zone = zone
+            .parse()
+            .map_err(|_| anyhow::anyhow!("IOC_DEVICE_TIME_ZONE {zone:?} is not an IANA zone"))?;
     }
     config.history.apply_env();
     validate(&config)?;

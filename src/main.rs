@@ -1,4 +1,4 @@
-//! `ioc`: the IOC engine's one binary — `serve`, `token`, `sim`, `demo` (DESIGN §10).
+//! `ioc`: the IOC engine's one binary — `serve`, `token`, `sim`, `demo` (docs/cli.md).
 
 mod broker;
 mod cli;

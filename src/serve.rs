@@ -8,7 +8,7 @@ use crate::config::{EngineConfig, default_client_id};
 use anyhow::Context;
 use ioc_analytics::Analytics;
 use ioc_analytics::alerts::RuleSet;
-use ioc_dashboard_api::prometheus::write_metric;
+use ioc_dashboard_api::prometheus::{write_histogram, write_labelled, write_metric};
 use ioc_dashboard_api::{ApiConfig, ApiState, Authenticator, MetricsSource, Readiness};
 use ioc_ingest::Areas;
 use ioc_ingest::intake::Intake;
@@ -47,6 +47,8 @@ impl Readiness for EngineReadiness {
 /// Ingest counters for `/metrics`.
 struct IngestMetrics {
     mqtt: Arc<MqttStatus>,
+    intake: Arc<ioc_ingest::metrics::IntakeCounters>,
+    journal: JournalHandle,
 }
 
 impl MetricsSource for IngestMetrics {
@@ -82,6 +84,37 @@ impl MetricsSource for IngestMetrics {
         for (name, kind, help, value) in metrics {
             write_metric(&mut text, name, kind, help, value);
         }
+        let events = self.intake.events();
+        let rows: Vec<(Vec<(&str, &str)>, String)> = events
+            .iter()
+            .map(|(kind, format, count)| {
+                let labels = vec![("kind", kind.as_str()), ("format", format.as_str())];
+                (labels, count.to_string())
+            })
+            .collect();
+        write_labelled(
+            &mut text,
+            "ioc_ingest_events_total",
+            "counter",
+            "Valid events decoded from MQTT, by kind and payload format (redeliveries included).",
+            &rows,
+        );
+        write_metric(
+            &mut text,
+            "ioc_zoneless_timestamps_total",
+            "counter",
+            "Valid events whose device time had no zone and was read in the device zone.",
+            self.intake.zoneless(),
+        );
+        let commits = self.journal.commit_latency().snapshot();
+        write_histogram(
+            &mut text,
+            "ioc_journal_commit_seconds",
+            "Duration of each journal group-commit transaction.",
+            &commits.buckets,
+            commits.sum_seconds,
+            commits.count,
+        );
         text
     }
 }
@@ -215,7 +248,9 @@ pub async fn run_with(
         scheme,
         Validator::new(Arc::clone(&areas)),
         config.max_payload_bytes,
-    );
+    )
+    .with_device_zone(config.device_time_zone);
+    let intake_counters = intake.counters();
     let status = Arc::new(MqttStatus::default());
 
     let (stop, _) = tokio::sync::broadcast::channel::<()>(1);
@@ -256,6 +291,8 @@ pub async fn run_with(
         }),
         Arc::new(IngestMetrics {
             mqtt: Arc::clone(&status),
+            intake: intake_counters,
+            journal: journal.clone(),
         }),
         ApiConfig {
             tick: Duration::from_millis(config.tick_ms),

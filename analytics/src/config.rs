@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 #[serde(default, deny_unknown_fields)]
 pub struct AnalyticsConfig {
     /// How far behind the newest event time an event may arrive and still count in its window
-    /// (DESIGN §3, default 2 minutes). Later events are journaled and counted as late.
+    /// (docs/events.md, default 2 minutes). Later events are journaled and counted as late.
     pub allowed_lateness_ms: i64,
     /// A source with no reading for this long (event time) is flagged `stale` (default 5 min).
     pub stale_after_ms: i64,

@@ -65,6 +65,10 @@ pub struct MetricsSnapshot {
     pub rejected: BTreeMap<Reason, u64>,
     /// Events per second over the last ten seconds.
     pub events_per_sec: f64,
+    /// Alerts kept, per state name (`active`, `acknowledged`, `resolved`).
+    pub alerts: Vec<(&'static str, u64)>,
+    /// The newest event time seen (the watermark's base), if any event was seen.
+    pub max_ts_ms: Option<i64>,
 }
 
 impl Analytics {
@@ -349,6 +353,13 @@ impl Analytics {
             late_total: state.late_total(),
             rejected: state.rejected_by_reason(),
             events_per_sec: state.rate.per_second(now_ms),
+            alerts: state
+                .alerts
+                .count_by_state()
+                .into_iter()
+                .map(|(alert_state, count)| (alert_state.as_str(), count))
+                .collect(),
+            max_ts_ms: state.max_ts,
         }
     }
 

@@ -1,4 +1,4 @@
-//! Sliding windows by event time (DESIGN §3): events land in 10-second buckets per series;
+//! Sliding windows by event time (docs/events.md): events land in 10-second buckets per series;
 //! a window of width W ending at `end` is the merge of the buckets in `[end − W, end)`, so every
 //! window slides by one bucket.
 

@@ -1,4 +1,4 @@
-//! Signed tokens (JWT HS256) with a role and an optional area scope (DESIGN §7).
+//! Signed tokens (JWT HS256) with a role and an optional area scope (docs/auth.md).
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};

@@ -40,7 +40,7 @@ pub trait MetricsSource: Send + Sync + 'static {
 /// Settings of the API server.
 #[derive(Debug, Clone)]
 pub struct ApiConfig {
-    /// How often live views are recomputed and patches sent (DESIGN §6: 500 ms).
+    /// How often live views are recomputed and patches sent (docs/websocket.md: 500 ms).
     pub tick: Duration,
     /// Frames a websocket client may have queued before it is reset to a snapshot.
     pub client_queue_frames: usize,

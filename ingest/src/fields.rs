@@ -1,4 +1,4 @@
-//! The fields each kind accepts and their valid ranges (DESIGN §2 "Kinds and fields").
+//! The fields each kind accepts and their valid ranges (docs/events.md "Kinds and fields").
 //!
 //! Ranges are physical plausibility bounds, not alert thresholds: a value outside them is a
 //! broken sensor or a hostile sender, and goes to the dead-letter as `out_of_range`.

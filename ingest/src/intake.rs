@@ -3,11 +3,13 @@
 use crate::deadletter::DeadLetter;
 use crate::decode;
 use crate::journal::Entry;
+use crate::metrics::IntakeCounters;
 use crate::reject::{Reason, Rejection};
 use crate::topic::{TopicError, TopicScheme};
 use crate::validate::Validator;
+use std::sync::Arc;
 
-/// Default largest payload accepted (DESIGN §2): 64 KiB.
+/// Default largest payload accepted (docs/events.md "What is rejected"): 64 KiB.
 pub const DEFAULT_MAX_PAYLOAD_BYTES: usize = 64 * 1024;
 
 /// Decodes and validates messages into journal entries.
@@ -16,6 +18,8 @@ pub struct Intake {
     scheme: TopicScheme,
     validator: Validator,
     max_payload_bytes: usize,
+    device_zone: chrono_tz::Tz,
+    counters: Arc<IntakeCounters>,
 }
 
 impl Intake {
@@ -25,7 +29,20 @@ impl Intake {
             scheme,
             validator,
             max_payload_bytes,
+            device_zone: decode::DEFAULT_DEVICE_ZONE,
+            counters: Arc::default(),
         }
+    }
+
+    /// Reads device times that carry no zone in `zone` instead of Hanoi's.
+    pub fn with_device_zone(mut self, zone: chrono_tz::Tz) -> Self {
+        self.device_zone = zone;
+        self
+    }
+
+    /// The counters of what this intake (and its clones) accepted, for `/metrics`.
+    pub fn counters(&self) -> Arc<IntakeCounters> {
+        Arc::clone(&self.counters)
     }
 
     /// The topic scheme.
@@ -78,17 +95,23 @@ impl Intake {
                 .report_of(payload, &info, now_ms)
                 .map(|event| vec![event]);
         }
-        let drafts = decode::decode(payload, &info, now_ms)?;
-        if drafts.is_empty() {
+        let decoded = decode::decode_in(payload, &info, now_ms, self.device_zone)?;
+        if decoded.drafts.is_empty() {
             return Err(Rejection::new(
                 Reason::MissingField,
                 "payload holds no event",
             ));
         }
-        drafts
+        let events = decoded
+            .drafts
             .into_iter()
             .map(|draft| self.validator.validate(draft, now_ms))
-            .collect()
+            .collect::<Result<Vec<_>, _>>()?;
+        for event in &events {
+            self.counters.record(event.kind, decoded.format, 1);
+        }
+        self.counters.record_zoneless(decoded.zoneless as u64);
+        Ok(events)
     }
 
     /// A report on `{root}/{area}/report`: the Open311 fields, checked like an HTTP POST.
@@ -113,6 +136,9 @@ impl Intake {
             Some(ts) => decode::parse_ts(ts, "ts")?,
         };
         let ts_ms = self.validator.check_ts(Some(ts_ms), now_ms)?;
-        crate::report::from_mqtt(&map, info.area.as_deref(), self.validator.areas(), ts_ms)
+        let event =
+            crate::report::from_mqtt(&map, info.area.as_deref(), self.validator.areas(), ts_ms)?;
+        self.counters.record(event.kind, decode::Format::Native, 1);
+        Ok(event)
     }
 }

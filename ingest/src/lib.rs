@@ -11,6 +11,7 @@ pub mod event;
 pub mod fields;
 pub mod intake;
 pub mod journal;
+pub mod metrics;
 pub mod mqtt;
 pub mod reject;
 pub mod report;

@@ -1,5 +1,5 @@
 //! Why a message was refused: the reason labels of `ioc_rejected_total{reason=…}` and of the
-//! dead-letter (DESIGN §2 "What is rejected").
+//! dead-letter (docs/events.md "What is rejected").
 
 use serde::{Deserialize, Serialize};
 

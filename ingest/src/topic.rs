@@ -1,6 +1,6 @@
 //! The MQTT topic scheme: `{root}/{area}/{kind}/{source_id}` for telemetry and dossiers,
 //! `{root}/{area}/report` for citizen reports; `{area}` may be `_` when the payload has
-//! coordinates (DESIGN §2 "Topics").
+//! coordinates (docs/events.md "Topics").
 
 use crate::event::Kind;
 
@@ -10,7 +10,7 @@ pub const ANY_AREA: &str = "_";
 /// Topic on which the engine publishes every rejected message.
 pub const DEADLETTER_TOPIC: &str = "ioc/deadletter";
 
-/// Where alert transitions are published (DESIGN §5), one JSON alert per message.
+/// Where alert transitions are published (docs/events.md "Topics"), one JSON alert per message.
 pub const ALERTS_TOPIC: &str = "ioc/alerts";
 
 /// What the topic of an incoming message says about it.

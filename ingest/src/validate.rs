@@ -8,7 +8,7 @@ use crate::reject::{Reason, Rejection};
 use serde_json::{Map, Value};
 use std::sync::Arc;
 
-/// How far in the future an event time may lie before it is refused (DESIGN §2).
+/// How far in the future an event time may lie before it is refused (docs/events.md).
 pub const DEFAULT_MAX_FUTURE_MS: i64 = 5 * 60 * 1000;
 
 /// Event times before this (2000-01-01T00:00:00Z) are a broken clock, not history.

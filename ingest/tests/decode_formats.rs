@@ -1,5 +1,5 @@
 //! SenML (RFC 8428) and NGSI (Smart Data Models) payloads through the public decode → validate
-//! path, with the exact events they must become (DESIGN §2 "Payloads", "What is rejected").
+//! path, with the exact events they must become (docs/events.md).
 
 use ioc_ingest::decode::{Draft, decode};
 use ioc_ingest::topic::{TopicInfo, TopicScheme};

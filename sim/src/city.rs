@@ -41,7 +41,7 @@ pub struct Source {
     model: Model,
 }
 
-/// One generated event: its topic and native JSON payload (DESIGN §2), plus the parts a
+/// One generated event: its topic and native JSON payload (docs/events.md), plus the parts a
 /// publisher or a test needs without parsing the payload.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SimEvent {

@@ -273,7 +273,7 @@ pub struct SimConfig {
     /// Stop after this many events even if the duration has not elapsed.
     pub max_events: Option<u64>,
     /// When set, citizens also post reports through this engine's Open311 API and an operator
-    /// desk works them (DESIGN §9); `report-burst` adds a cluster at the start.
+    /// desk works them (docs/cli.md `ioc sim`); `report-burst` adds a cluster at the start.
     pub reports: Option<crate::ReportTarget>,
 }
 

@@ -1,4 +1,4 @@
-//! The IOC city simulator (DESIGN §9): a deterministic model of Hanoi's sensors and public-service
+//! The IOC city simulator (docs/cli.md): a deterministic model of Hanoi's sensors and public-service
 //! portals, published over MQTT as native JSON events at a chosen rate.
 //!
 //! - [`City`] generates events without any I/O: same seed and simulated times, same events.

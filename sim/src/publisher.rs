@@ -26,7 +26,7 @@ use crate::tracker::{Record, Sink, Tracker};
 const INFLIGHT: u16 = 512;
 /// Capacity of the channel between the sender and the event loop.
 const CHANNEL_CAPACITY: usize = 2048;
-/// Largest packet accepted or sent (DESIGN's payload limit is 64 KiB; events are far smaller).
+/// Largest packet accepted or sent (docs/events.md: payloads up to 64 KiB; events are far smaller).
 const MAX_PACKET_BYTES: usize = 1 << 20;
 /// Pacing tick: due events are published in a batch every tick.
 const TICK: Duration = Duration::from_millis(10);

@@ -1,4 +1,4 @@
-//! Roles and area scopes on every `/api/*` path and every websocket view (DESIGN §7): a table
+//! Roles and area scopes on every `/api/*` path and every websocket view (docs/auth.md): a table
 //! of (request, token kind, expected status) walked with missing, badly signed, expired,
 //! viewer, operator, admin and area-scoped tokens; then an area-scoped token's overview totals
 //! against what this test sent to its areas and to the others.

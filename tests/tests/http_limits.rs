@@ -1,4 +1,4 @@
-//! HTTP abuse limits (DESIGN §7): bodies over the limit get 413 with an error body in the
+//! HTTP abuse limits (docs/api.md): bodies over the limit get 413 with an error body in the
 //! endpoint's own format, a client that sends half a request head is disconnected, one that
 //! stalls in its body gets 408, every Open311 text field has a length limit, and the engine
 //! keeps serving throughout.

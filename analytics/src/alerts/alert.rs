@@ -25,6 +25,22 @@ pub enum AlertState {
 }
 
 impl AlertState {
+    /// Every state, in lifecycle order.
+    pub const ALL: [AlertState; 3] = [
+        AlertState::Active,
+        AlertState::Acknowledged,
+        AlertState::Resolved,
+    ];
+
+    /// The snake_case name, as views and metrics show it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertState::Active => "active",
+            AlertState::Acknowledged => "acknowledged",
+            AlertState::Resolved => "resolved",
+        }
+    }
+
     /// Parses the snake_case name.
     pub fn parse(text: &str) -> Option<AlertState> {
         match text {
@@ -36,7 +52,7 @@ impl AlertState {
     }
 }
 
-/// One alert, as views and the API show it (DESIGN §6 `alerts`).
+/// One alert, as views and the API show it (docs/views.md `alerts`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Alert {
     /// Stable id: `AL-<raised ms>-<hash of rule and subject>`.

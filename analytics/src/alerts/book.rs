@@ -146,6 +146,17 @@ impl AlertBook {
             .count()
     }
 
+    /// Alerts kept, per state (every state listed, zeros included).
+    pub fn count_by_state(&self) -> Vec<(AlertState, u64)> {
+        AlertState::ALL
+            .into_iter()
+            .map(|state| {
+                let count = self.alerts.values().filter(|a| a.state == state).count();
+                (state, count as u64)
+            })
+            .collect()
+    }
+
     /// Open alerts in all.
     pub fn open_total(&self) -> usize {
         self.open.len()

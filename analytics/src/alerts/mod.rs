@@ -1,4 +1,4 @@
-//! Alerts (DESIGN §5): rules from a TOML file, evaluated on every micro-batch and on a clock;
+//! Alerts (docs/guarantees.md): rules from a TOML file, evaluated on every micro-batch and on a clock;
 //! a lifecycle `active → acknowledged → resolved` whose every transition is a journal event.
 
 mod alert;

@@ -1,4 +1,4 @@
-//! History (DESIGN §7/§8): telemetry older than a horizon is compacted from the journal into
+//! History (docs/api.md): telemetry older than a horizon is compacted from the journal into
 //! Parquet files partitioned by UTC day, and `GET /api/history` aggregates a field over the
 //! archive and the journal together with polars' `group_by_dynamic`.
 //!

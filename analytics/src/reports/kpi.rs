@@ -1,4 +1,4 @@
-//! The report KPIs that Hanoi and Hue publish (DESIGN §4): received, open, overdue, resolved
+//! The report KPIs that Hanoi and Hue publish (docs/open311.md): received, open, overdue, resolved
 //! on time, median time to resolve, satisfaction.
 
 use super::record::{Report, Status};

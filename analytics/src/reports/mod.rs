@@ -1,4 +1,4 @@
-//! Citizen reports (DESIGN §4): the register with each report's lifecycle, the KPIs, the
+//! Citizen reports (docs/open311.md): the register with each report's lifecycle, the KPIs, the
 //! `reports` view and the Open311 read queries.
 
 pub mod kpi;

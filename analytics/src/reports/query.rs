@@ -3,10 +3,10 @@
 use super::record::{Report, Status};
 use super::register::Register;
 
-/// Most reports one Open311 list answers with (DESIGN §4).
+/// Most reports one Open311 list answers with (docs/open311.md).
 pub const MAX_RESULTS: usize = 1000;
 
-/// The default look-back of a list without dates (DESIGN §4: the last 90 days).
+/// The default look-back of a list without dates (docs/open311.md: the last 90 days).
 pub const DEFAULT_WINDOW_MS: i64 = 90 * 24 * 3600 * 1000;
 
 /// Which reports to list. Empty lists mean "any".

@@ -3,7 +3,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-/// Internal lifecycle (DESIGN §4), richer than Open311's open/closed.
+/// Internal lifecycle (docs/open311.md), richer than Open311's open/closed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {

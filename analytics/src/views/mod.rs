@@ -1,4 +1,4 @@
-//! Live views (DESIGN §6): what the operators' screens show, built from the state as JSON.
+//! Live views (docs/views.md): what the operators' screens show, built from the state as JSON.
 
 mod alerts;
 mod area;

@@ -11,7 +11,7 @@ use ioc_ingest::{Area, Kind};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 
-/// The overview's data (DESIGN §6): totals, `areas`, `reports`, `alerts_active`, `kpi`.
+/// The overview's data (docs/views.md): totals, `areas`, `reports`, `alerts_active`, `kpi`.
 ///
 /// With a `scope` (an area-scoped token) the `areas` list holds only those areas and every
 /// total (`events_total`, `events_per_sec`, `late_total`, `reports`, `kpi`) is the total over

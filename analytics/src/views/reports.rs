@@ -1,4 +1,4 @@
-//! The `reports` and `kpi` views (DESIGN §6) and the operator's report detail. A reporter's
+//! The `reports` and `kpi` views (docs/views.md) and the operator's report detail. A reporter's
 //! e-mail and name never appear here and the phone only masked; only the detail for an
 //! admin carries them.
 

@@ -1,4 +1,4 @@
-//! Who is calling and what they may do (DESIGN §7): every `/api/*` handler starts here.
+//! Who is calling and what they may do (docs/auth.md): every `/api/*` handler starts here.
 //!
 //! Rules: no token, a bad signature, a malformed or an expired token is 401; a role below the
 //! one an action needs, or an area outside the token's scope, is 403. Roles are ordered:

@@ -1,4 +1,4 @@
-//! The alert API (DESIGN §7): `GET /api/alerts`, `GET /api/alerts/{id}`,
+//! The alert API (docs/api.md): `GET /api/alerts`, `GET /api/alerts/{id}`,
 //! `POST /api/alerts/{id}/ack|resolve`. A change is an alert event in the journal; the answer
 //! comes once analytics shows it, and the change is pushed to websocket clients and MQTT.
 

@@ -1,7 +1,7 @@
 //! `/healthz`, `/readyz` and `/metrics`: public, for orchestrators and Prometheus.
 
 use crate::ApiState;
-use crate::prometheus::write_metric;
+use crate::prometheus::{write_labelled, write_metric};
 use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -36,7 +36,8 @@ pub(crate) async fn metrics(State(state): State<ApiState>) -> impl IntoResponse 
     let snapshot = state.analytics.metrics(ioc_ingest::event::now_ms());
     let mut text = String::new();
     let counters = &state.counters;
-    let metrics: [(&str, &str, &str, String); 6] = [
+    let newest_event_seconds = snapshot.max_ts_ms.map_or(0.0, |ms| ms as f64 / 1000.0);
+    let metrics: [(&str, &str, &str, String); 7] = [
         (
             "ioc_events_total",
             "counter",
@@ -54,6 +55,12 @@ pub(crate) async fn metrics(State(state): State<ApiState>) -> impl IntoResponse 
             "gauge",
             "Accepted events per second over the last 10 s.",
             snapshot.events_per_sec.to_string(),
+        ),
+        (
+            "ioc_newest_event_timestamp_seconds",
+            "gauge",
+            "Event time of the newest event seen (0 before the first); now minus this is the lag.",
+            newest_event_seconds.to_string(),
         ),
         (
             "ioc_ws_connections",
@@ -88,6 +95,18 @@ pub(crate) async fn metrics(State(state): State<ApiState>) -> impl IntoResponse 
     for (reason, count) in &snapshot.rejected {
         let _ = writeln!(text, "ioc_rejected_total{{reason=\"{reason}\"}} {count}");
     }
+    let alerts: Vec<(Vec<(&str, &str)>, String)> = snapshot
+        .alerts
+        .iter()
+        .map(|(alert_state, count)| (vec![("state", *alert_state)], count.to_string()))
+        .collect();
+    write_labelled(
+        &mut text,
+        "ioc_alerts",
+        "gauge",
+        "Alerts kept, by lifecycle state.",
+        &alerts,
+    );
     text.push_str(&state.metrics.render());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }

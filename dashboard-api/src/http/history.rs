@@ -1,4 +1,4 @@
-//! `GET /api/history` (DESIGN §7): a telemetry field aggregated per bucket over the journal and
+//! `GET /api/history` (docs/api.md): a telemetry field aggregated per bucket over the journal and
 //! the Parquet archive; and `POST /api/history/compact` (admin) to run a compaction now.
 
 use super::ApiError;

@@ -1,5 +1,5 @@
 //! Request bodies are read here, before any handler, with a size limit and a deadline
-//! (DESIGN §7 "Bodies have size limits"): a body over the limit is 413 (refused from its
+//! (docs/api.md "Limits"): a body over the limit is 413 (refused from its
 //! `Content-Length` without reading it when that already says so), a client that does not
 //! finish sending its body in time is 408. Both answers are JSON (`{"error":…}`) on the
 //! operator API and Open311 errors (JSON or XML by the path's extension) under `/open311/`.

@@ -1,4 +1,4 @@
-//! `GET /api/openapi.json` (DESIGN §7): the HTTP API described for client generators and
+//! `GET /api/openapi.json` (docs/api.md): the HTTP API described for client generators and
 //! for operators trying it by hand. Public, like the Open311 discovery document.
 
 use axum::Json;

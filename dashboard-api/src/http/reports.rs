@@ -1,4 +1,4 @@
-//! The operator's report API (DESIGN §7): `GET /api/reports/{id}` and
+//! The operator's report API (docs/open311.md): `GET /api/reports/{id}` and
 //! `POST /api/reports/{id}/assign|status|rate`. Each change is a `report_update` event in the
 //! journal; the answer comes once analytics shows it.
 

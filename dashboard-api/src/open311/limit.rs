@@ -1,4 +1,4 @@
-//! Rate limits of Open311 POSTs, per API key and per client IP (DESIGN §7): token buckets that
+//! Rate limits of Open311 POSTs, per API key and per client IP (docs/open311.md): token buckets that
 //! refill continuously; a caller over its budget gets 429 with `Retry-After`.
 
 use std::collections::HashMap;

@@ -1,4 +1,4 @@
-//! Open311 GeoReport v2 (DESIGN §4) under `/open311/v2/`, every endpoint in JSON and XML,
+//! Open311 GeoReport v2 (docs/open311.md) under `/open311/v2/`, every endpoint in JSON and XML,
 //! plus discovery. Citizen apps post reports here; they go through the same journal as
 //! sensor events and come back through the same analytics.
 

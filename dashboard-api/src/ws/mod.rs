@@ -1,4 +1,4 @@
-//! The websocket live-view protocol (DESIGN §6).
+//! The websocket live-view protocol (docs/websocket.md).
 
 mod outbox;
 mod protocol;

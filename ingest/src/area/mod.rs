@@ -1,4 +1,4 @@
-//! Areas: the geographic units the IOC reports on, loaded as data (DESIGN §2 "Areas").
+//! Areas: the geographic units the IOC reports on, loaded as data (docs/events.md "Areas").
 //!
 //! The compiled-in default is Hanoi's 30 former district-level units; a deployment replaces it
 //! with `--areas FILE` (a JSON list or a GeoJSON `FeatureCollection`).

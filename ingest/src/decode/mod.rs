@@ -1,5 +1,5 @@
 //! Payload decoders. The three accepted formats share the same topics and are told apart by
-//! shape (DESIGN §2 "Payloads"): a JSON array is SenML, an object with `type` naming a Smart
+//! shape (docs/events.md "Payload formats"): a JSON array is SenML, an object with `type` naming a Smart
 //! Data Model entity is NGSI, any other object is native JSON.
 //!
 //! Decoders only read the format; [`crate::validate`] then checks kinds, areas, times and ranges
@@ -10,7 +10,7 @@ mod ngsi;
 mod senml;
 mod time;
 
-pub use time::parse_ts;
+pub use time::{DEFAULT_DEVICE_ZONE, Observed, parse_observed, parse_ts};
 
 use crate::reject::{Reason, Rejection};
 use crate::topic::TopicInfo;
@@ -37,10 +37,59 @@ pub struct Draft {
     pub values: Map<String, Value>,
 }
 
-/// Decodes one message body into drafts (a SenML pack may hold several events).
+/// The payload format a message came in, told apart by shape; counted per format so operators
+/// see which device families feed the engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// The engine's own JSON object.
+    Native,
+    /// A SenML (RFC 8428) pack.
+    Senml,
+    /// An NGSI-LD / NGSI-v2 entity (Smart Data Models).
+    Ngsi,
+}
+
+impl Format {
+    /// Every format, in metric order.
+    pub const ALL: [Format; 3] = [Format::Native, Format::Senml, Format::Ngsi];
+
+    /// The name used in metrics (`format="ngsi"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Native => "native",
+            Format::Senml => "senml",
+            Format::Ngsi => "ngsi",
+        }
+    }
+}
+
+/// What one message decoded to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decoded {
+    /// The format the payload came in.
+    pub format: Format,
+    /// Its drafts (a SenML pack may hold several).
+    pub drafts: Vec<Draft>,
+    /// Drafts whose time carried no zone and was read in the device zone.
+    pub zoneless: usize,
+}
+
+/// Decodes one message body into drafts (a SenML pack may hold several events), reading
+/// zone-less device times in [`DEFAULT_DEVICE_ZONE`].
 ///
 /// `now_ms` resolves SenML relative times.
 pub fn decode(payload: &[u8], topic: &TopicInfo, now_ms: i64) -> Result<Vec<Draft>, Rejection> {
+    decode_in(payload, topic, now_ms, DEFAULT_DEVICE_ZONE).map(|decoded| decoded.drafts)
+}
+
+/// Decodes one message body, reading zone-less device times in `zone`, and says in which
+/// format it came.
+pub fn decode_in(
+    payload: &[u8],
+    topic: &TopicInfo,
+    now_ms: i64,
+    zone: chrono_tz::Tz,
+) -> Result<Decoded, Rejection> {
     let text = std::str::from_utf8(payload).map_err(|error| {
         Rejection::new(
             Reason::InvalidUtf8,
@@ -48,10 +97,13 @@ pub fn decode(payload: &[u8], topic: &TopicInfo, now_ms: i64) -> Result<Vec<Draf
         )
     })?;
     let value = parse_json(text)?;
-    let mut drafts = match &value {
-        Value::Array(_) => senml::decode(&value, now_ms)?,
-        Value::Object(map) if ngsi::is_entity(map) => vec![ngsi::decode(map)?],
-        Value::Object(map) => vec![native::decode(map)?],
+    let (format, mut drafts, zoneless) = match &value {
+        Value::Array(_) => (Format::Senml, senml::decode(&value, now_ms)?, 0),
+        Value::Object(map) if ngsi::is_entity(map) => {
+            let (draft, zoneless) = ngsi::decode(map, zone)?;
+            (Format::Ngsi, vec![draft], usize::from(zoneless))
+        }
+        Value::Object(map) => (Format::Native, vec![native::decode(map)?], 0),
         _ => {
             return Err(Rejection::new(
                 Reason::MalformedJson,
@@ -62,7 +114,11 @@ pub fn decode(payload: &[u8], topic: &TopicInfo, now_ms: i64) -> Result<Vec<Draf
     for draft in &mut drafts {
         apply_topic(draft, topic)?;
     }
-    Ok(drafts)
+    Ok(Decoded {
+        format,
+        drafts,
+        zoneless,
+    })
 }
 
 /// Reads a payload as UTF-8 JSON of any shape (the report topic reads its own fields).

@@ -2,19 +2,22 @@
 //! FIWARE-speaking sensor platforms can publish without a translation layer.
 //!
 //! The entity `type` gives the kind, `id` the source, `dateObserved` (else a property's
-//! `observedAt`) the time and the GeoJSON `location` the position. Attributes are renamed to the
+//! `observedAt`) the time and the GeoJSON `location` the position. Times may come as the Smart
+//! Data Models examples write them: without a zone (read in the deployment's device zone) or
+//! as an interval (its end). Attributes are renamed to the
 //! native field names and passed through untouched otherwise: no unit conversion, so a
 //! `relativeHumidity` sent in percent (e.g. 65) is refused by the validator as `out_of_range`
 //! rather than silently divided, and a string where a number belongs is reported as
 //! `wrong_type` there. Attributes without a native counterpart (`areaServed`, `address`, …)
 //! are ignored.
 
-use super::{Draft, optional_str, parse_ts};
+use super::time::{Observed, parse_observed};
+use super::{Draft, optional_str};
 use crate::event::Kind;
 use crate::reject::{Reason, Rejection};
 use serde_json::{Map, Value};
 
-/// Smart Data Model entity types and the kind each one feeds (DESIGN §2 "Payloads").
+/// Smart Data Model entity types and the kind each one feeds (docs/events.md "NGSI").
 const KINDS: [(&str, Kind); 4] = [
     ("AirQualityObserved", Kind::AirQuality),
     ("TrafficFlowObserved", Kind::Traffic),
@@ -22,7 +25,9 @@ const KINDS: [(&str, Kind); 4] = [
     ("NoiseLevelObserved", Kind::Noise),
 ];
 
-/// AirQualityObserved attributes → native `air_quality` fields.
+/// AirQualityObserved attributes → native `air_quality` fields. The model's examples spell
+/// pollutants both in lower case (`no2`, keyValues) and as chemists do (`NO2`, normalized);
+/// when an entity carries both, the first spelling listed wins.
 const AIR_QUALITY: &[(&str, &str)] = &[
     ("pm25", "pm25"),
     ("pm10", "pm10"),
@@ -30,6 +35,12 @@ const AIR_QUALITY: &[(&str, &str)] = &[
     ("o3", "o3"),
     ("co", "co"),
     ("so2", "so2"),
+    ("PM25", "pm25"),
+    ("PM10", "pm10"),
+    ("NO2", "no2"),
+    ("O3", "o3"),
+    ("CO", "co"),
+    ("SO2", "so2"),
     ("temperature", "temperature"),
     ("relativeHumidity", "humidity"),
 ];
@@ -56,22 +67,28 @@ pub(super) fn is_entity(map: &Map<String, Value>) -> bool {
         && !map.contains_key("values")
 }
 
-/// Decodes one entity into a draft whose kind comes from its `type`.
-pub(super) fn decode(entity: &Map<String, Value>) -> Result<Draft, Rejection> {
+/// Decodes one entity into a draft whose kind comes from its `type`; also says whether its
+/// time had no zone and was read in `zone`.
+pub(super) fn decode(
+    entity: &Map<String, Value>,
+    zone: chrono_tz::Tz,
+) -> Result<(Draft, bool), Rejection> {
     let type_name = optional_str(entity, "type")?
         .ok_or_else(|| Rejection::new(Reason::MissingField, "NGSI entity without `type`"))?;
     let kind = kind_of(&type_name)?;
     let (lat, lon) = location(entity)?;
-    Ok(Draft {
+    let observed = observed_time(entity, zone)?;
+    let draft = Draft {
         id: None,
         source: source_of(entity)?,
         kind: Some(kind.as_str().to_string()),
         area: None,
-        ts_ms: observed_time(entity)?,
+        ts_ms: observed.map(|o| o.ts_ms),
         lat,
         lon,
         values: fields_of(entity, kind),
-    })
+    };
+    Ok((draft, observed.is_some_and(|o| o.zoneless)))
 }
 
 /// The kind for an entity type, given short (`AirQualityObserved`) or as a full URI ending in it.
@@ -93,30 +110,41 @@ fn kind_of(type_name: &str) -> Result<Kind, Rejection> {
         })
 }
 
-/// The source: the last `:` segment of the entity id (`urn:ngsi-ld:AirQualityObserved:hn-aq-0042`
-/// → `hn-aq-0042`); `None` lets the topic's source apply.
+/// The source: what follows the type in an NGSI-LD URN
+/// (`urn:ngsi-ld:AirQualityObserved:hn-aq-0042` → `hn-aq-0042`, colons in the rest kept, as in
+/// ids that end in a time), else the id's last `:` segment; `None` lets the topic's source
+/// apply.
 fn source_of(entity: &Map<String, Value>) -> Result<Option<String>, Rejection> {
-    let id = optional_str(entity, "id")?;
-    Ok(id.and_then(|id| {
-        id.rsplit(':')
-            .next()
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-    }))
+    let Some(id) = optional_str(entity, "id")? else {
+        return Ok(None);
+    };
+    let rest = match id.get(..URN_PREFIX.len()) {
+        Some(prefix) if prefix.eq_ignore_ascii_case(URN_PREFIX) => id[URN_PREFIX.len()..]
+            .split_once(':')
+            .map(|(_type, rest)| rest),
+        _ => id.rsplit(':').next(),
+    };
+    Ok(rest.filter(|s| !s.is_empty()).map(str::to_string))
 }
+
+/// How NGSI-LD entity ids begin.
+const URN_PREFIX: &str = "urn:ngsi-ld:";
 
 /// The observation time: the entity's `dateObserved`, else the first property's `observedAt`
 /// (NGSI-LD puts it on each property). `None` lets the validator report the missing time.
-fn observed_time(entity: &Map<String, Value>) -> Result<Option<i64>, Rejection> {
+fn observed_time(
+    entity: &Map<String, Value>,
+    zone: chrono_tz::Tz,
+) -> Result<Option<Observed>, Rejection> {
     if let Some(value) = entity.get("dateObserved").filter(|value| !value.is_null()) {
-        return parse_ts(&interval_end(time_value(value)), "dateObserved").map(Some);
+        return parse_observed(time_value(value), "dateObserved", zone).map(Some);
     }
     let observed_at = entity
         .values()
         .filter_map(Value::as_object)
         .find_map(|property| property.get("observedAt").filter(|value| !value.is_null()));
     observed_at
-        .map(|value| parse_ts(value, "observedAt"))
+        .map(|value| parse_observed(value, "observedAt", zone))
         .transpose()
 }
 
@@ -127,15 +155,6 @@ fn time_value(value: &Value) -> &Value {
         .as_object()
         .and_then(|object| object.get("@value"))
         .unwrap_or(value)
-}
-
-/// Takes the end of an ISO 8601 interval (`start/end`, as TrafficFlowObserved examples send):
-/// the observation is complete then.
-fn interval_end(value: &Value) -> Value {
-    match value.as_str().and_then(|text| text.rsplit_once('/')) {
-        Some((_, end)) => Value::String(end.to_string()),
-        None => value.clone(),
-    }
 }
 
 /// A normalized attribute's `value` (`{"type":"Property","value":…}` in NGSI-LD,
@@ -156,13 +175,15 @@ fn fields_of(entity: &Map<String, Value>, kind: Kind) -> Map<String, Value> {
         Kind::Noise => NOISE,
         Kind::Report | Kind::ReportUpdate | Kind::Dossier | Kind::Alert => &[],
     };
-    mapping
-        .iter()
-        .filter_map(|(attribute, native)| {
-            let value = property_value(entity.get(*attribute)?);
-            Some(((*native).to_string(), value.clone()))
-        })
-        .collect()
+    let mut fields = Map::new();
+    for (attribute, native) in mapping {
+        if let Some(value) = entity.get(*attribute) {
+            fields
+                .entry(*native)
+                .or_insert_with(|| property_value(value).clone());
+        }
+    }
+    fields
 }
 
 /// Latitude and longitude from `location`: GeoJSON (bare, in a `GeoProperty` or `geo:json`)
@@ -296,12 +317,20 @@ mod tests {
             "currentLevel": {"type": "Number", "value": 42.5},
             "location": {"type": "geo:point", "value": "21.006, 105.857"}
         }));
-        let draft = decode(&entity).expect("valid entity");
+        let (draft, zoneless) =
+            decode(&entity, super::super::time::DEFAULT_DEVICE_ZONE).expect("valid entity");
+        assert!(!zoneless);
         assert_eq!(draft.source.as_deref(), Some("FloodMonitoring-hn-wl-3"));
         assert_eq!(draft.kind.as_deref(), Some("water_level"));
         assert_eq!(draft.ts_ms, Some(1_795_338_000_000));
         assert_eq!((draft.lat, draft.lon), (Some(21.006), Some(105.857)));
         assert_eq!(draft.values, object(json!({"level_cm": 42.5})));
+    }
+
+    /// The observation time in epoch ms, read with the default device zone.
+    fn observed_ms(entity: &Map<String, Value>) -> Result<Option<i64>, Rejection> {
+        observed_time(entity, super::super::time::DEFAULT_DEVICE_ZONE)
+            .map(|observed| observed.map(|o| o.ts_ms))
     }
 
     #[test]
@@ -310,13 +339,13 @@ mod tests {
             "id": "urn:ngsi-ld:NoiseLevelObserved:n1", "type": "NoiseLevelObserved",
             "LAeq": {"type": "Property", "value": 61, "observedAt": "2026-11-22T09:00:00Z"}
         }));
-        assert_eq!(observed_time(&per_property), Ok(Some(1_795_338_000_000)));
+        assert_eq!(observed_ms(&per_property), Ok(Some(1_795_338_000_000)));
         let ld_value = object(json!({"dateObserved": {"type": "Property",
             "value": {"@type": "DateTime", "@value": "2026-11-22T09:00:00Z"}}}));
-        assert_eq!(observed_time(&ld_value), Ok(Some(1_795_338_000_000)));
+        assert_eq!(observed_ms(&ld_value), Ok(Some(1_795_338_000_000)));
         let interval = object(json!({"dateObserved": "2026-11-22T08:55:00Z/2026-11-22T09:00:00Z"}));
-        assert_eq!(observed_time(&interval), Ok(Some(1_795_338_000_000)));
-        assert_eq!(observed_time(&object(json!({}))), Ok(None));
+        assert_eq!(observed_ms(&interval), Ok(Some(1_795_338_000_000)));
+        assert_eq!(observed_ms(&object(json!({}))), Ok(None));
     }
 
     #[test]
@@ -332,6 +361,34 @@ mod tests {
         assert_eq!(
             location(&text).map_err(|e| e.reason),
             Err(Reason::WrongType)
+        );
+    }
+
+    #[test]
+    fn urn_ids_keep_everything_after_the_type_as_the_source() {
+        let source = |id: &str| source_of(&object(json!({"id": id})));
+        assert_eq!(
+            source("urn:ngsi-ld:AirQualityObserved:Madrid-28079004-2016-03-15T11:00:00"),
+            Ok(Some("Madrid-28079004-2016-03-15T11:00:00".to_string()))
+        );
+        assert_eq!(source("urn:ngsi-ld:AirQualityObserved:"), Ok(None));
+        assert_eq!(source("plain:hn-aq-1"), Ok(Some("hn-aq-1".to_string())));
+        assert_eq!(source_of(&object(json!({}))), Ok(None));
+    }
+
+    #[test]
+    fn pollutants_in_either_spelling_map_to_the_same_fields() {
+        let upper = object(
+            json!({"NO2": 69, "CO": 500, "SO2": 11, "O3": {"type": "Property", "value": 30}}),
+        );
+        assert_eq!(
+            fields_of(&upper, Kind::AirQuality),
+            object(json!({"no2": 69, "o3": 30, "co": 500, "so2": 11}))
+        );
+        let both = object(json!({"NO2": 1, "no2": 2}));
+        assert_eq!(
+            fields_of(&both, Kind::AirQuality),
+            object(json!({"no2": 2}))
         );
     }
 

@@ -7,7 +7,7 @@
 //! it is the source (`urn:dev:ow:hn-aq-0042:pm25` → source `urn:dev:ow:hn-aq-0042`, field
 //! `pm25`). A field named `lat` or `lon` gives the draft's position instead of a value, so that
 //! a SenML sensor can publish on a `_` area topic. Units are not converted: the sender uses the
-//! native units (DESIGN §2 "Kinds and fields"), and the validator refuses what is out of range.
+//! native units (docs/events.md), and the validator refuses what is out of range.
 
 use super::{Draft, optional_f64, optional_str};
 use crate::reject::{Reason, Rejection};

@@ -1,4 +1,4 @@
-//! The journal side of history (DESIGN §8): finding telemetry old enough to leave the journal
+//! The journal side of history (docs/guarantees.md): finding telemetry old enough to leave the journal
 //! for the Parquet archive, removing it together with the bookkeeping that keeps lifetime
 //! counts and deduplication right, and reading one consistent view of journal rows and
 //! archive files for a history query.
@@ -29,7 +29,7 @@ pub const COMPACTED_KINDS: [Kind; 4] = [
 /// `events_telemetry_ts` so that SQLite uses it.
 const TELEMETRY: &str = "kind IN ('traffic', 'air_quality', 'water_level', 'noise')";
 
-/// The shortest horizon compaction may use (10 minutes, DESIGN §3's dedupe minimum on top of
+/// The shortest horizon compaction may use (10 minutes, docs/guarantees.md's dedupe minimum on top of
 /// the allowed lateness); events newer than this never leave the journal.
 pub const MIN_HORIZON_MS: i64 = 10 * 60 * 1000;
 

@@ -3,6 +3,7 @@
 use super::{Entry, Fence, JournalError, JournalStore, Outcome};
 use crate::deadletter::DeadLetter;
 use crate::event::{Event, now_ms};
+use crate::metrics::Histogram;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use tokio::sync::{mpsc, oneshot};
@@ -55,9 +56,16 @@ pub struct JournalHandle {
     requests: mpsc::Sender<Request>,
     healthy: Arc<AtomicBool>,
     committed: Arc<AtomicI64>,
+    commit_latency: Arc<Histogram>,
 }
 
 impl JournalHandle {
+    /// How long each group commit's transaction took, for `/metrics`: the floor under every
+    /// acknowledgement's latency.
+    pub fn commit_latency(&self) -> &Histogram {
+        &self.commit_latency
+    }
+
     /// Writes the entries; resolves once they are committed (or the write failed).
     pub async fn append(&self, entries: Vec<Entry>) -> Result<Vec<Outcome>, JournalError> {
         self.append_fenced(entries, None).await
@@ -117,6 +125,8 @@ pub fn spawn(
     let health = Arc::clone(&healthy);
     let committed = Arc::new(AtomicI64::new(store.last_event_seq()?));
     let high_water = Arc::clone(&committed);
+    let commit_latency = Arc::new(Histogram::default());
+    let latency = Arc::clone(&commit_latency);
     let thread = std::thread::Builder::new()
         .name("ioc-journal".into())
         .spawn(move || {
@@ -132,7 +142,14 @@ pub fn spawn(
                         Err(_) => break,
                     }
                 }
-                commit(store.as_mut(), &mut sink, batch, &health, &high_water);
+                commit(
+                    store.as_mut(),
+                    &mut sink,
+                    batch,
+                    &health,
+                    &high_water,
+                    &latency,
+                );
             }
         })
         .map_err(|error| JournalError::Directory {
@@ -144,6 +161,7 @@ pub fn spawn(
             requests,
             healthy,
             committed,
+            commit_latency,
         },
         thread,
     ))
@@ -158,6 +176,7 @@ fn commit(
     mut batch: Vec<Request>,
     health: &AtomicBool,
     high_water: &AtomicI64,
+    latency: &Histogram,
 ) {
     let mut fences: Vec<Fence> = batch.iter().filter_map(|r| r.fence).collect();
     fences.sort_unstable();
@@ -168,7 +187,10 @@ fn commit(
         .iter_mut()
         .flat_map(|r| std::mem::take(&mut r.entries))
         .collect();
-    match store.append(&entries, now_ms(), &fences) {
+    let began = std::time::Instant::now();
+    let written = store.append(&entries, now_ms(), &fences);
+    latency.observe(began.elapsed());
+    match written {
         Ok(outcomes) => {
             health.store(true, Ordering::Relaxed);
             let mut events = Vec::new();
@@ -207,7 +229,7 @@ fn commit(
                 request.entries = entries.by_ref().take(size).collect();
             }
             for request in batch {
-                commit(store, sink, vec![request], health, high_water);
+                commit(store, sink, vec![request], health, high_water, latency);
             }
         }
         Err(error @ JournalError::Fenced { .. }) => {

@@ -1,4 +1,4 @@
-//! The journal: the engine's source of truth (DESIGN §8). Every accepted event and every
+//! The journal: the engine's source of truth (docs/guarantees.md). Every accepted event and every
 //! dead-letter record is written here, group-committed, before anything is acknowledged.
 //!
 //! A store ([`JournalStore`]: the embedded [`SqliteJournal`], or PostgreSQL for a cluster) is

@@ -1,5 +1,5 @@
 //! MQTT ingest: connect to the broker with a persistent session, receive QoS 1 messages,
-//! journal them and only then acknowledge them (DESIGN §8).
+//! journal them and only then acknowledge them (docs/guarantees.md).
 //!
 //! Broker settings that matter: MQTT requires PUBACKs in arrival order, and the broker keeps at
 //! most a window of unacknowledged QoS 1 messages per client. Acknowledged throughput is about

@@ -1,4 +1,4 @@
-//! The report categories (DESIGN §4): Open311 service codes with their Vietnamese names.
+//! The report categories (docs/open311.md): Open311 service codes with their Vietnamese names.
 //!
 //! Validation needs the codes, the API renders the names and analytics keys SLAs by code, so
 //! the catalogue lives here, next to the event model.

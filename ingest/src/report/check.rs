@@ -1,13 +1,13 @@
 //! Checking a report's fields, the same for the Open311 POST and the MQTT report topic.
 //!
 //! Every problem is collected, not just the first, because an Open311 client is owed all of
-//! them at once (DESIGN §4 "several errors at once").
+//! them at once (docs/open311.md "Errors").
 
 use super::catalog;
 use crate::area::Areas;
 use serde_json::{Map, Value};
 
-/// Longest description accepted, in characters (DESIGN §4).
+/// Longest description accepted, in characters (docs/open311.md).
 pub const MAX_DESCRIPTION_CHARS: usize = 4000;
 /// Longest first or last name accepted, in characters.
 pub const MAX_NAME_CHARS: usize = 100;

@@ -1,4 +1,4 @@
-//! Citizen reports (phản ánh, DESIGN §4): the category catalogue, field checks shared by the
+//! Citizen reports (phản ánh, docs/open311.md): the category catalogue, field checks shared by the
 //! Open311 API and the MQTT report topic, and the ids that make retries idempotent.
 //!
 //! A report is an event of kind `report` whose `values` hold the Open311 fields plus its
