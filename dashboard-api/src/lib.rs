@@ -5,6 +5,7 @@
 //! passes Ctrl-C and tests pass a oneshot.
 
 pub mod auth;
+pub mod oidc;
 mod http;
 pub mod hub;
 mod open311;
