@@ -36,7 +36,7 @@ pub fn check(args: &CheckArgs) -> anyhow::Result<()> {
         println!("{}: ok", path.display());
     }
     if let Some(path) = &args.rules {
-        let rules = crate::serve::load_rules(Some(path))?;
+        let rules = crate::serve::load_rules(Some(path.as_path()))?;
         println!("{}: ok, {} rules", path.display(), rules.rules.len());
     }
     Ok(())

@@ -298,6 +298,30 @@ impl Engine {
         response.json().await.expect("JSON body")
     }
 
+    /// A request to `path` with `token` (none when `None`) and an optional JSON body: the
+    /// status and the JSON answer (`Null` when the answer is not JSON).
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> (u16, Value) {
+        let mut request = match method {
+            "POST" => self.http.post(self.url(path)),
+            _ => self.http.get(self.url(path)),
+        };
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.expect("HTTP request");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
     /// GET of a path, returning the status code only (no token).
     pub async fn status_without_token(&self, path: &str) -> u16 {
         self.http

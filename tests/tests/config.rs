@@ -6,15 +6,9 @@
 use ioc_tests::engine::binary;
 use ioc_tests::{Engine, EngineOptions};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use ioc_tests::scratch_dir as scratch;
+use std::path::Path;
 use std::process::{Command, Output};
-
-/// A scratch directory for this test's files.
-fn scratch(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(ioc_tests::unique_root(test));
-    std::fs::create_dir_all(&dir).expect("scratch dir");
-    dir
-}
 
 /// Runs `ioc <args>` with only the given `IOC_*` variables.
 fn ioc(args: &[&str], env: &[(&str, &str)]) -> Output {

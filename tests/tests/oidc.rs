@@ -133,27 +133,13 @@ fn sign(key: &EncodingKey, algorithm: Algorithm, kid: &str, claims: &Value) -> S
 }
 
 async fn status(engine: &Engine, method: &str, path: &str, token: &str, body: Option<Value>) -> u16 {
-    let http = reqwest::Client::new();
-    let mut request = match method {
-        "POST" => http.post(engine.url(path)),
-        _ => http.get(engine.url(path)),
-    };
-    request = request.bearer_auth(token);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    request.send().await.expect("request").status().as_u16()
+    engine.call(method, path, Some(token), body.as_ref()).await.0
 }
 
 async fn get(engine: &Engine, path: &str, token: &str) -> Value {
-    let response = reqwest::Client::new()
-        .get(engine.url(path))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("GET");
-    assert_eq!(response.status().as_u16(), 200, "GET {path}");
-    response.json().await.expect("json")
+    let (status, body) = engine.call("GET", path, Some(token), None).await;
+    assert_eq!(status, 200, "GET {path}: {body}");
+    body
 }
 
 async fn post_report(client: &Open311Client, lat: &str, long: &str) -> String {
@@ -178,8 +164,7 @@ async fn post_report(client: &Open311Client, lat: &str, long: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oidc_tokens_carry_exactly_their_role_and_areas() {
-    let keys_dir = std::env::temp_dir().join(ioc_tests::unique_root("oidc-keys"));
-    std::fs::create_dir_all(&keys_dir).expect("keys dir");
+    let keys_dir = ioc_tests::scratch_dir("oidc-keys");
     let rsa = openssl_key(&keys_dir, "rsa", Algorithm::RS256);
     let intruder = openssl_key(&keys_dir, "intruder", Algorithm::RS256);
     let ec = openssl_key(&keys_dir, "ec", Algorithm::ES256);
@@ -193,7 +178,7 @@ async fn oidc_tokens_carry_exactly_their_role_and_areas() {
         "--oidc-issuer",
         ISSUER,
         "--oidc-jwks",
-        &jwks.url,
+        jwks.url.as_str(),
         "--oidc-audience",
         AUDIENCE,
         "--oidc-role-claim",

@@ -57,30 +57,11 @@ fn assert_documented(document: &Value, path: &str, method: &str, status: u16, in
     );
 }
 
-async fn get(http: &reqwest::Client, engine: &Engine, path: &str) -> (u16, Value) {
-    let response = http
-        .get(engine.url(path))
-        .bearer_auth(&engine.token)
-        .send()
-        .await
-        .expect("GET");
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_document_is_valid_openapi_and_real_answers_match_it() {
     let engine =
         Engine::start(EngineOptions::new("openapi").with_env("IOC_OPEN311_API_KEYS", KEY)).await;
-    let http = reqwest::Client::new();
-    let document: Value = http
-        .get(engine.url("/api/openapi.json"))
-        .send()
-        .await
-        .expect("openapi.json")
-        .json()
-        .await
-        .expect("JSON");
+    let (_, document) = engine.call("GET", "/api/openapi.json", None, None).await;
 
     // Valid by the specification's own schema.
     let specification: Value = serde_json::from_str(include_str!(
@@ -140,7 +121,7 @@ async fn the_document_is_valid_openapi_and_real_answers_match_it() {
         .await;
     let deadline = Instant::now() + Duration::from_secs(30);
     let alerts = loop {
-        let (_, alerts) = get(&http, &engine, "/api/alerts?state=all").await;
+        let (_, alerts) = engine.call("GET", "/api/alerts?state=all", Some(&engine.token), None).await;
         if alerts["total"].as_u64().unwrap_or(0) > 0 || Instant::now() > deadline {
             break alerts;
         }
@@ -158,7 +139,7 @@ async fn the_document_is_valid_openapi_and_real_answers_match_it() {
         ("/api/views/kpi", "KpiView"),
     ];
     for (path, schema) in views {
-        let (status, body) = get(&http, &engine, path).await;
+        let (status, body) = engine.call("GET", path, Some(&engine.token), None).await;
         assert_eq!(status, 200, "{path}");
         assert_matches(&document, schema, &body, path);
         assert_documented(&document, "/api/views/{view}", "get", 200, &body);
@@ -176,40 +157,29 @@ async fn the_document_is_valid_openapi_and_real_answers_match_it() {
         ("/readyz", "/readyz", 200),
     ];
     for (url, path, expected) in answers {
-        let (status, body) = get(&http, &engine, url).await;
+        let (status, body) = engine.call("GET", url, Some(&engine.token), None).await;
         assert_eq!(status, expected, "{url}: {body}");
         assert_documented(&document, path, "get", status, &body);
     }
-    let dead = get(&http, &engine, "/api/deadletter").await.1;
+    let dead = engine.call("GET", "/api/deadletter", Some(&engine.token), None).await.1;
     assert_eq!(dead["total"].as_u64(), Some(1));
     assert_eq!(dead["by_reason"]["bad_json"].as_u64(), Some(1), "{dead}");
 
     // Changes.
-    let post = |url: String, body: Option<Value>| {
-        let mut request = http.post(engine.url(&url)).bearer_auth(&engine.token);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        async move {
-            let response = request.send().await.expect("POST");
-            let status = response.status().as_u16();
-            (status, response.json::<Value>().await.unwrap_or(Value::Null))
-        }
-    };
-    let (status, body) = post(
-        format!("/api/reports/{report_id}/assign"),
-        Some(json!({"agency": "Công ty Thoát nước Hà Nội", "note": "Cử đội bơm"})),
-    )
-    .await;
+    let token = Some(engine.token.as_str());
+    let assign = json!({"agency": "Công ty Thoát nước Hà Nội", "note": "Cử đội bơm"});
+    let (status, body) = engine
+        .call("POST", &format!("/api/reports/{report_id}/assign"), token, Some(&assign))
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_documented(&document, "/api/reports/{id}/{action}", "post", 200, &body);
-    let (status, body) = post(format!("/api/alerts/{alert_id}/ack"), None).await;
+    let (status, body) = engine.call("POST", &format!("/api/alerts/{alert_id}/ack"), token, None).await;
     assert_eq!(status, 200, "{body}");
     assert_documented(&document, "/api/alerts/{id}/{action}", "post", 200, &body);
-    let (status, body) = post(format!("/api/alerts/{alert_id}/ack"), None).await;
+    let (status, body) = engine.call("POST", &format!("/api/alerts/{alert_id}/ack"), token, None).await;
     assert_eq!(status, 409, "{body}");
     assert_documented(&document, "/api/alerts/{id}/{action}", "post", 409, &body);
-    let (status, body) = post("/api/history/compact".into(), None).await;
+    let (status, body) = engine.call("POST", "/api/history/compact", token, None).await;
     assert_eq!(status, 200, "{body}");
     assert_documented(&document, "/api/history/compact", "post", 200, &body);
 

@@ -14,7 +14,7 @@ const CHANGESET: &str = "2026-11-25T00:00:00Z";
 #[utoipa::path(get, path = "/open311/{file}", tag = "open311", security(()),
     params(("file" = String, Path, description = "`discovery.json` or `discovery.xml`")),
     responses(
-        (status = 200, description = "Where the GeoReport v2 endpoint is", body = crate::http::schemas::Discovery, content_type = ["application/json", "text/xml"]),
+        (status = 200, description = "Where the GeoReport v2 endpoint is", content((crate::http::schemas::Discovery = "application/json"), (String = "text/xml"))),
         (status = 404, description = "No such document", body = [crate::http::schemas::Open311Error]),
     ))]
 pub(crate) async fn discovery(Path(file): Path<String>, headers: HeaderMap) -> Response {

@@ -56,7 +56,7 @@ fn not_found(file: &str) -> Response {
         ("end_date" = Option<String>, Query, description = "`requests`: RFC 3339"),
     ),
     responses(
-        (status = 200, description = "The services, or the service requests", body = crate::http::schemas::Open311List, content_type = ["application/json", "text/xml"]),
+        (status = 200, description = "The services, or the service requests", content((crate::http::schemas::Open311List = "application/json"), (String = "text/xml"))),
         (status = 400, description = "Bad filter", body = [crate::http::schemas::Open311Error]),
         (status = 404, description = "No such resource", body = [crate::http::schemas::Open311Error]),
     ))]
@@ -75,10 +75,15 @@ pub(crate) async fn get_file(
 /// `POST requests.{fmt}`.
 #[utoipa::path(post, path = "/open311/v2/{file}", tag = "open311", security(()),
     params(("file" = String, Path, description = "`requests.json` or `requests.xml`")),
-    request_body(content = crate::http::schemas::ServiceRequestPost, content_type = ["application/x-www-form-urlencoded", "application/json"],
-        description = "The report; `api_key` identifies the citizen app"),
+    request_body(
+        content(
+            (crate::http::schemas::ServiceRequestPost = "application/x-www-form-urlencoded"),
+            (crate::http::schemas::ServiceRequestPost = "application/json"),
+        ),
+        description = "The report; `api_key` identifies the citizen app"
+    ),
     responses(
-        (status = 201, description = "Journaled; its id", body = [crate::http::schemas::ServiceRequestCreated], content_type = ["application/json", "text/xml"]),
+        (status = 201, description = "Journaled; its id", content((Vec<crate::http::schemas::ServiceRequestCreated> = "application/json"), (String = "text/xml"))),
         (status = 400, description = "Invalid fields, all listed", body = [crate::http::schemas::Open311Error]),
         (status = 403, description = "Missing or unknown api_key", body = [crate::http::schemas::Open311Error]),
         (status = 404, description = "Unknown service_code", body = [crate::http::schemas::Open311Error]),

@@ -285,7 +285,7 @@ fn parse_date(value: &str) -> Option<i64> {
 #[utoipa::path(get, path = "/open311/v2/requests/{file}", tag = "open311", security(()),
     params(("file" = String, Path, description = "`<service_request_id>.json` or `.xml`")),
     responses(
-        (status = 200, description = "The report (a list of one)", body = [crate::http::schemas::ServiceRequest], content_type = ["application/json", "text/xml"]),
+        (status = 200, description = "The report (a list of one)", content((Vec<crate::http::schemas::ServiceRequest> = "application/json"), (String = "text/xml"))),
         (status = 404, description = "Unknown id", body = [crate::http::schemas::Open311Error]),
     ))]
 pub(crate) async fn one(State(state): State<ApiState>, Path(file): Path<String>) -> Response {

@@ -32,7 +32,7 @@ pub(crate) fn list(format: Format) -> Response {
 #[utoipa::path(get, path = "/open311/v2/services/{file}", tag = "open311", security(()),
     params(("file" = String, Path, description = "`<service_code>.json` or `.xml`")),
     responses(
-        (status = 200, description = "The category's attributes", body = crate::http::schemas::ServiceDefinition, content_type = ["application/json", "text/xml"]),
+        (status = 200, description = "The category's attributes", content((crate::http::schemas::ServiceDefinition = "application/json"), (String = "text/xml"))),
         (status = 404, description = "Unknown service_code", body = [crate::http::schemas::Open311Error]),
     ))]
 pub(crate) async fn definition(Path(file): Path<String>) -> Response {
