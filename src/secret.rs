@@ -16,7 +16,10 @@ pub const REDACTED: &str = "[redacted]";
 
 /// Serializes a secret (or a list of them) as [`REDACTED`]: the only serialization of the
 /// configuration is `ioc config print`, which must never show one.
-pub fn redact<S: serde::Serializer, T>(value: &Option<T>, serializer: S) -> Result<S::Ok, S::Error> {
+pub fn redact<S: serde::Serializer, T>(
+    value: &Option<T>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
     match value {
         Some(_) => serializer.serialize_str(REDACTED),
         None => serializer.serialize_none(),

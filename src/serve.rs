@@ -123,10 +123,7 @@ pub async fn run_with(
         None => Areas::hanoi(),
     });
     let secret = crate::secret::jwt_secret(
-        config
-            .jwt_secret
-            .as_ref()
-            .map(crate::secret::expose),
+        config.jwt_secret.as_ref().map(crate::secret::expose),
         &config.data_dir,
     )?;
     let auth = config.authenticator(&secret);

@@ -5,9 +5,9 @@
 //! passes Ctrl-C and tests pass a oneshot.
 
 pub mod auth;
-pub mod oidc;
 mod http;
 pub mod hub;
+pub mod oidc;
 mod open311;
 pub mod patch;
 pub mod prometheus;

@@ -4,9 +4,9 @@
 //! with a config file and variables runs with the layered values.
 
 use ioc_tests::engine::binary;
+use ioc_tests::scratch_dir as scratch;
 use ioc_tests::{Engine, EngineOptions};
 use std::collections::BTreeMap;
-use ioc_tests::scratch_dir as scratch;
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -96,7 +96,10 @@ role_claim = "realm_access.roles"
     // File over default.
     assert_eq!(get("tick_ms"), ("100".into(), file_origin.clone()));
     assert_eq!(get("mqtt_protocol"), ("\"v4\"".into(), file_origin.clone()));
-    assert_eq!(get("history.horizon"), ("\"3days\"".into(), file_origin.clone()));
+    assert_eq!(
+        get("history.horizon"),
+        ("\"3days\"".into(), file_origin.clone())
+    );
     assert_eq!(
         get("oidc.role_claim"),
         ("\"realm_access.roles\"".into(), file_origin.clone())
@@ -147,7 +150,13 @@ mqtt_password = "broker-pass-Qz19"
         ],
     );
     let text = String::from_utf8_lossy(&output.stdout).to_string();
-    for secret in ["db-pass-Hk72", "broker-pass-Qz19", "jwt-secret-Lm55", "app-key-Rt31", "app-key-Wx08"] {
+    for secret in [
+        "db-pass-Hk72",
+        "broker-pass-Qz19",
+        "jwt-secret-Lm55",
+        "app-key-Rt31",
+        "app-key-Wx08",
+    ] {
         assert!(!text.contains(secret), "{secret} printed:\n{text}");
     }
     let settings = printed(&output);
@@ -163,11 +172,19 @@ mqtt_password = "broker-pass-Qz19"
         ))
     );
     assert_eq!(
-        settings.get("mqtt_password").map(|(value, _)| value.as_str()),
+        settings
+            .get("mqtt_password")
+            .map(|(value, _)| value.as_str()),
         Some("\"[redacted]\"")
     );
-    let database = settings.get("database_url").map(|(value, _)| value.clone()).unwrap_or_default();
-    assert!(database.starts_with("\"postgres://ioc:") && database.ends_with("@db.internal:5432/ioc\""), "{database}");
+    let database = settings
+        .get("database_url")
+        .map(|(value, _)| value.clone())
+        .unwrap_or_default();
+    assert!(
+        database.starts_with("\"postgres://ioc:") && database.ends_with("@db.internal:5432/ioc\""),
+        "{database}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -180,7 +197,11 @@ fn unknown_keys_and_bad_values_are_refused_with_their_line() {
         "listen = \"127.0.0.1:8081\"\n\n[history]\nhorizon = \"2d\"\n",
     );
     let output = ioc(&["config", "check", &good], &[]);
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert_eq!(
         String::from_utf8_lossy(&output.stdout).trim(),
         format!("{good}: ok")
@@ -194,13 +215,22 @@ fn unknown_keys_and_bad_values_are_refused_with_their_line() {
     );
     for args in [
         vec!["config", "check", typo.as_str()],
-        vec!["serve", "--config", typo.as_str(), "--data-dir", dir.to_str().unwrap_or(".")],
+        vec![
+            "serve",
+            "--config",
+            typo.as_str(),
+            "--data-dir",
+            dir.to_str().unwrap_or("."),
+        ],
     ] {
         let output = ioc(&args, &[]);
         let error = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(1), "{args:?}: {error}");
         assert!(error.contains("line 5"), "{args:?}: {error}");
-        assert!(error.contains("unknown field `horizen`"), "{args:?}: {error}");
+        assert!(
+            error.contains("unknown field `horizen`"),
+            "{args:?}: {error}"
+        );
     }
 
     // A duration without a unit on line 2.
@@ -215,7 +245,10 @@ fn unknown_keys_and_bad_values_are_refused_with_their_line() {
     let output = ioc(&["config", "check", &values], &[]);
     let error = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{error}");
-    assert!(error.contains("listen \"localhost\" is not address:port"), "{error}");
+    assert!(
+        error.contains("listen \"localhost\" is not address:port"),
+        "{error}"
+    );
     assert!(error.contains("tick_ms must be at least 50"), "{error}");
 
     // A rules file with a bad duration on line 7.
@@ -227,7 +260,10 @@ fn unknown_keys_and_bad_values_are_refused_with_their_line() {
     let output = ioc(&["config", "check", &good, "--rules", &rules], &[]);
     let error = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{error}");
-    assert!(error.contains("line 1") || error.contains("line 7"), "{error}");
+    assert!(
+        error.contains("line 1") || error.contains("line 7"),
+        "{error}"
+    );
     assert!(error.contains("`for`"), "{error}");
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -237,18 +273,29 @@ async fn serve_runs_with_the_layered_values() {
     let dir = scratch("config-serve");
     // The file asks for a topic root the environment overrides; the engine must ingest on the
     // environment's root only.
-    let file = write(&dir, "ioc.toml", "topic_root = \"not-this-root\"\ntick_ms = 100\n");
+    let file = write(
+        &dir,
+        "ioc.toml",
+        "topic_root = \"not-this-root\"\ntick_ms = 100\n",
+    );
     let mut options = EngineOptions::new("config-serve");
     let root = options.topic_root.clone();
     options.extra_args = vec!["--config".into(), file];
     let engine = Engine::start(options.with_env("IOC_TOPIC_ROOT", "ignored-by-the-flag")).await;
     let (host, port) = engine.options.broker.address();
     let mut publisher = ioc_tests::publish::Publisher::connect(&host, port).await;
-    for (n, topic_root) in [(0, root.as_str()), (1, "not-this-root"), (2, "ignored-by-the-flag")] {
+    for (n, topic_root) in [
+        (0, root.as_str()),
+        (1, "not-this-root"),
+        (2, "ignored-by-the-flag"),
+    ] {
         let body = serde_json::json!({"id": format!("cfg-{n}-{root}"), "source": "cfg-noise",
             "ts": chrono::Utc::now().timestamp_millis(), "values": {"laeq": 50.0}});
         publisher
-            .publish(&format!("{topic_root}/dong-da/noise/cfg-noise"), body.to_string())
+            .publish(
+                &format!("{topic_root}/dong-da/noise/cfg-noise"),
+                body.to_string(),
+            )
             .await;
     }
     publisher.wait_acked().await;

@@ -28,25 +28,48 @@ fn openssl_key(dir: &Path, name: &str, algorithm: Algorithm) -> EncodingKey {
     let pem = dir.join(format!("{name}.pem"));
     let der = dir.join(format!("{name}.der"));
     let run = |args: &[&str]| {
-        let status = Command::new("openssl").args(args).status().expect("openssl");
+        let status = Command::new("openssl")
+            .args(args)
+            .status()
+            .expect("openssl");
         assert!(status.success(), "openssl {args:?}");
     };
     let (pem_s, der_s) = (pem.to_string_lossy(), der.to_string_lossy());
     match algorithm {
         Algorithm::RS256 => {
             run(&[
-                "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", &pem_s,
+                "genpkey",
+                "-algorithm",
+                "RSA",
+                "-pkeyopt",
+                "rsa_keygen_bits:2048",
+                "-out",
+                &pem_s,
             ]);
             // PKCS#1, the RSA DER form jsonwebtoken takes.
             run(&[
-                "rsa", "-in", &pem_s, "-traditional", "-outform", "DER", "-out", &der_s,
+                "rsa",
+                "-in",
+                &pem_s,
+                "-traditional",
+                "-outform",
+                "DER",
+                "-out",
+                &der_s,
             ]);
             EncodingKey::from_rsa_der(&std::fs::read(&der).expect("der"))
         }
         _ => {
             run(&[
-                "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-outform",
-                "DER", "-out", &der_s,
+                "genpkey",
+                "-algorithm",
+                "EC",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-outform",
+                "DER",
+                "-out",
+                &der_s,
             ]);
             EncodingKey::from_ec_der(&std::fs::read(&der).expect("der"))
         }
@@ -132,8 +155,17 @@ fn sign(key: &EncodingKey, algorithm: Algorithm, kid: &str, claims: &Value) -> S
     jsonwebtoken::encode(&header, claims, key).expect("sign")
 }
 
-async fn status(engine: &Engine, method: &str, path: &str, token: &str, body: Option<Value>) -> u16 {
-    engine.call(method, path, Some(token), body.as_ref()).await.0
+async fn status(
+    engine: &Engine,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> u16 {
+    engine
+        .call(method, path, Some(token), body.as_ref())
+        .await
+        .0
 }
 
 async fn get(engine: &Engine, path: &str, token: &str) -> Value {
@@ -142,24 +174,17 @@ async fn get(engine: &Engine, path: &str, token: &str) -> Value {
     body
 }
 
+/// A report at `lat`/`long` that must be accepted; its id.
 async fn post_report(client: &Open311Client, lat: &str, long: &str) -> String {
-    let answer = client
-        .post_form(
-            "json",
-            &[
-                ("api_key", KEY),
-                ("service_code", "environment"),
-                ("lat", lat),
-                ("long", long),
-                ("description", "Rác thải chưa thu gom"),
-            ],
-        )
-        .await;
-    assert_eq!(answer.status, 201, "{}", answer.body);
-    answer.json()[0]["service_request_id"]
-        .as_str()
-        .expect("id")
-        .to_string()
+    client
+        .create(&[
+            ("api_key", KEY),
+            ("service_code", "environment"),
+            ("lat", lat),
+            ("long", long),
+            ("description", "Rác thải chưa thu gom"),
+        ])
+        .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -201,13 +226,18 @@ async fn oidc_tokens_carry_exactly_their_role_and_areas() {
             let body = json!({"id": format!("{area}-{k}"), "source": format!("{area}-noise"),
                 "ts": chrono::Utc::now().timestamp_millis() - k as i64, "values": {"laeq": 60.0}});
             publisher
-                .publish(&format!("{root}/{area}/noise/{area}-noise"), body.to_string())
+                .publish(
+                    &format!("{root}/{area}/noise/{area}-noise"),
+                    body.to_string(),
+                )
                 .await;
         }
     }
     publisher.wait_acked().await;
     engine
-        .wait_for(Duration::from_secs(30), |o| o["events_total"].as_u64() == Some(9))
+        .wait_for(Duration::from_secs(30), |o| {
+            o["events_total"].as_u64() == Some(9)
+        })
         .await;
     let client = Open311Client::new(&engine.url(""));
     let in_scope = post_report(&client, "21.013", "105.825").await; // dong-da
@@ -217,7 +247,11 @@ async fn oidc_tokens_carry_exactly_their_role_and_areas() {
         &rsa,
         Algorithm::RS256,
         "rsa-1",
-        &claims(&["offline_access", "operator"], &["dong-da", "ba-dinh"], now() + 3600),
+        &claims(
+            &["offline_access", "operator"],
+            &["dong-da", "ba-dinh"],
+            now() + 3600,
+        ),
     );
     assert_eq!(jwks.requests(), 0, "keys are read at the first OIDC token");
 
@@ -238,7 +272,12 @@ async fn oidc_tokens_carry_exactly_their_role_and_areas() {
     let assign = json!({"agency": "URENCO Hà Nội"});
     let rights = [
         ("GET", "/api/views/area?area=ba-dinh".to_string(), None, 200),
-        ("GET", "/api/views/area?area=hoan-kiem".to_string(), None, 403),
+        (
+            "GET",
+            "/api/views/area?area=hoan-kiem".to_string(),
+            None,
+            403,
+        ),
         (
             "POST",
             format!("/api/reports/{in_scope}/assign"),
@@ -270,8 +309,14 @@ async fn oidc_tokens_carry_exactly_their_role_and_areas() {
         &claims(&["viewer"], &["dong-da"], now() + 3600),
     );
     assert_eq!(
-        status(&engine, "POST", &format!("/api/reports/{in_scope}/assign"), &viewer,
-            Some(json!({"agency": "x"}))).await,
+        status(
+            &engine,
+            "POST",
+            &format!("/api/reports/{in_scope}/assign"),
+            &viewer,
+            Some(json!({"agency": "x"}))
+        )
+        .await,
         403
     );
 
@@ -284,17 +329,38 @@ async fn oidc_tokens_carry_exactly_their_role_and_areas() {
     let refused = [
         (
             "expired",
-            sign(&rsa, Algorithm::RS256, "rsa-1", &claims(&["operator"], &["dong-da"], now() - 60)),
+            sign(
+                &rsa,
+                Algorithm::RS256,
+                "rsa-1",
+                &claims(&["operator"], &["dong-da"], now() - 60),
+            ),
         ),
         (
             "wrong key",
-            sign(&intruder, Algorithm::RS256, "rsa-1", &claims(&["operator"], &["dong-da"], now() + 3600)),
+            sign(
+                &intruder,
+                Algorithm::RS256,
+                "rsa-1",
+                &claims(&["operator"], &["dong-da"], now() + 3600),
+            ),
         ),
-        ("issuer", sign(&rsa, Algorithm::RS256, "rsa-1", &foreign_issuer)),
-        ("audience", sign(&rsa, Algorithm::RS256, "rsa-1", &foreign_audience)),
+        (
+            "issuer",
+            sign(&rsa, Algorithm::RS256, "rsa-1", &foreign_issuer),
+        ),
+        (
+            "audience",
+            sign(&rsa, Algorithm::RS256, "rsa-1", &foreign_audience),
+        ),
         (
             "no role",
-            sign(&rsa, Algorithm::RS256, "rsa-1", &claims(&["offline_access"], &[], now() + 3600)),
+            sign(
+                &rsa,
+                Algorithm::RS256,
+                "rsa-1",
+                &claims(&["offline_access"], &[], now() + 3600),
+            ),
         ),
     ];
     for (what, token) in refused {
@@ -308,20 +374,26 @@ async fn oidc_tokens_carry_exactly_their_role_and_areas() {
 
     // The provider adds an ES256 key: a token under the new kid makes the engine read the set
     // again. Before the key is published the refresh finds nothing: 401.
-    let es_token = sign(
-        &ec,
-        Algorithm::ES256,
-        "ec-2",
-        &claims(&["admin"], &[], now() + 3600),
+    // A city-wide admin: no areas claim at all.
+    let mut city_admin = claims(&["admin"], &[], now() + 3600);
+    city_admin
+        .as_object_mut()
+        .map(|claims| claims.remove("ioc_areas"));
+    let es_token = sign(&ec, Algorithm::ES256, "ec-2", &city_admin);
+    assert_eq!(
+        status(&engine, "GET", "/api/deadletter", &es_token, None).await,
+        401
     );
-    assert_eq!(status(&engine, "GET", "/api/deadletter", &es_token, None).await, 401);
     assert_eq!(jwks.requests(), 2);
     jwks.keys
         .lock()
         .expect("keys")
         .keys
         .push(jwk(&ec, Algorithm::ES256, "ec-2"));
-    assert_eq!(status(&engine, "GET", "/api/deadletter", &es_token, None).await, 200);
+    assert_eq!(
+        status(&engine, "GET", "/api/deadletter", &es_token, None).await,
+        200
+    );
     assert_eq!(jwks.requests(), 3);
     // The engine's own HS256 tokens still work next to OIDC.
     let admin = engine.overview().await;

@@ -36,9 +36,12 @@ fn assert_matches(document: &Value, schema: &str, instance: &Value, what: &str) 
 
 /// The schema a documented answer has: `paths.<path>.<method>.responses.<status>`.
 fn response_schema(document: &Value, path: &str, method: &str, status: u16) -> Value {
-    let schema = &document["paths"][path][method]["responses"][status.to_string()]["content"]
-        ["application/json"]["schema"];
-    assert!(!schema.is_null(), "{method} {path} documents no JSON {status} answer");
+    let schema = &document["paths"][path][method]["responses"][status.to_string()]["content"]["application/json"]
+        ["schema"];
+    assert!(
+        !schema.is_null(),
+        "{method} {path} documents no JSON {status} answer"
+    );
     schema.clone()
 }
 
@@ -64,10 +67,9 @@ async fn the_document_is_valid_openapi_and_real_answers_match_it() {
     let (_, document) = engine.call("GET", "/api/openapi.json", None, None).await;
 
     // Valid by the specification's own schema.
-    let specification: Value = serde_json::from_str(include_str!(
-        "../fixtures/openapi-3.1-schema.json"
-    ))
-    .expect("vendored schema");
+    let specification: Value =
+        serde_json::from_str(include_str!("../fixtures/openapi-3.1-schema.json"))
+            .expect("vendored schema");
     let problems = errors(&specification, &document);
     assert!(problems.is_empty(), "not valid OpenAPI 3.1: {problems:#?}");
     assert_eq!(document["openapi"], "3.1.0");
@@ -82,7 +84,10 @@ async fn the_document_is_valid_openapi_and_real_answers_match_it() {
         let body = json!({"id": format!("oa-noise-{k}"), "source": "hk-noise-1", "ts": now - k,
             "values": {"laeq": 61.5 + k as f64}});
         publisher
-            .publish(&format!("{root}/hoan-kiem/noise/hk-noise-1"), body.to_string())
+            .publish(
+                &format!("{root}/hoan-kiem/noise/hk-noise-1"),
+                body.to_string(),
+            )
             .await;
     }
     publisher
@@ -91,7 +96,13 @@ async fn the_document_is_valid_openapi_and_real_answers_match_it() {
     publisher.wait_acked().await;
     let client = Open311Client::new(&engine.url(""));
     let mut report_id = String::new();
-    for (dlat, dlon) in [(0.0, 0.0), (0.0005, 0.0), (0.0, 0.0006), (-0.0007, 0.0003), (0.0004, -0.0008)] {
+    for (dlat, dlon) in [
+        (0.0, 0.0),
+        (0.0005, 0.0),
+        (0.0, 0.0006),
+        (-0.0007, 0.0003),
+        (0.0004, -0.0008),
+    ] {
         let lat = (21.0340 + dlat).to_string();
         let long = (105.8520 + dlon).to_string();
         let answer = client
@@ -121,14 +132,22 @@ async fn the_document_is_valid_openapi_and_real_answers_match_it() {
         .await;
     let deadline = Instant::now() + Duration::from_secs(30);
     let alerts = loop {
-        let (_, alerts) = engine.call("GET", "/api/alerts?state=all", Some(&engine.token), None).await;
+        let (_, alerts) = engine
+            .call("GET", "/api/alerts?state=all", Some(&engine.token), None)
+            .await;
         if alerts["total"].as_u64().unwrap_or(0) > 0 || Instant::now() > deadline {
             break alerts;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
-    assert!(alerts["total"].as_u64().unwrap_or(0) >= 1, "no alert raised: {alerts}");
-    let alert_id = alerts["items"][0]["id"].as_str().expect("alert id").to_string();
+    assert!(
+        alerts["total"].as_u64().unwrap_or(0) >= 1,
+        "no alert raised: {alerts}"
+    );
+    let alert_id = alerts["items"][0]["id"]
+        .as_str()
+        .expect("alert id")
+        .to_string();
 
     // Every documented JSON answer, against the schema the document gives it.
     let views = [
@@ -147,9 +166,21 @@ async fn the_document_is_valid_openapi_and_real_answers_match_it() {
     let answers = [
         ("/api/deadletter", "/api/deadletter", 200),
         ("/api/alerts?state=all", "/api/alerts", 200),
-        (&format!("/api/alerts/{alert_id}") as &str, "/api/alerts/{id}", 200),
-        (&format!("/api/reports/{report_id}"), "/api/reports/{id}", 200),
-        ("/api/history?field=noise.laeq&area=hoan-kiem&every=1h", "/api/history", 200),
+        (
+            &format!("/api/alerts/{alert_id}") as &str,
+            "/api/alerts/{id}",
+            200,
+        ),
+        (
+            &format!("/api/reports/{report_id}"),
+            "/api/reports/{id}",
+            200,
+        ),
+        (
+            "/api/history?field=noise.laeq&area=hoan-kiem&every=1h",
+            "/api/history",
+            200,
+        ),
         ("/api/views/nonsense", "/api/views/{view}", 404),
         ("/api/alerts?state=bogus", "/api/alerts", 400),
         ("/api/alerts/AL-0-none", "/api/alerts/{id}", 404),
@@ -161,7 +192,10 @@ async fn the_document_is_valid_openapi_and_real_answers_match_it() {
         assert_eq!(status, expected, "{url}: {body}");
         assert_documented(&document, path, "get", status, &body);
     }
-    let dead = engine.call("GET", "/api/deadletter", Some(&engine.token), None).await.1;
+    let dead = engine
+        .call("GET", "/api/deadletter", Some(&engine.token), None)
+        .await
+        .1;
     assert_eq!(dead["total"].as_u64(), Some(1));
     assert_eq!(dead["by_reason"]["bad_json"].as_u64(), Some(1), "{dead}");
 
@@ -169,17 +203,28 @@ async fn the_document_is_valid_openapi_and_real_answers_match_it() {
     let token = Some(engine.token.as_str());
     let assign = json!({"agency": "Công ty Thoát nước Hà Nội", "note": "Cử đội bơm"});
     let (status, body) = engine
-        .call("POST", &format!("/api/reports/{report_id}/assign"), token, Some(&assign))
+        .call(
+            "POST",
+            &format!("/api/reports/{report_id}/assign"),
+            token,
+            Some(&assign),
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     assert_documented(&document, "/api/reports/{id}/{action}", "post", 200, &body);
-    let (status, body) = engine.call("POST", &format!("/api/alerts/{alert_id}/ack"), token, None).await;
+    let (status, body) = engine
+        .call("POST", &format!("/api/alerts/{alert_id}/ack"), token, None)
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_documented(&document, "/api/alerts/{id}/{action}", "post", 200, &body);
-    let (status, body) = engine.call("POST", &format!("/api/alerts/{alert_id}/ack"), token, None).await;
+    let (status, body) = engine
+        .call("POST", &format!("/api/alerts/{alert_id}/ack"), token, None)
+        .await;
     assert_eq!(status, 409, "{body}");
     assert_documented(&document, "/api/alerts/{id}/{action}", "post", 409, &body);
-    let (status, body) = engine.call("POST", "/api/history/compact", token, None).await;
+    let (status, body) = engine
+        .call("POST", "/api/history/compact", token, None)
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_documented(&document, "/api/history/compact", "post", 200, &body);
 
@@ -188,22 +233,34 @@ async fn the_document_is_valid_openapi_and_real_answers_match_it() {
         ("/open311/discovery.json", "/open311/{file}", 200),
         ("/open311/v2/services.json", "/open311/v2/{file}", 200),
         ("/open311/v2/requests.json", "/open311/v2/{file}", 200),
-        ("/open311/v2/services/flooding.json", "/open311/v2/services/{file}", 200),
-        ("/open311/v2/services/nonsense.json", "/open311/v2/services/{file}", 404),
-        (&format!("/open311/v2/requests/{report_id}.json") as &str, "/open311/v2/requests/{file}", 200),
+        (
+            "/open311/v2/services/flooding.json",
+            "/open311/v2/services/{file}",
+            200,
+        ),
+        (
+            "/open311/v2/services/nonsense.json",
+            "/open311/v2/services/{file}",
+            404,
+        ),
+        (
+            &format!("/open311/v2/requests/{report_id}.json") as &str,
+            "/open311/v2/requests/{file}",
+            200,
+        ),
     ] {
         let answer = client.get(url, &[]).await;
         assert_eq!(answer.status, status, "{url}: {}", answer.body);
         assert_documented(&document, path, "get", status, &answer.json());
     }
     let services = client.get("/open311/v2/services.json", &[]).await.json();
-    assert_matches(
-        &document,
-        "Service",
-        &services[0],
-        "the first service",
-    );
+    assert_matches(&document, "Service", &services[0], "the first service");
     let requests = client.get("/open311/v2/requests.json", &[]).await.json();
     assert_eq!(requests.as_array().map(Vec::len), Some(5));
-    assert_matches(&document, "ServiceRequest", &requests[0], "a service request");
+    assert_matches(
+        &document,
+        "ServiceRequest",
+        &requests[0],
+        "a service request",
+    );
 }

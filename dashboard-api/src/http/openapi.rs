@@ -96,8 +96,7 @@ pub(crate) async fn openapi() -> impl IntoResponse {
 mod tests {
     #[test]
     fn every_routed_api_path_is_described() {
-        let doc: serde_json::Value =
-            serde_json::from_str(super::document()).unwrap_or_default();
+        let doc: serde_json::Value = serde_json::from_str(super::document()).unwrap_or_default();
         assert_eq!(doc["openapi"], "3.1.0");
         let paths: Vec<&str> = doc["paths"]
             .as_object()

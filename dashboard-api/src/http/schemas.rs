@@ -170,13 +170,21 @@ pub(crate) struct OverviewView {
     kpi: serde_json::Value,
 }
 
-/// The `area` view: one area's sources and windows.
+/// The `area` view: the area's summary (as in the overview) with its sources and windows.
 #[derive(Serialize, ToSchema)]
 pub(crate) struct AreaView {
     /// Area id.
-    area: String,
-    /// Its sensors with their last values.
+    id: String,
+    /// Its name.
+    name: String,
+    /// Events so far per kind.
+    counts: BTreeMap<String, u64>,
+    /// Its sensors with their last values and staleness.
     sources: Vec<serde_json::Value>,
+    /// Recent values per metric, for charts.
+    series: BTreeMap<String, serde_json::Value>,
+    /// 1/5/15/60-minute windows per metric.
+    windows: BTreeMap<String, serde_json::Value>,
 }
 
 /// The `alerts` view.
@@ -201,12 +209,12 @@ pub(crate) struct ReportItem {
     status: String,
     /// Area it lies in.
     area: String,
-    /// Latitude.
-    lat: f64,
+    /// Latitude, when the report has a place.
+    lat: Option<f64>,
     /// Longitude.
-    long: f64,
+    long: Option<f64>,
     /// The citizen's text.
-    description: String,
+    description: Option<String>,
     /// Posted at, RFC 3339.
     requested_datetime: String,
     /// Last change, RFC 3339.
@@ -232,11 +240,20 @@ pub(crate) struct ReportsView {
     items: Vec<ReportItem>,
 }
 
-/// The `kpi` view: per-area indicators and the ranking.
+/// The `kpi` view: report and dossier indicators for the city, per area and per agency, and
+/// the area ranking.
 #[derive(Serialize, ToSchema)]
 pub(crate) struct KpiView {
+    /// City-wide report and dossier indicators.
+    city: serde_json::Value,
     /// Indicators per area.
     areas: Vec<serde_json::Value>,
+    /// Report indicators per agency.
+    agencies: Vec<serde_json::Value>,
+    /// Areas ranked by the weighted score.
+    ranking: Vec<serde_json::Value>,
+    /// Dossier targets, percent.
+    targets: serde_json::Value,
 }
 
 /// The data of a live view: which one depends on the `view` path parameter (any of the five
@@ -245,13 +262,19 @@ pub(crate) struct ViewData;
 
 impl utoipa::PartialSchema for ViewData {
     fn schema() -> RefOr<Schema> {
-        ["OverviewView", "AreaView", "AlertsView", "ReportsView", "KpiView"]
-            .into_iter()
-            .fold(AnyOfBuilder::new(), |any, name| {
-                any.item(Ref::from_schema_name(name))
-            })
-            .description(Some("The view's data; its shape depends on the view."))
-            .into()
+        [
+            "OverviewView",
+            "AreaView",
+            "AlertsView",
+            "ReportsView",
+            "KpiView",
+        ]
+        .into_iter()
+        .fold(AnyOfBuilder::new(), |any, name| {
+            any.item(Ref::from_schema_name(name))
+        })
+        .description(Some("The view's data; its shape depends on the view."))
+        .into()
     }
 }
 
@@ -340,7 +363,7 @@ pub(crate) struct CompactAnswer {
     /// Rows written.
     rows: u64,
     /// Parquet files written.
-    files: u64,
+    files: Vec<String>,
     /// Leftover files removed.
     removed_orphans: u64,
     /// Events older than this were moved, RFC 3339.
@@ -440,9 +463,9 @@ pub(crate) struct ServiceRequest {
     /// Due by, RFC 3339.
     expected_datetime: Option<String>,
     /// Latitude.
-    lat: f64,
+    lat: Option<f64>,
     /// Longitude.
-    long: f64,
+    long: Option<f64>,
 }
 
 /// The answer to a posted report (a list of one).
@@ -501,7 +524,9 @@ impl utoipa::PartialSchema for Open311List {
             .fold(AnyOfBuilder::new(), |any, name| {
                 any.item(ArrayBuilder::new().items(Ref::from_schema_name(name)))
             })
-            .description(Some("Services for `services.*`, service requests for `requests.*`."))
+            .description(Some(
+                "Services for `services.*`, service requests for `requests.*`.",
+            ))
             .into()
     }
 }
