@@ -28,11 +28,15 @@ fn openssl_key(dir: &Path, name: &str, algorithm: Algorithm) -> EncodingKey {
     let pem = dir.join(format!("{name}.pem"));
     let der = dir.join(format!("{name}.der"));
     let run = |args: &[&str]| {
-        let status = Command::new("openssl")
+        let output = Command::new("openssl")
             .args(args)
-            .status()
+            .output()
             .expect("openssl");
-        assert!(status.success(), "openssl {args:?}");
+        assert!(
+            output.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     };
     let (pem_s, der_s) = (pem.to_string_lossy(), der.to_string_lossy());
     match algorithm {
@@ -66,10 +70,12 @@ fn openssl_key(dir: &Path, name: &str, algorithm: Algorithm) -> EncodingKey {
                 "EC",
                 "-pkeyopt",
                 "ec_paramgen_curve:P-256",
-                "-outform",
-                "DER",
                 "-out",
-                &der_s,
+                &pem_s,
+            ]);
+            // PKCS#8, the EC DER form jsonwebtoken takes (genpkey's own DER is SEC1).
+            run(&[
+                "pkcs8", "-topk8", "-nocrypt", "-in", &pem_s, "-outform", "DER", "-out", &der_s,
             ]);
             EncodingKey::from_ec_der(&std::fs::read(&der).expect("der"))
         }

@@ -197,7 +197,7 @@ async fn the_document_is_valid_openapi_and_real_answers_match_it() {
         .await
         .1;
     assert_eq!(dead["total"].as_u64(), Some(1));
-    assert_eq!(dead["by_reason"]["bad_json"].as_u64(), Some(1), "{dead}");
+    assert_eq!(dead["by_reason"]["malformed_json"].as_u64(), Some(1), "{dead}");
 
     // Changes.
     let token = Some(engine.token.as_str());
