@@ -119,7 +119,13 @@ async fn the_document_is_valid_openapi_and_real_answers_match_it() {
             )
             .await;
         assert_eq!(answer.status, 201, "{}", answer.body);
-        assert_documented(&document, "/open311/v2/{file}", "post", 201, &answer.json());
+        assert_documented(
+            &document,
+            "/open311/v2/requests.{format}",
+            "post",
+            201,
+            &answer.json(),
+        );
         report_id = answer.json()[0]["service_request_id"]
             .as_str()
             .expect("id")
@@ -197,7 +203,11 @@ async fn the_document_is_valid_openapi_and_real_answers_match_it() {
         .await
         .1;
     assert_eq!(dead["total"].as_u64(), Some(1));
-    assert_eq!(dead["by_reason"]["malformed_json"].as_u64(), Some(1), "{dead}");
+    assert_eq!(
+        dead["by_reason"]["malformed_json"].as_u64(),
+        Some(1),
+        "{dead}"
+    );
 
     // Changes.
     let token = Some(engine.token.as_str());
@@ -211,17 +221,17 @@ async fn the_document_is_valid_openapi_and_real_answers_match_it() {
         )
         .await;
     assert_eq!(status, 200, "{body}");
-    assert_documented(&document, "/api/reports/{id}/{action}", "post", 200, &body);
+    assert_documented(&document, "/api/reports/{id}/assign", "post", 200, &body);
     let (status, body) = engine
         .call("POST", &format!("/api/alerts/{alert_id}/ack"), token, None)
         .await;
     assert_eq!(status, 200, "{body}");
-    assert_documented(&document, "/api/alerts/{id}/{action}", "post", 200, &body);
+    assert_documented(&document, "/api/alerts/{id}/ack", "post", 200, &body);
     let (status, body) = engine
         .call("POST", &format!("/api/alerts/{alert_id}/ack"), token, None)
         .await;
     assert_eq!(status, 409, "{body}");
-    assert_documented(&document, "/api/alerts/{id}/{action}", "post", 409, &body);
+    assert_documented(&document, "/api/alerts/{id}/ack", "post", 409, &body);
     let (status, body) = engine
         .call("POST", "/api/history/compact", token, None)
         .await;
@@ -230,22 +240,34 @@ async fn the_document_is_valid_openapi_and_real_answers_match_it() {
 
     // Open311, public.
     for (url, path, status) in [
-        ("/open311/discovery.json", "/open311/{file}", 200),
-        ("/open311/v2/services.json", "/open311/v2/{file}", 200),
-        ("/open311/v2/requests.json", "/open311/v2/{file}", 200),
+        (
+            "/open311/discovery.json",
+            "/open311/discovery.{format}",
+            200,
+        ),
+        (
+            "/open311/v2/services.json",
+            "/open311/v2/services.{format}",
+            200,
+        ),
+        (
+            "/open311/v2/requests.json",
+            "/open311/v2/requests.{format}",
+            200,
+        ),
         (
             "/open311/v2/services/flooding.json",
-            "/open311/v2/services/{file}",
+            "/open311/v2/services/{service_code}.{format}",
             200,
         ),
         (
             "/open311/v2/services/nonsense.json",
-            "/open311/v2/services/{file}",
+            "/open311/v2/services/{service_code}.{format}",
             404,
         ),
         (
             &format!("/open311/v2/requests/{report_id}.json") as &str,
-            "/open311/v2/requests/{file}",
+            "/open311/v2/requests/{service_request_id}.{format}",
             200,
         ),
     ] {

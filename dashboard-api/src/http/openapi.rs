@@ -7,6 +7,7 @@
 use super::schemas;
 use axum::http::header;
 use axum::response::IntoResponse;
+use serde_json::Value;
 use std::sync::OnceLock;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -80,11 +81,138 @@ fn document() -> &'static str {
     DOCUMENT.get_or_init(|| {
         let mut doc = ApiDoc::openapi();
         doc.info.version = env!("CARGO_PKG_VERSION").into();
-        doc.to_json().unwrap_or_else(|error| {
+        let mut json = serde_json::to_value(&doc).unwrap_or_default();
+        if let Some(paths) = json["paths"].as_object_mut() {
+            concrete_paths(paths);
+        }
+        serde_json::to_string(&json).unwrap_or_else(|error| {
             tracing::error!(%error, "the OpenAPI document does not serialize");
             "{}".into()
         })
     })
+}
+
+/// The router matches a few paths by pattern (`/api/alerts/{id}/{action}`,
+/// `/open311/v2/{file}`) and the handler dispatches; clients know them as concrete paths
+/// (`/api/alerts/{id}/ack`, `/open311/v2/requests.{format}`). This writes each pattern's
+/// operations under the concrete paths it serves.
+fn concrete_paths(paths: &mut serde_json::Map<String, Value>) {
+    for (pattern, actions) in [
+        ("/api/alerts/{id}/{action}", &["ack", "resolve"][..]),
+        (
+            "/api/reports/{id}/{action}",
+            &["assign", "status", "rate"][..],
+        ),
+    ] {
+        let Some(item) = paths.remove(pattern) else {
+            continue;
+        };
+        for action in actions {
+            let mut item = item.clone();
+            for operation in item
+                .as_object_mut()
+                .into_iter()
+                .flat_map(|o| o.values_mut())
+            {
+                if !operation.is_object() {
+                    continue;
+                }
+                drop_parameter(operation, "action");
+                let id = format!(
+                    "{}_{action}",
+                    operation["operationId"].as_str().unwrap_or("")
+                );
+                operation["operationId"] = Value::String(id);
+            }
+            paths.insert(pattern.replace("{action}", action), item);
+        }
+    }
+    let format = serde_json::json!({"name": "format", "in": "path", "required": true,
+        "description": "`json` or `xml`", "schema": {"type": "string", "enum": ["json", "xml"]}});
+    let named = |name: &str, description: &str| {
+        serde_json::json!({"name": name, "in": "path", "required": true,
+            "description": description, "schema": {"type": "string"}})
+    };
+    // (pattern, concrete path, methods it serves there, extra path parameter)
+    let open311 = [
+        (
+            "/open311/{file}",
+            "/open311/discovery.{format}",
+            &["get"][..],
+            None,
+        ),
+        (
+            "/open311/v2/{file}",
+            "/open311/v2/services.{format}",
+            &["get"][..],
+            None,
+        ),
+        (
+            "/open311/v2/{file}",
+            "/open311/v2/requests.{format}",
+            &["get", "post"][..],
+            None,
+        ),
+        (
+            "/open311/v2/services/{file}",
+            "/open311/v2/services/{service_code}.{format}",
+            &["get"][..],
+            Some(named("service_code", "A category code")),
+        ),
+        (
+            "/open311/v2/requests/{file}",
+            "/open311/v2/requests/{service_request_id}.{format}",
+            &["get"][..],
+            Some(named("service_request_id", "A report id")),
+        ),
+    ];
+    let patterns: Vec<(String, Value)> = open311
+        .iter()
+        .filter_map(|(pattern, ..)| Some((pattern.to_string(), paths.get(*pattern)?.clone())))
+        .collect();
+    for (pattern, path, methods, extra) in open311 {
+        let Some((_, item)) = patterns.iter().find(|(p, _)| p == pattern) else {
+            continue;
+        };
+        let mut concrete = serde_json::Map::new();
+        for method in methods {
+            let Some(mut operation) = item.get(*method).cloned() else {
+                continue;
+            };
+            drop_parameter(&mut operation, "file");
+            if let Some(parameters) = operation["parameters"].as_array_mut() {
+                parameters.insert(0, format.clone());
+                if let Some(extra) = &extra {
+                    parameters.insert(0, extra.clone());
+                }
+            }
+            let stem = path
+                .rsplit('/')
+                .next()
+                .unwrap_or("")
+                .split('.')
+                .next()
+                .unwrap_or("");
+            let id = format!(
+                "{}_{}",
+                operation["operationId"].as_str().unwrap_or(""),
+                stem
+            );
+            operation["operationId"] = Value::String(id.replace(['{', '}'], ""));
+            concrete.insert(method.to_string(), operation);
+        }
+        paths.insert(path.to_string(), Value::Object(concrete));
+    }
+    for (pattern, _) in patterns {
+        paths.remove(&pattern);
+    }
+}
+
+/// Removes a path parameter from an operation.
+fn drop_parameter(operation: &mut Value, name: &str) {
+    if let Some(parameters) = operation["parameters"].as_array_mut() {
+        parameters.retain(|parameter| parameter["name"] != name);
+    }
 }
 
 /// The OpenAPI 3.1 document.
@@ -107,17 +235,28 @@ mod tests {
             "/api/deadletter",
             "/api/alerts",
             "/api/alerts/{id}",
-            "/api/alerts/{id}/{action}",
+            "/api/alerts/{id}/ack",
+            "/api/alerts/{id}/resolve",
             "/api/history",
             "/api/history/compact",
             "/api/reports/{id}",
-            "/api/reports/{id}/{action}",
-            "/open311/{file}",
-            "/open311/v2/{file}",
-            "/open311/v2/services/{file}",
-            "/open311/v2/requests/{file}",
+            "/api/reports/{id}/assign",
+            "/api/reports/{id}/status",
+            "/api/reports/{id}/rate",
+            "/open311/discovery.{format}",
+            "/open311/v2/services.{format}",
+            "/open311/v2/requests.{format}",
+            "/open311/v2/services/{service_code}.{format}",
+            "/open311/v2/requests/{service_request_id}.{format}",
         ] {
             assert!(paths.contains(&path), "{path} missing from {paths:?}");
         }
+        assert!(
+            paths
+                .iter()
+                .all(|path| !path.contains("{file}") && !path.contains("{action}"))
+        );
+        assert!(doc["paths"]["/open311/v2/requests.{format}"]["post"].is_object());
+        assert!(doc["paths"]["/open311/v2/services.{format}"]["post"].is_null());
     }
 }
