@@ -32,6 +32,8 @@ pub enum Command {
 
 /// `ioc config …`.
 #[derive(Debug, Subcommand)]
+// Parsed once at start and moved straight into the command: the size is of no consequence.
+#[allow(clippy::large_enum_variant)]
 pub enum ConfigCommand {
     /// Print the effective configuration of `serve` with these flags, each value with the
     /// layer it came from (default, file, env, flag); secrets are redacted.
