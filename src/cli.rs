@@ -1,5 +1,6 @@
-//! Command-line arguments. Every `serve` flag also reads an `IOC_*` variable and the config
-//! file; a flag wins over the variable, the variable over the file, the file over the default.
+//! Command-line arguments. Every `serve` flag is also a config file key and an `IOC_*`
+//! variable (see `config.rs`): a flag wins over the variable, the variable over the file, the
+//! file over the default.
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -24,59 +25,107 @@ pub enum Command {
     Sim(SimArgs),
     /// Everything in one process: embedded broker, engine, simulator, dashboard.
     Demo(DemoArgs),
+    /// Show or check the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+/// `ioc config …`.
+#[derive(Debug, Subcommand)]
+// Parsed once at start and moved straight into the command: the size is of no consequence.
+#[allow(clippy::large_enum_variant)]
+pub enum ConfigCommand {
+    /// Print the effective configuration of `serve` with these flags, each value with the
+    /// layer it came from (default, file, env, flag); secrets are redacted.
+    Print(ServeArgs),
+    /// Check a config file (and a rules file) and exit non-zero on any error, with its line.
+    Check(CheckArgs),
+}
+
+/// Flags of `ioc config check`.
+#[derive(Debug, Clone, Args)]
+pub struct CheckArgs {
+    /// The config file (TOML).
+    pub file: Option<PathBuf>,
+    /// An alert rules file (TOML) to check as well.
+    #[arg(long)]
+    pub rules: Option<PathBuf>,
 }
 
 /// Flags of `ioc serve` (all optional: config file and defaults fill the rest).
 #[derive(Debug, Clone, Default, Args)]
 pub struct ServeArgs {
     /// `embedded` (in-process broker), `mqtt://user:pass@host:port` or `mqtts://…` (TLS).
-    #[arg(long, env = "IOC_MQTT")]
+    #[arg(long)]
     pub mqtt: Option<String>,
     /// Broker user name when the URL has none (the password: `IOC_MQTT_PASSWORD` or config).
-    #[arg(long, env = "IOC_MQTT_USERNAME")]
+    #[arg(long)]
     pub mqtt_username: Option<String>,
     /// TLS files for an `mqtts://` broker.
     #[command(flatten)]
     pub tls: TlsFileArgs,
     /// HTTP listen address.
-    #[arg(long, env = "IOC_LISTEN")]
+    #[arg(long)]
     pub listen: Option<String>,
     /// Data directory (journal, secret).
-    #[arg(long, env = "IOC_DATA_DIR")]
+    #[arg(long)]
     pub data_dir: Option<PathBuf>,
     /// PostgreSQL journal URL instead of the embedded SQLite one.
-    #[arg(long, env = "IOC_DATABASE_URL")]
+    #[arg(long)]
     pub database_url: Option<String>,
     /// Areas file (JSON list or GeoJSON) replacing the compiled-in Hanoi areas.
-    #[arg(long, env = "IOC_AREAS")]
+    #[arg(long)]
     pub areas: Option<PathBuf>,
     /// Alert rules file (TOML).
-    #[arg(long, env = "IOC_RULES")]
+    #[arg(long)]
     pub rules: Option<PathBuf>,
     /// Config file (TOML).
     #[arg(long, env = "IOC_CONFIG")]
     pub config: Option<PathBuf>,
     /// First topic level of ingested topics (default `city`).
-    #[arg(long, env = "IOC_TOPIC_ROOT")]
+    #[arg(long)]
     pub topic_root: Option<String>,
     /// MQTT client id naming the persistent session (default derived from the data dir).
-    #[arg(long, env = "IOC_MQTT_CLIENT_ID")]
+    #[arg(long)]
     pub mqtt_client_id: Option<String>,
     /// Shared-subscription group, to split one stream between several engines.
-    #[arg(long, env = "IOC_MQTT_SHARE_GROUP")]
+    #[arg(long)]
     pub mqtt_share_group: Option<String>,
+    /// This instance's name in a cluster (default: host name and data directory).
+    #[arg(long)]
+    pub instance: Option<String>,
+    /// Shared-subscription sessions splitting the stream in a cluster (default 12, the same on
+    /// every instance).
+    #[arg(long)]
+    pub slots: Option<u32>,
     /// MQTT protocol to an external broker: `v5` (default) or `v4`.
-    #[arg(long, env = "IOC_MQTT_PROTOCOL")]
+    #[arg(long)]
     pub mqtt_protocol: Option<String>,
     /// Port of the embedded broker (default 1883, or a free one if taken).
-    #[arg(long, env = "IOC_EMBEDDED_MQTT_PORT")]
+    #[arg(long)]
     pub embedded_mqtt_port: Option<u16>,
     /// Milliseconds a client may take to send a request head or body (default 10000).
-    #[arg(long, env = "IOC_HTTP_READ_TIMEOUT_MS")]
+    #[arg(long)]
     pub http_read_timeout_ms: Option<u64>,
     /// Largest HTTP request body in bytes (default 65536); larger ones get 413.
-    #[arg(long, env = "IOC_HTTP_MAX_BODY_BYTES")]
+    #[arg(long)]
     pub http_max_body_bytes: Option<usize>,
+    /// OpenID Connect issuer whose RS256/ES256 tokens are accepted besides the HS256 ones.
+    #[arg(long)]
+    pub oidc_issuer: Option<String>,
+    /// The issuer's signing keys: a JWKS URL or file (default: from the issuer's discovery
+    /// document).
+    #[arg(long)]
+    pub oidc_jwks: Option<String>,
+    /// The audience OIDC tokens must carry (the client id).
+    #[arg(long)]
+    pub oidc_audience: Option<String>,
+    /// Dotted path of the OIDC claim holding the role, e.g. `realm_access.roles`.
+    #[arg(long)]
+    pub oidc_role_claim: Option<String>,
+    /// Dotted path of the OIDC claim listing the holder's areas.
+    #[arg(long)]
+    pub oidc_areas_claim: Option<String>,
 }
 
 /// Flags of `ioc token`.
@@ -89,8 +138,8 @@ pub struct TokenArgs {
     #[arg(long)]
     pub areas: Option<String>,
     /// Lifetime, e.g. `30m`, `12h`, `7d`.
-    #[arg(long, default_value = "12h")]
-    pub ttl: String,
+    #[arg(long, default_value = "12h", value_parser = humantime::parse_duration)]
+    pub ttl: std::time::Duration,
     /// Who the token is for.
     #[arg(long, default_value = "operator")]
     pub sub: String,
@@ -141,9 +190,9 @@ pub struct SimArgs {
     /// Events per second.
     #[arg(long, default_value_t = 100.0)]
     pub rate: f64,
-    /// How long to run, e.g. `30s`, `5m`.
-    #[arg(long, default_value = "30s")]
-    pub duration: String,
+    /// How long to run, e.g. `30s`, `5m`, `1h 30m`.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    pub duration: std::time::Duration,
     /// Seed: the same seed plays the same city.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -189,29 +238,4 @@ pub struct DemoArgs {
     /// the default ones raise alerts on the dashboard within minutes.
     #[arg(long, default_value = "flood,report-burst")]
     pub scenario: String,
-}
-
-/// Parses `30s`, `5m`, `12h`, `7d` or plain seconds.
-pub fn parse_duration(text: &str) -> anyhow::Result<std::time::Duration> {
-    let text = text.trim();
-    let (number, unit) = text.split_at(
-        text.find(|c: char| !c.is_ascii_digit() && c != '.')
-            .unwrap_or(text.len()),
-    );
-    let value: f64 = number
-        .parse()
-        .map_err(|_| anyhow::anyhow!("duration {text:?} is not like 30s, 5m, 12h"))?;
-    let seconds = match unit {
-        "" | "s" => value,
-        "ms" => value / 1000.0,
-        "m" => value * 60.0,
-        "h" => value * 3600.0,
-        "d" => value * 86_400.0,
-        _ => anyhow::bail!("duration {text:?}: unknown unit {unit:?}"),
-    };
-    anyhow::ensure!(
-        seconds.is_finite() && seconds >= 0.0,
-        "duration {text:?} is negative"
-    );
-    Ok(std::time::Duration::from_secs_f64(seconds))
 }

@@ -1,54 +1,45 @@
 //! History settings (`[history]` in the config file, `IOC_HISTORY_*` variables) and the
 //! periodic compaction task of `ioc serve`.
 
-use crate::cli::parse_duration;
 use ioc_analytics::history::{History, HistorySettings};
 use ioc_ingest::journal::compaction::MIN_HORIZON_MS;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 /// `[history]`: how old telemetry must be to leave the journal, and how often to look.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct HistoryConfig {
     /// Telemetry with an event time older than this moves to the Parquet archive (default
     /// `48h`; at least the allowed lateness plus 10 minutes, the journal's dedupe minimum).
-    pub horizon: String,
+    #[serde(with = "humantime_serde")]
+    pub horizon: Duration,
     /// How often compaction runs (default `5m`); it also runs once at start.
-    pub compact_every: String,
+    #[serde(with = "humantime_serde")]
+    pub compact_every: Duration,
 }
 
 impl Default for HistoryConfig {
     fn default() -> Self {
         Self {
-            horizon: "48h".into(),
-            compact_every: "5m".into(),
+            horizon: Duration::from_secs(48 * 3600),
+            compact_every: Duration::from_secs(5 * 60),
         }
     }
 }
 
 impl HistoryConfig {
-    /// Takes `IOC_HISTORY_HORIZON` and `IOC_HISTORY_COMPACT_EVERY` over the file's values.
-    pub fn apply_env(&mut self) {
-        if let Ok(value) = std::env::var("IOC_HISTORY_HORIZON") {
-            self.horizon = value;
-        }
-        if let Ok(value) = std::env::var("IOC_HISTORY_COMPACT_EVERY") {
-            self.compact_every = value;
-        }
-    }
-
     /// The analytics settings, checked against the allowed lateness.
     pub fn settings(&self, allowed_lateness_ms: i64) -> anyhow::Result<HistorySettings> {
-        let horizon_ms = i64::try_from(parse_duration(&self.horizon)?.as_millis())?;
+        let horizon_ms = i64::try_from(self.horizon.as_millis())?;
         let least = allowed_lateness_ms.max(0) + MIN_HORIZON_MS;
         anyhow::ensure!(
             horizon_ms >= least,
-            "history.horizon {:?} is below the allowed lateness plus 10 minutes ({} s): events \
+            "history.horizon {} is below the allowed lateness plus 10 minutes ({} s): events \
              that recent must stay in the journal to be deduplicated",
-            self.horizon,
+            humantime::format_duration(self.horizon),
             least / 1000
         );
         Ok(HistorySettings {
@@ -59,13 +50,12 @@ impl HistoryConfig {
 
     /// The compaction period.
     pub fn every(&self) -> anyhow::Result<Duration> {
-        let every = parse_duration(&self.compact_every)?;
         anyhow::ensure!(
-            every >= Duration::from_secs(1),
-            "history.compact_every {:?} is below one second",
-            self.compact_every
+            self.compact_every >= Duration::from_secs(1),
+            "history.compact_every {} is below one second",
+            humantime::format_duration(self.compact_every)
         );
-        Ok(every)
+        Ok(self.compact_every)
     }
 }
 
@@ -98,13 +88,13 @@ mod tests {
 
     #[test]
     fn the_horizon_cannot_go_below_lateness_plus_ten_minutes() {
-        let config = |horizon: &str| HistoryConfig {
-            horizon: horizon.into(),
+        let config = |minutes: u64| HistoryConfig {
+            horizon: Duration::from_secs(minutes * 60),
             ..HistoryConfig::default()
         };
-        assert!(config("11m").settings(120_000).is_err());
+        assert!(config(11).settings(120_000).is_err());
         assert_eq!(
-            config("12m").settings(120_000).map(|s| s.horizon_ms).ok(),
+            config(12).settings(120_000).map(|s| s.horizon_ms).ok(),
             Some(720_000)
         );
         assert_eq!(
@@ -114,9 +104,8 @@ mod tests {
                 .ok(),
             Some(48 * 3_600_000)
         );
-        assert!(config("soon").settings(0).is_err());
         let every = HistoryConfig {
-            compact_every: "0s".into(),
+            compact_every: Duration::ZERO,
             ..HistoryConfig::default()
         };
         assert!(every.every().is_err());

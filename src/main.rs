@@ -1,8 +1,10 @@
-//! `ioc`: the IOC engine's one binary — `serve`, `token`, `sim`, `demo` (docs/cli.md).
+//! `ioc`: the IOC engine's one binary — `serve`, `token`, `sim`, `demo`, `config`
+//! (docs/configuration.md).
 
 mod broker;
 mod cli;
 mod config;
+mod config_command;
 mod demo;
 mod history;
 mod mqtt_security;
@@ -37,6 +39,8 @@ fn main() -> anyhow::Result<()> {
             cli::Command::Token(args) => token::run(&args),
             cli::Command::Sim(args) => sim::run(args).await,
             cli::Command::Demo(args) => demo::run(args).await,
+            cli::Command::Config(cli::ConfigCommand::Print(args)) => config_command::print(&args),
+            cli::Command::Config(cli::ConfigCommand::Check(args)) => config_command::check(&args),
         }
     })
 }

@@ -1,32 +1,12 @@
-//! Broker credentials and TLS for `ioc serve`: layering of the `mqtt_username`,
-//! `mqtt_password`, `mqtt_ca_file`, `mqtt_client_cert` and `mqtt_client_key` settings, and the
-//! connection settings built from them. The password is never logged: URLs are shown redacted.
+//! Broker credentials and TLS for `ioc serve`: the connection settings built from the
+//! `mqtt_username`, `mqtt_password`, `mqtt_ca_file`, `mqtt_client_cert` and `mqtt_client_key`
+//! settings. The password is never logged: URLs are shown redacted.
 
-use crate::cli::ServeArgs;
 use crate::config::EngineConfig;
 use anyhow::Context;
 use ioc_ingest::mqtt::BrokerUrl;
 use ioc_ingest::mqtt::tls::{self, ClientConfig, TlsFiles};
 use std::sync::Arc;
-
-/// Applies the flags (clap has merged `IOC_*` variables into them) and `IOC_MQTT_PASSWORD`
-/// over the config file's broker security settings.
-pub fn layer(config: &mut EngineConfig, args: &ServeArgs) {
-    if args.mqtt_username.is_some() {
-        config.mqtt_username.clone_from(&args.mqtt_username);
-    }
-    if let Ok(password) = std::env::var("IOC_MQTT_PASSWORD") {
-        config.mqtt_password = Some(crate::secret::Secret::new(password));
-    }
-    let path = |target: &mut Option<std::path::PathBuf>, flag: &Option<std::path::PathBuf>| {
-        if flag.is_some() {
-            target.clone_from(flag);
-        }
-    };
-    path(&mut config.mqtt_ca_file, &args.tls.mqtt_ca_file);
-    path(&mut config.mqtt_client_cert, &args.tls.mqtt_client_cert);
-    path(&mut config.mqtt_client_key, &args.tls.mqtt_client_key);
-}
 
 /// The broker to connect to and its TLS settings: credentials from the URL, else from
 /// `mqtt_username`/`mqtt_password`; TLS settings for `mqtts://` from the PEM files.
@@ -42,7 +22,7 @@ pub fn connection(
         broker.password = config
             .mqtt_password
             .as_ref()
-            .map(|secret| secret.expose().to_string());
+            .map(|secret| crate::secret::expose(secret).to_string());
     }
     let files = TlsFiles {
         ca_file: config.mqtt_ca_file.clone(),

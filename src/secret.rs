@@ -2,31 +2,33 @@
 //! the data directory so that `ioc token` and `ioc serve` agree.
 
 use anyhow::Context;
+use secrecy::ExposeSecret;
 use std::io::Read;
 use std::path::Path;
 
-/// A configured secret: read from the config file or environment, never printed (its
-/// `Debug` shows `Secret(..)`), so logging a configuration cannot leak it.
-#[derive(Clone, serde::Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
+/// A configured secret (JWT secret, broker password, API key): `secrecy`'s string, whose
+/// `Debug` is redacted and whose memory is zeroed on drop, so logging a configuration cannot
+/// leak it.
+pub type Secret = secrecy::SecretString;
 
-impl Secret {
-    /// Wraps a secret.
-    pub fn new(secret: String) -> Self {
-        Self(secret)
-    }
+/// What a printed configuration shows instead of a secret.
+pub const REDACTED: &str = "[redacted]";
 
-    /// The secret itself, for the one place that signs with it.
-    pub fn expose(&self) -> &str {
-        &self.0
+/// Serializes a secret (or a list of them) as [`REDACTED`]: the only serialization of the
+/// configuration is `ioc config print`, which must never show one.
+pub fn redact<S: serde::Serializer, T>(
+    value: &Option<T>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(_) => serializer.serialize_str(REDACTED),
+        None => serializer.serialize_none(),
     }
 }
 
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(..)")
-    }
+/// The secret's text, for the few places that sign or connect with it.
+pub fn expose(secret: &Secret) -> &str {
+    secret.expose_secret()
 }
 
 /// File in the data directory holding the generated secret.
@@ -83,11 +85,11 @@ mod tests {
 
     #[test]
     fn a_configured_secret_never_prints() {
-        let secret = Secret::new("do-not-log-this-secret-0123".into());
-        assert_eq!(format!("{secret:?}"), "Secret(..)");
+        let secret = Secret::from("do-not-log-this-secret-0123");
+        assert!(!format!("{secret:?}").contains("do-not-log"));
         let config = crate::config::EngineConfig {
             jwt_secret: Some(secret),
-            mqtt_password: Some(Secret::new("broker-password-do-not-log".into())),
+            mqtt_password: Some(Secret::from("broker-password-do-not-log")),
             ..crate::config::EngineConfig::default()
         };
         let printed = format!("{config:?}");

@@ -156,13 +156,10 @@ pub async fn run_with(
         None => Areas::hanoi(),
     });
     let secret = crate::secret::jwt_secret(
-        config
-            .jwt_secret
-            .as_ref()
-            .map(crate::secret::Secret::expose),
+        config.jwt_secret.as_ref().map(crate::secret::expose),
         &config.data_dir,
     )?;
-    let auth = Authenticator::new(&secret);
+    let auth = config.authenticator(&secret);
 
     // Journal and replay.
     let mut store: Box<dyn JournalStore> = Box::new(
@@ -240,7 +237,7 @@ pub async fn run_with(
         protocol: if config.mqtt == "embedded" {
             Protocol::V4
         } else {
-            config.mqtt_protocol
+            config.mqtt_protocol.into()
         },
         session_expiry_secs: config.mqtt_session_expiry_secs,
     };
@@ -281,6 +278,7 @@ pub async fn run_with(
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let http = listener.local_addr()?;
+    publish_address(&config.data_dir, http)?;
     let state = ApiState::new(
         analytics,
         auth.clone(),
@@ -381,9 +379,23 @@ fn replay(store: &mut dyn JournalStore, analytics: &Analytics) -> anyhow::Result
     })
 }
 
+/// Writes the bound HTTP address to `<data_dir>/listen.addr` (written aside and renamed, so a
+/// reader never sees half of it): with `--listen 127.0.0.1:0` it is how scripts and tests
+/// learn the port the system picked.
+fn publish_address(data_dir: &std::path::Path, http: std::net::SocketAddr) -> anyhow::Result<()> {
+    let path = data_dir.join(LISTEN_ADDR_FILE);
+    let partial = data_dir.join(format!("{LISTEN_ADDR_FILE}.partial"));
+    std::fs::write(&partial, format!("{http}\n"))
+        .and_then(|()| std::fs::rename(&partial, &path))
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// The file in the data directory naming the address `serve` listens on.
+pub const LISTEN_ADDR_FILE: &str = "listen.addr";
+
 /// The rules of `--rules`, or the compiled-in ones; a bad file stops the start with every
 /// problem and its line.
-fn load_rules(path: Option<&std::path::Path>) -> anyhow::Result<RuleSet> {
+pub fn load_rules(path: Option<&std::path::Path>) -> anyhow::Result<RuleSet> {
     let Some(path) = path else {
         return Ok(RuleSet::defaults());
     };

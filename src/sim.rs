@@ -31,7 +31,7 @@ pub fn config(args: &SimArgs) -> anyhow::Result<SimConfig> {
         mqtt,
         topic_root: args.topic_root.clone(),
         rate: args.rate,
-        duration: crate::cli::parse_duration(&args.duration)?,
+        duration: args.duration,
         seed: args.seed,
         qos: args.qos,
         scenarios,

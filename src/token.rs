@@ -1,20 +1,22 @@
 //! `ioc token`: prints a token signed with the same secret `serve` uses.
 
-use crate::cli::{TokenArgs, parse_duration};
+use crate::cli::{ServeArgs, TokenArgs};
 use ioc_dashboard_api::{Authenticator, Role};
 
 /// Mints and prints one token.
 pub fn run(args: &TokenArgs) -> anyhow::Result<()> {
     let role = Role::parse(&args.role)
         .ok_or_else(|| anyhow::anyhow!("role {:?} is not viewer, operator or admin", args.role))?;
-    let mut config = crate::config::read_file(args.config.as_deref())?;
-    if let Some(dir) = &args.data_dir {
-        config.data_dir.clone_from(dir);
-    }
-    let configured = std::env::var("IOC_JWT_SECRET")
-        .ok()
-        .or(config.jwt_secret.map(|s| s.expose().to_string()));
-    let secret = crate::secret::jwt_secret(configured.as_deref(), &config.data_dir)?;
+    // The same layers `serve` reads, so both find the same secret.
+    let config = crate::config::load(&ServeArgs {
+        config: args.config.clone(),
+        data_dir: args.data_dir.clone(),
+        ..ServeArgs::default()
+    })?;
+    let secret = crate::secret::jwt_secret(
+        config.jwt_secret.as_ref().map(crate::secret::expose),
+        &config.data_dir,
+    )?;
     let areas = args.areas.as_ref().map(|list| {
         list.split(',')
             .map(str::trim)
@@ -22,8 +24,7 @@ pub fn run(args: &TokenArgs) -> anyhow::Result<()> {
             .map(String::from)
             .collect()
     });
-    let ttl = parse_duration(&args.ttl)?;
-    let token = Authenticator::new(&secret).mint(&args.sub, role, areas, ttl)?;
+    let token = Authenticator::new(&secret).mint(&args.sub, role, areas, args.ttl)?;
     println!("{token}");
     Ok(())
 }

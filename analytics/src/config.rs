@@ -7,7 +7,7 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 
 /// How analytics treats time, staleness and traffic.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AnalyticsConfig {
     /// How far behind the newest event time an event may arrive and still count in its window
@@ -44,7 +44,7 @@ pub struct AnalyticsConfig {
 }
 
 /// How an area's VN_AQI is derived from its stations'.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AreaAqi {
     /// The worst station's index.

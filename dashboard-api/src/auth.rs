@@ -1,4 +1,6 @@
-//! Signed tokens (JWT HS256) with a role and an optional area scope (docs/auth.md).
+//! Signed tokens with a role and an optional area scope: HS256 tokens the engine signs itself
+//! (`ioc token`), and RS256/ES256 tokens from an OpenID Connect identity provider (see
+//! [`crate::oidc`] and docs/auth.md).
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
@@ -54,11 +56,13 @@ pub enum AuthError {
     Invalid(String),
 }
 
-/// Signs and verifies tokens with one secret.
+/// Signs and verifies the engine's own tokens with one secret, and hands tokens signed by the
+/// identity provider (when one is configured) to [`crate::oidc::Oidc`].
 #[derive(Clone)]
 pub struct Authenticator {
     encoding: EncodingKey,
     decoding: DecodingKey,
+    oidc: Option<std::sync::Arc<crate::oidc::Oidc>>,
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -74,7 +78,14 @@ impl Authenticator {
         Self {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
+            oidc: None,
         }
+    }
+
+    /// Also accepts tokens from an OpenID Connect issuer.
+    pub fn with_oidc(mut self, oidc: crate::oidc::Oidc) -> Self {
+        self.oidc = Some(std::sync::Arc::new(oidc));
+        self
     }
 
     /// Signs a token for `sub` with `role`, optional `areas`, valid for `ttl`.
@@ -97,7 +108,21 @@ impl Authenticator {
             .map_err(|error| AuthError::Invalid(error.to_string()))
     }
 
-    /// Checks signature and expiry and returns the claims.
+    /// Checks any token the engine accepts: an HS256 one with [`Authenticator::verify`], an
+    /// RS256/ES256 one with the identity provider's keys (fetched again on an unknown `kid`).
+    pub async fn verify_any(&self, token: &str) -> Result<Claims, AuthError> {
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|error| AuthError::Invalid(error.to_string()))?;
+        match (header.alg, &self.oidc) {
+            (Algorithm::HS256, _) => self.verify(token),
+            (Algorithm::RS256 | Algorithm::ES256, Some(oidc)) => oidc.verify(token, &header).await,
+            (other, _) => Err(AuthError::Invalid(format!(
+                "tokens signed with {other:?} are not accepted"
+            ))),
+        }
+    }
+
+    /// Checks signature and expiry of an HS256 token and returns the claims.
     pub fn verify(&self, token: &str) -> Result<Claims, AuthError> {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 0;

@@ -7,6 +7,7 @@
 pub mod auth;
 mod http;
 pub mod hub;
+pub mod oidc;
 mod open311;
 pub mod patch;
 pub mod prometheus;

@@ -29,7 +29,7 @@ mod tracker;
 use std::future::Future;
 
 pub use city::{City, SimEvent, Source};
-pub use config::{ConfigError, MqttTarget, SimConfig, parse_duration, parse_mqtt_url};
+pub use config::{ConfigError, MqttTarget, SimConfig, parse_mqtt_url};
 pub use error::SimError;
 pub use reporter::{ReportSummary, ReportTarget};
 pub use scenario::{Scenario, UnknownScenario};

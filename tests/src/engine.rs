@@ -94,7 +94,7 @@ pub struct Engine {
     pub options: EngineOptions,
     /// Its data directory (kept across restarts, removed on drop).
     pub data_dir: PathBuf,
-    /// Its HTTP port.
+    /// Its HTTP port (picked by the engine at the first start, kept across restarts).
     pub port: u16,
     /// An admin token.
     pub token: String,
@@ -138,12 +138,40 @@ impl Engine {
             child: None,
             options,
             data_dir,
-            port: crate::free_port(),
+            port: 0,
             token,
             http: reqwest::Client::new(),
         };
         engine.spawn_process();
+        engine.port = engine.bound_port();
         engine
+    }
+
+    /// Waits (up to 60 s) for the port the engine bound, which it writes to
+    /// `<data dir>/listen.addr`; 0 when the process exits first (a test of a failed start).
+    fn bound_port(&mut self) -> u16 {
+        let path = self.data_dir.join("listen.addr");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let port = std::fs::read_to_string(&path).ok().and_then(|text| {
+                text.trim()
+                    .parse::<std::net::SocketAddr>()
+                    .ok()
+                    .map(|addr| addr.port())
+            });
+            if let Some(port) = port {
+                return port;
+            }
+            if !self.is_running() {
+                return 0;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "engine wrote no {} within 60 s",
+                path.display()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     async fn spawn(&mut self) {
@@ -176,6 +204,8 @@ impl Engine {
                 .expect("engine log file"),
             None => Stdio::inherit(),
         };
+        // The first start binds port 0 (no race for a free port); restarts keep the port.
+        let _ = std::fs::remove_file(self.data_dir.join("listen.addr"));
         command
             .arg("serve")
             .arg("--listen")
@@ -266,6 +296,30 @@ impl Engine {
             response.status()
         );
         response.json().await.expect("JSON body")
+    }
+
+    /// A request to `path` with `token` (none when `None`) and an optional JSON body: the
+    /// status and the JSON answer (`Null` when the answer is not JSON).
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> (u16, Value) {
+        let mut request = match method {
+            "POST" => self.http.post(self.url(path)),
+            _ => self.http.get(self.url(path)),
+        };
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.expect("HTTP request");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
     }
 
     /// GET of a path, returning the status code only (no token).

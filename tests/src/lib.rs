@@ -29,6 +29,13 @@ pub fn unique_root(test: &str) -> String {
     format!("t-{test}-{}-{nanos}", std::process::id())
 }
 
+/// A fresh scratch directory for a test's files (config files, keys), unique to this run.
+pub fn scratch_dir(test: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(unique_root(test));
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
 /// A free TCP port on 127.0.0.1.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

@@ -72,6 +72,16 @@ impl Open311Client {
         Self::answer(response).await
     }
 
+    /// Posts a report that must be accepted (201, JSON); its `service_request_id`.
+    pub async fn create(&self, fields: &[(&str, &str)]) -> String {
+        let answer = self.post_form("json", fields).await;
+        assert_eq!(answer.status, 201, "{}", answer.body);
+        answer.json()[0]["service_request_id"]
+            .as_str()
+            .expect("service_request_id")
+            .to_string()
+    }
+
     /// `POST /open311/v2/requests.{format}` with a JSON body.
     pub async fn post_json(&self, format: &str, body: &Value) -> Answer {
         let response = self

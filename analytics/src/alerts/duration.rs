@@ -1,28 +1,15 @@
-//! Durations as people write them in config: `30s`, `10m`, `2h`, `1d`, `500ms`.
+//! Durations as people write them in rules: `30s`, `10m`, `2h`, `1d`, `500ms` (humantime).
 
-/// Parses a duration into milliseconds.
+/// Parses a duration (humantime's syntax: `30s`, `10m`, `1h 30m`, `500ms`) into
+/// milliseconds; a unit is required and a year is the most a rule may span.
 pub fn parse_duration_ms(text: &str) -> Result<i64, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .ok_or_else(|| format!("{text:?} has no unit (ms, s, m, h, d)"))?;
-    let (number, unit) = text.split_at(split);
-    let number: f64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} does not start with a number"))?;
-    let unit_ms = match unit {
-        "ms" => 1.0,
-        "s" => 1_000.0,
-        "m" | "min" => 60_000.0,
-        "h" => 3_600_000.0,
-        "d" => 86_400_000.0,
-        other => return Err(format!("{text:?}: unknown unit {other:?} (ms, s, m, h, d)")),
-    };
-    let ms = number * unit_ms;
-    if !ms.is_finite() || ms > 365.0 * 86_400_000.0 {
+    let duration = humantime::parse_duration(text.trim())
+        .map_err(|error| format!("{text:?} is not a duration like 30s, 10m, 2h ({error})"))?;
+    let ms = i64::try_from(duration.as_millis()).unwrap_or(i64::MAX);
+    if ms > 365 * 86_400_000 {
         return Err(format!("{text:?} is longer than a year"));
     }
-    Ok(ms.round() as i64)
+    Ok(ms)
 }
 
 /// Writes milliseconds the way people read them: `10 phút`, `30 giây`, `2 giờ`.
@@ -44,11 +31,13 @@ mod tests {
     fn units_convert() {
         assert_eq!(parse_duration_ms("30s"), Ok(30_000));
         assert_eq!(parse_duration_ms("10m"), Ok(600_000));
-        assert_eq!(parse_duration_ms("1.5h"), Ok(5_400_000));
+        assert_eq!(parse_duration_ms("1h 30m"), Ok(5_400_000));
+        assert_eq!(parse_duration_ms("1d"), Ok(86_400_000));
         assert_eq!(parse_duration_ms("250ms"), Ok(250));
         assert!(parse_duration_ms("10").is_err());
         assert!(parse_duration_ms("m").is_err());
-        assert!(parse_duration_ms("3 weeks").is_err());
+        assert!(parse_duration_ms("3 parsecs").is_err());
+        assert!(parse_duration_ms("2y").is_err());
     }
 
     #[test]

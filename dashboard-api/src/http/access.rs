@@ -25,7 +25,9 @@ impl FromRequestParts<ApiState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, ApiError> {
-        authenticate(state, &parts.headers, &parts.uri).map(|claims| Caller { claims })
+        authenticate(state, &parts.headers, &parts.uri)
+            .await
+            .map(|claims| Caller { claims })
     }
 }
 
@@ -56,13 +58,13 @@ impl Caller {
 
 /// Checks the request's token (`Authorization: Bearer …` or `?access_token=…`): 401 when it
 /// is missing, malformed, badly signed or expired.
-pub(crate) fn authenticate(
+pub(crate) async fn authenticate(
     state: &ApiState,
     headers: &HeaderMap,
     uri: &Uri,
 ) -> Result<Claims, ApiError> {
     let token = token_from(headers, uri.query()).ok_or(AuthError::Missing)?;
-    Ok(state.auth.verify(&token)?)
+    Ok(state.auth.verify_any(&token).await?)
 }
 
 /// Refuses (403) a caller whose role is below `needed`; `what` completes "… needs the X role".

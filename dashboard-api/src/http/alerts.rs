@@ -33,6 +33,21 @@ pub(crate) struct AlertListQuery {
 }
 
 /// `GET /api/alerts`: the alerts in the caller's scope, newest first.
+#[utoipa::path(
+    get, path = "/api/alerts", tag = "alerts",
+    params(
+        ("state" = Option<String>, Query, description = "`open` (default), `all`, `active`, `acknowledged` or `resolved`"),
+        ("area" = Option<String>, Query, description = "An area id"),
+        ("rule" = Option<String>, Query, description = "A rule id"),
+        ("limit" = Option<u32>, Query, description = "Most alerts to return"),
+    ),
+    responses(
+        (status = 200, description = "Alerts in the token's scope, newest first", body = super::schemas::AlertList),
+        (status = 400, description = "Bad filter", body = super::schemas::ApiErrorBody),
+        (status = 401, description = "No or bad token", body = super::schemas::ApiErrorBody),
+        (status = 403, description = "Area outside the token's scope", body = super::schemas::ApiErrorBody),
+    ),
+)]
 pub(crate) async fn list_alerts(
     State(state): State<ApiState>,
     caller: Caller,
@@ -62,6 +77,16 @@ pub(crate) async fn list_alerts(
 }
 
 /// `GET /api/alerts/{id}`.
+#[utoipa::path(
+    get, path = "/api/alerts/{id}", tag = "alerts",
+    params(("id" = String, Path, description = "Alert id")),
+    responses(
+        (status = 200, description = "The alert", body = super::schemas::Alert),
+        (status = 401, description = "No or bad token", body = super::schemas::ApiErrorBody),
+        (status = 403, description = "Outside the token's area scope", body = super::schemas::ApiErrorBody),
+        (status = 404, description = "No such alert", body = super::schemas::ApiErrorBody),
+    ),
+)]
 pub(crate) async fn get_alert(
     State(state): State<ApiState>,
     Path(id): Path<String>,
@@ -76,6 +101,20 @@ pub(crate) async fn get_alert(
 }
 
 /// `POST /api/alerts/{id}/{action}` with `action` `ack` or `resolve` (operator or admin).
+#[utoipa::path(
+    post, path = "/api/alerts/{id}/{action}", tag = "alerts",
+    params(
+        ("id" = String, Path, description = "Alert id"),
+        ("action" = String, Path, description = "`ack` (an active alert) or `resolve` (an open one); operator role"),
+    ),
+    responses(
+        (status = 200, description = "The changed alert, also pushed to `alerts` subscribers and MQTT `ioc/alerts`", body = super::schemas::Alert),
+        (status = 401, description = "No or bad token", body = super::schemas::ApiErrorBody),
+        (status = 403, description = "Role or scope", body = super::schemas::ApiErrorBody),
+        (status = 404, description = "No such alert or action", body = super::schemas::ApiErrorBody),
+        (status = 409, description = "Not allowed in the alert's state", body = super::schemas::ApiErrorBody),
+    ),
+)]
 pub(crate) async fn change_alert(
     State(state): State<ApiState>,
     Path((id, action)): Path<(String, String)>,

@@ -11,11 +11,18 @@ use std::fmt::Write;
 use std::sync::atomic::Ordering;
 
 /// Alive: the process answers.
+#[utoipa::path(get, path = "/healthz", tag = "health", security(()),
+    responses((status = 200, description = "Alive", body = super::schemas::Health)))]
 pub(crate) async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
 /// Ready: journal open and writing, broker connected, replay done; 503 otherwise.
+#[utoipa::path(get, path = "/readyz", tag = "health", security(()),
+    responses(
+        (status = 200, description = "Ready", body = super::schemas::Ready),
+        (status = 503, description = "Not ready", body = super::schemas::Ready),
+    ))]
 pub(crate) async fn readyz(State(state): State<ApiState>) -> impl IntoResponse {
     let checks = state.readiness.checks();
     let ready = checks.iter().all(|(_, ok)| *ok);
@@ -32,6 +39,8 @@ pub(crate) async fn readyz(State(state): State<ApiState>) -> impl IntoResponse {
 }
 
 /// Prometheus text exposition.
+#[utoipa::path(get, path = "/metrics", tag = "health", security(()),
+    responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain", body = String)))]
 pub(crate) async fn metrics(State(state): State<ApiState>) -> impl IntoResponse {
     let snapshot = state.analytics.metrics(ioc_ingest::event::now_ms());
     let mut text = String::new();

@@ -63,13 +63,29 @@ fn parse_time(name: &str, text: &str) -> Result<i64, ApiError> {
 
 /// `GET /api/history?area=&field=&from=&to=&every=`: any valid token; an area-scoped token
 /// may name only its areas, and without `area` gets its areas aggregated.
+#[utoipa::path(
+    get, path = "/api/history", tag = "history",
+    params(
+        ("field" = String, Query, description = "`kind.field` or a bare field: `air_quality.pm25`, `pm25`, `traffic.speed`"),
+        ("area" = Option<String>, Query, description = "An area id; omitted = the whole city (the token's areas when scoped)"),
+        ("from" = Option<String>, Query, description = "RFC 3339 or epoch ms, inclusive; default 24 h before `to`"),
+        ("to" = Option<String>, Query, description = "RFC 3339 or epoch ms, exclusive; default now"),
+        ("every" = Option<String>, Query, description = "Bucket width `<n>s|m|h|d|w` (default `1h`), UTC-aligned"),
+    ),
+    responses(
+        (status = 200, description = "Count, mean, min and max per bucket", body = super::schemas::HistoryAnswer),
+        (status = 400, description = "Bad field, every, range or unknown area", body = super::schemas::ApiErrorBody),
+        (status = 401, description = "No or bad token", body = super::schemas::ApiErrorBody),
+        (status = 403, description = "Area outside the token's scope", body = super::schemas::ApiErrorBody),
+    ),
+)]
 pub(crate) async fn history(
     State(state): State<ApiState>,
     Query(params): Query<HistoryParams>,
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Json<Value>, ApiError> {
-    let claims = authenticate(&state, &headers, &uri)?;
+    let claims = authenticate(&state, &headers, &uri).await?;
     let history = history_of(&state)?;
     let field_text = params.field.as_deref().ok_or_else(|| {
         ApiError::new(
@@ -137,12 +153,20 @@ pub(crate) async fn history(
 
 /// `POST /api/history/compact` (admin): moves telemetry older than the horizon to the archive
 /// now, instead of waiting for the next periodic run; answers what was moved.
+#[utoipa::path(
+    post, path = "/api/history/compact", tag = "history",
+    responses(
+        (status = 200, description = "What was moved to the archive", body = super::schemas::CompactAnswer),
+        (status = 401, description = "No or bad token", body = super::schemas::ApiErrorBody),
+        (status = 403, description = "Not an admin", body = super::schemas::ApiErrorBody),
+    ),
+)]
 pub(crate) async fn compact(
     State(state): State<ApiState>,
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Json<Value>, ApiError> {
-    let claims = authenticate(&state, &headers, &uri)?;
+    let claims = authenticate(&state, &headers, &uri).await?;
     require_role(&claims, Role::Admin, "running a compaction")?;
     let history = history_of(&state)?;
     let report = tokio::task::spawn_blocking(move || history.compact(now_ms()))

@@ -8,6 +8,7 @@ mod history;
 mod limits;
 mod openapi;
 mod reports;
+pub(crate) mod schemas;
 mod views;
 
 use crate::ApiState;

@@ -20,6 +20,16 @@ const MAX_NOTE_CHARS: usize = 2000;
 
 /// `GET /api/reports/{id}`: the report with its history; the reporter's contact only for an
 /// admin, the phone masked for everyone else.
+#[utoipa::path(
+    get, path = "/api/reports/{id}", tag = "reports",
+    params(("id" = String, Path, description = "Report id")),
+    responses(
+        (status = 200, description = "The report with its history; full contact for admins only", body = super::schemas::ReportDetail),
+        (status = 401, description = "No or bad token", body = super::schemas::ApiErrorBody),
+        (status = 403, description = "Outside the token's area scope", body = super::schemas::ApiErrorBody),
+        (status = 404, description = "No such report", body = super::schemas::ApiErrorBody),
+    ),
+)]
 pub(crate) async fn get_report(
     State(state): State<ApiState>,
     Path(id): Path<String>,
@@ -48,6 +58,22 @@ pub(crate) struct ChangeBody {
 }
 
 /// `POST /api/reports/{id}/{action}` with `action` one of `assign`, `status`, `rate`.
+#[utoipa::path(
+    post, path = "/api/reports/{id}/{action}", tag = "reports",
+    params(
+        ("id" = String, Path, description = "Report id"),
+        ("action" = String, Path, description = "`assign`, `status` or `rate`; operator role"),
+    ),
+    request_body = super::schemas::ReportChange,
+    responses(
+        (status = 200, description = "The changed report", body = super::schemas::ReportDetail),
+        (status = 400, description = "Bad body", body = super::schemas::ApiErrorBody),
+        (status = 401, description = "No or bad token", body = super::schemas::ApiErrorBody),
+        (status = 403, description = "Role or scope", body = super::schemas::ApiErrorBody),
+        (status = 404, description = "No such report or action", body = super::schemas::ApiErrorBody),
+        (status = 409, description = "Not allowed in the report's state", body = super::schemas::ApiErrorBody),
+    ),
+)]
 pub(crate) async fn change_report(
     State(state): State<ApiState>,
     Path((id, action)): Path<(String, String)>,

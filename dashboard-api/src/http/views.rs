@@ -28,6 +28,22 @@ pub(crate) struct ViewQuery {
 }
 
 /// The current data of a view as plain JSON (the same data the websocket carries).
+#[utoipa::path(
+    get, path = "/api/views/{view}", tag = "views",
+    params(
+        ("view" = String, Path, description = "`overview`, `area`, `alerts`, `reports` or `kpi`"),
+        ("area" = Option<String>, Query, description = "An area id (required for `area`)"),
+        ("status" = Option<String>, Query, description = "`reports`: `open`, `closed`, `all` or a status"),
+        ("service_code" = Option<String>, Query, description = "`reports`: a category"),
+    ),
+    responses(
+        (status = 200, description = "The view's data", body = super::schemas::ViewData),
+        (status = 400, description = "Bad or missing parameter", body = super::schemas::ApiErrorBody),
+        (status = 401, description = "No or bad token", body = super::schemas::ApiErrorBody),
+        (status = 403, description = "Area outside the token's scope", body = super::schemas::ApiErrorBody),
+        (status = 404, description = "No such view", body = super::schemas::ApiErrorBody),
+    ),
+)]
 pub(crate) async fn view(
     State(state): State<ApiState>,
     Path(view): Path<String>,
@@ -48,6 +64,15 @@ pub(crate) struct DeadLetterQuery {
 }
 
 /// The newest dead-letter records with the counts by reason.
+#[utoipa::path(
+    get, path = "/api/deadletter", tag = "views",
+    params(("limit" = Option<u32>, Query, description = "Newest records to return (default 100, at most 1000)")),
+    responses(
+        (status = 200, description = "Newest refused messages and the counts by reason", body = super::schemas::DeadLetters),
+        (status = 401, description = "No or bad token", body = super::schemas::ApiErrorBody),
+        (status = 403, description = "Not an admin, or an area-scoped token", body = super::schemas::ApiErrorBody),
+    ),
+)]
 pub(crate) async fn dead_letters(
     State(state): State<ApiState>,
     Query(query): Query<DeadLetterQuery>,
@@ -83,7 +108,7 @@ pub(crate) async fn websocket(
     uri: Uri,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    let claims = match authenticate(&state, &headers, &uri) {
+    let claims = match authenticate(&state, &headers, &uri).await {
         Ok(claims) => claims,
         Err(error) => return error.into_response(),
     };

@@ -11,6 +11,12 @@ use serde_json::json;
 const CHANGESET: &str = "2026-11-25T00:00:00Z";
 
 /// The discovery document; the endpoint URL is built from the request's `Host`.
+#[utoipa::path(get, path = "/open311/{file}", tag = "open311", security(()),
+    params(("file" = String, Path, description = "`discovery.json` or `discovery.xml`")),
+    responses(
+        (status = 200, description = "Where the GeoReport v2 endpoint is", content((crate::http::schemas::Discovery = "application/json"), (String = "text/xml"))),
+        (status = 404, description = "No such document", body = [crate::http::schemas::Open311Error]),
+    ))]
 pub(crate) async fn discovery(Path(file): Path<String>, headers: HeaderMap) -> Response {
     let format = match Format::split(&file) {
         Some(("discovery", format)) => format,

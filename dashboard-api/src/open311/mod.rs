@@ -2,13 +2,13 @@
 //! plus discovery. Citizen apps post reports here; they go through the same journal as
 //! sensor events and come back through the same analytics.
 
-mod discovery;
+pub(crate) mod discovery;
 mod errors;
 mod form;
 mod format;
 mod limit;
-mod requests;
-mod services;
+pub(crate) mod requests;
+pub(crate) mod services;
 mod xml;
 
 use crate::ApiState;
@@ -46,7 +46,21 @@ fn not_found(file: &str) -> Response {
 }
 
 /// `GET services.{fmt}` and `GET requests.{fmt}`.
-async fn get_file(
+#[utoipa::path(get, path = "/open311/v2/{file}", tag = "open311", security(()),
+    params(
+        ("file" = String, Path, description = "`services.json`/`.xml` (the categories) or `requests.json`/`.xml` (reports: last 90 days, at most 1000)"),
+        ("service_request_id" = Option<String>, Query, description = "`requests`: comma-separated ids"),
+        ("service_code" = Option<String>, Query, description = "`requests`: a category"),
+        ("status" = Option<String>, Query, description = "`requests`: `open` or `closed`"),
+        ("start_date" = Option<String>, Query, description = "`requests`: RFC 3339"),
+        ("end_date" = Option<String>, Query, description = "`requests`: RFC 3339"),
+    ),
+    responses(
+        (status = 200, description = "The services, or the service requests", content((crate::http::schemas::Open311List = "application/json"), (String = "text/xml"))),
+        (status = 400, description = "Bad filter", body = [crate::http::schemas::Open311Error]),
+        (status = 404, description = "No such resource", body = [crate::http::schemas::Open311Error]),
+    ))]
+pub(crate) async fn get_file(
     State(state): State<ApiState>,
     Path(file): Path<String>,
     query: RawQuery,
@@ -59,7 +73,23 @@ async fn get_file(
 }
 
 /// `POST requests.{fmt}`.
-async fn post_file(
+#[utoipa::path(post, path = "/open311/v2/{file}", tag = "open311", security(()),
+    params(("file" = String, Path, description = "`requests.json` or `requests.xml`")),
+    request_body(
+        content(
+            (crate::http::schemas::ServiceRequestPost = "application/x-www-form-urlencoded"),
+            (crate::http::schemas::ServiceRequestPost = "application/json"),
+        ),
+        description = "The report; `api_key` identifies the citizen app"
+    ),
+    responses(
+        (status = 201, description = "Journaled; its id", content((Vec<crate::http::schemas::ServiceRequestCreated> = "application/json"), (String = "text/xml"))),
+        (status = 400, description = "Invalid fields, all listed", body = [crate::http::schemas::Open311Error]),
+        (status = 403, description = "Missing or unknown api_key", body = [crate::http::schemas::Open311Error]),
+        (status = 404, description = "Unknown service_code", body = [crate::http::schemas::Open311Error]),
+        (status = 429, description = "Rate limit of the key or client address", body = [crate::http::schemas::Open311Error]),
+    ))]
+pub(crate) async fn post_file(
     State(state): State<ApiState>,
     Path(file): Path<String>,
     ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,

@@ -282,6 +282,12 @@ fn parse_date(value: &str) -> Option<i64> {
 }
 
 /// `GET requests/{id}.{fmt}`.
+#[utoipa::path(get, path = "/open311/v2/requests/{file}", tag = "open311", security(()),
+    params(("file" = String, Path, description = "`<service_request_id>.json` or `.xml`")),
+    responses(
+        (status = 200, description = "The report (a list of one)", content((Vec<crate::http::schemas::ServiceRequest> = "application/json"), (String = "text/xml"))),
+        (status = 404, description = "Unknown id", body = [crate::http::schemas::Open311Error]),
+    ))]
 pub(crate) async fn one(State(state): State<ApiState>, Path(file): Path<String>) -> Response {
     let Some((id, format)) = Format::split(&file) else {
         return Open311Error::one(StatusCode::NOT_FOUND, "use .json or .xml").render(Format::Json);

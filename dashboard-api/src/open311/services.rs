@@ -29,6 +29,12 @@ pub(crate) fn list(format: Format) -> Response {
 }
 
 /// A category's definition: its attributes; 404 for an unknown code.
+#[utoipa::path(get, path = "/open311/v2/services/{file}", tag = "open311", security(()),
+    params(("file" = String, Path, description = "`<service_code>.json` or `.xml`")),
+    responses(
+        (status = 200, description = "The category's attributes", content((crate::http::schemas::ServiceDefinition = "application/json"), (String = "text/xml"))),
+        (status = 404, description = "Unknown service_code", body = [crate::http::schemas::Open311Error]),
+    ))]
 pub(crate) async fn definition(Path(file): Path<String>) -> Response {
     let Some((code, format)) = Format::split(&file) else {
         return Open311Error::one(StatusCode::NOT_FOUND, "use .json or .xml").render(Format::Json);
