@@ -9,6 +9,8 @@ import { renderAlerts, renderReports } from "./wall.js";
 const MINUTE = 60000;
 // Threshold fields drawn as lines on the level chart, not as charts of their own.
 const NOT_CHARTED = new Set(["alert_cm", "danger_cm", "congested"]);
+// Charts in the order an operator looks for them; other fields follow alphabetically.
+const ORDER = ["pm25", "pm10", "level_cm", "speed", "intensity", "occupancy", "laeq", "lamax", "no2", "o3", "co", "so2", "temperature", "humidity"];
 const UNITS = { pm25: "µg/m³", pm10: "µg/m³", no2: "µg/m³", o3: "µg/m³", co: "µg/m³", so2: "µg/m³", temperature: "°C",
   humidity: "", speed: "km/h", intensity: "xe/ph", occupancy: "", level_cm: "cm", laeq: "dB(A)", lamax: "dB(A)" };
 
@@ -106,13 +108,25 @@ export class AreaView {
     $("#sources").replaceChildren(...rows);
   }
 
+  /** The lowest alert and danger levels among the area's gauges, drawn on the level chart. */
+  levelThresholds() {
+    const gauges = (this.data.sources || []).filter((s) => s.kind === "water_level");
+    const lowest = (key) => {
+      const values = gauges.map((g) => g.values && g.values[key]).filter((v) => typeof v === "number");
+      return values.length ? Math.min(...values) : null;
+    };
+    return [["alert", lowest("alert_cm")], ["danger", lowest("danger_cm")]].filter(([, v]) => v !== null);
+  }
+
   renderCharts() {
     const series = this.data.series || {};
     const fields = new Set([...Object.keys(series), ...this.history.keys()].filter((f) => !NOT_CHARTED.has(f)));
     const end = Date.now();
     const start = end - 60 * MINUTE;
     const container = $("#charts");
-    for (const field of [...fields].sort()) {
+    const rank = (f) => (ORDER.includes(f) ? ORDER.indexOf(f) : ORDER.length);
+    const thresholds = this.levelThresholds();
+    for (const field of [...fields].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b))) {
       // Live minutes win; history fills the minutes the live windows do not hold.
       const points = new Map((this.history.get(field) || []).map(([ts, v]) => [ts, v]));
       for (const [ts, v] of series[field] || []) points.set(ts, v);
@@ -125,31 +139,35 @@ export class AreaView {
         this.charts.set(field, chart);
         container.append(chart.node);
       }
-      drawChart(chart, field, list, start, end);
+      drawChart(chart, field, list, start, end, field === "level_cm" ? thresholds : []);
     }
   }
 }
 
-function drawChart(chart, field, points, start, end) {
+function drawChart(chart, field, points, start, end, thresholds) {
   const last = points.length ? points[points.length - 1][1] : null;
   const unit = UNITS[field] ?? "";
-  setText(chart.caption, `${field}${last === null ? "" : ` · ${round(last)} ${unit}`}`);
+  const named = t(`field_${field}`);
+  setText(chart.caption, `${named === `field_${field}` ? field : named}${last === null ? "" : ` · ${round(last)} ${unit}`}`);
   if (points.length === 0) {
     chart.svg.replaceChildren();
     return;
   }
-  const values = points.map((p) => p[1]);
+  const values = points.map((p) => p[1]).concat(thresholds.map(([, v]) => v));
   let lo = Math.min(...values);
   let hi = Math.max(...values);
   if (hi - lo < 1e-9) { lo -= 1; hi += 1; }
   const x = (ts) => ((ts - start) / (end - start)) * 300;
-  const y = (v) => 82 - ((v - lo) / (hi - lo)) * 72;
+  const y = (v) => 78 - ((v - lo) / (hi - lo)) * 66;
   const line = points.map(([ts, v]) => `${x(ts).toFixed(1)},${y(v).toFixed(1)}`).join(" ");
   chart.svg.replaceChildren(
+    ...thresholds.map(([kind, v]) => svg("line", { x1: 0, x2: 300, y1: y(v).toFixed(1), y2: y(v).toFixed(1), class: `limit ${kind}` })),
     svg("polyline", { points: line, class: "line" }),
     ...points.length === 1 ? [svg("circle", { cx: x(points[0][0]).toFixed(1), cy: y(points[0][1]).toFixed(1), r: 3, class: "dot" })] : [],
     svg("text", { x: 2, y: 10, class: "axis" }, round(hi)),
-    svg("text", { x: 2, y: 88, class: "axis" }, round(lo)));
+    svg("text", { x: 2, y: 76, class: "axis" }, round(lo)),
+    svg("text", { x: 2, y: 89, class: "axis" }, t("minus_60")),
+    svg("text", { x: 298, y: 89, class: "axis end" }, t("now")));
 }
 
 function round(v) {

@@ -115,6 +115,12 @@ const TEXTS = {
     role_admin: "quản trị",
     scope: (n) => `phạm vi: ${n} khu vực`,
     inner_city: "Nội thành (phóng to)",
+    minus_60: "−60 phút",
+    now: "bây giờ",
+    field_pm25: "Bụi PM2.5", field_pm10: "Bụi PM10", field_no2: "NO₂", field_o3: "O₃", field_co: "CO", field_so2: "SO₂",
+    field_temperature: "Nhiệt độ", field_humidity: "Độ ẩm", field_speed: "Tốc độ xe", field_intensity: "Lưu lượng xe",
+    field_occupancy: "Mật độ chiếm dụng", field_level_cm: "Mực nước", field_laeq: "Tiếng ồn LAeq", field_lamax: "Tiếng ồn LAmax",
+
   },
   en: {
     title: "Hanoi IOC · Operations Center",
@@ -230,6 +236,12 @@ const TEXTS = {
     role_admin: "admin",
     scope: (n) => `scope: ${n} areas`,
     inner_city: "Urban core (zoomed in)",
+    minus_60: "−60 min",
+    now: "now",
+    field_pm25: "PM2.5", field_pm10: "PM10", field_no2: "NO₂", field_o3: "O₃", field_co: "CO", field_so2: "SO₂",
+    field_temperature: "Temperature", field_humidity: "Humidity", field_speed: "Traffic speed", field_intensity: "Traffic flow",
+    field_occupancy: "Occupancy", field_level_cm: "Water level", field_laeq: "Noise LAeq", field_lamax: "Noise LAmax",
+
   },
 };
 

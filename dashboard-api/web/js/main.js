@@ -115,6 +115,13 @@ function setConnection(next) {
   setText($("#connection-text"), t(next));
 }
 
+function renderWho() {
+  if (!state.session) return;
+  const role = t(`role_${state.session.role}`);
+  const scope = state.session.areas ? ` · ${t("scope", state.session.areas.length)}` : "";
+  setText($("#who"), t("signed_in_as", state.session.sub, role) + scope);
+}
+
 function renderAge() {
   const node = $("#age");
   if (!state.lastFrameAt) return setText(node, t("age_none"));
@@ -205,8 +212,7 @@ async function start(token) {
   sessionStorage.setItem(TOKEN_KEY, token);
   $("#signin").hidden = true;
   $("#app").hidden = false;
-  const role = t(`role_${state.session.role}`);
-  setText($("#who"), t("signed_in_as", state.session.sub, role) + (state.session.areas ? ` · ${t("scope", state.session.areas.length)}` : ""));
+  renderWho();
   const geometry = await ctx.api("/api/areas").catch(() => null);
   if (!geometry) return;
   state.geometry = geometry.areas;
@@ -259,6 +265,8 @@ function wire() {
   });
   onLangChange(() => {
     setConnection(state.connection);
+    renderWho();
+    renderAge();
     if (state.geometry.length) {
       const inScope = visibleAreas();
       fillReportFilters(state.geometry.filter((a) => inScope === null || inScope.has(a.id)));

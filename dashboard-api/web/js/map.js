@@ -25,7 +25,7 @@ function congestionColor(value) {
 function floodColor(area) {
   if (area.gauges_danger > 0) return "#d7191c";
   if (area.gauges_alert > 0) return "#fdae61";
-  return area.water_level_max_cm >= 10 ? "#4f9bd9" : "#274b73";
+  return area.water_level_max_cm >= 20 ? "#4f9bd9" : "#274b73";
 }
 
 function reportsColor(area) {
@@ -55,7 +55,7 @@ const LAYERS = {
     value: (a) => a.water_level_max_cm,
     color: floodColor,
     text: (a) => `${Math.round(a.water_level_max_cm)} cm`,
-    legend: () => [["#274b73", `${t("flood_dry")} < 10 cm`], ["#4f9bd9", t("flood_rising")],
+    legend: () => [["#274b73", `${t("flood_dry")} < 20 cm`], ["#4f9bd9", `${t("flood_rising")} ≥ 20 cm`],
       ["#fdae61", t("flood_alert")], ["#d7191c", t("flood_danger")]],
   },
   reports: {
