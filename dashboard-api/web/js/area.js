@@ -100,7 +100,9 @@ export class AreaView {
     const d = this.data;
     if (!d) return;
     const now = Date.now();
-    const rows = (d.sources || []).filter((s) => s.kind !== "dossier").map((s) => el("tr", { class: s.stale ? "stale" : "", "data-source": s.id },
+    const over = (v) => (typeof v.level_cm === "number" && typeof v.danger_cm === "number" && v.level_cm > v.danger_cm ? " danger"
+      : typeof v.level_cm === "number" && typeof v.alert_cm === "number" && v.level_cm > v.alert_cm ? " alert" : "");
+    const rows = (d.sources || []).filter((s) => s.kind !== "dossier").map((s) => el("tr", { class: `${s.stale ? "stale" : ""}${over(s.values || {})}`, "data-source": s.id },
       el("td", {}, s.id),
       el("td", {}, t(`kind_${s.kind}`)),
       el("td", {}, Object.entries(s.values || {}).filter(([, v]) => typeof v === "number").map(([k, v]) => `${k} ${v}`).join(" · ")),

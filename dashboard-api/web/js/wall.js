@@ -96,6 +96,20 @@ export function renderAlerts(list, items, ctx) {
 
 /** Report rows `[data-report]`: overdue first, then by due time; description as text. */
 export function renderReports(list, items, ctx) {
+  // Not while an operator is typing an agency, choosing a status or pressing a button in a
+  // row: the list is redrawn once the focus has left it.
+  if (list.contains(document.activeElement) && /^(INPUT|SELECT|BUTTON)$/.test(document.activeElement.tagName)) {
+    if (!list.dataset.deferred) {
+      list.dataset.deferred = "1";
+      list.addEventListener("focusout", () => {
+        delete list.dataset.deferred;
+        setTimeout(() => renderReports(list, list.latest || [], ctx), 300);
+      }, { once: true });
+    }
+    list.latest = items;
+    return;
+  }
+  list.latest = items;
   const rows = [...items].sort((a, b) => Number(b.overdue) - Number(a.overdue)
     || String(a.expected_datetime).localeCompare(String(b.expected_datetime))).slice(0, MAX_REPORT_ROWS);
   if (rows.length === 0) {
