@@ -625,3 +625,64 @@ async fn a_scoped_operator_sees_no_other_area_numbers() {
     assert_eq!(browser.eval("document.querySelectorAll('[data-source]').length").await, json!(0));
     assert_eq!(browser.exceptions(), Vec::<String>::new());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sign_in_form_says_why_a_token_failed_and_takes_a_good_one() {
+    let engine = engine("page-signin", &[]).await;
+    let output = Command::new(ioc_tests::engine::binary())
+        .args(["token", "--role", "viewer", "--ttl", "1s", "--data-dir"])
+        .arg(&engine.data_dir)
+        .env_remove("IOC_JWT_SECRET")
+        .output()
+        .expect("ioc token");
+    assert!(output.status.success());
+    let expired = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+
+    let browser = Browser::launch("signin", 1366, 768).await;
+    browser
+        .navigate(&engine.url(&format!("/#access_token={expired}")))
+        .await;
+    let reason = "document.querySelector('[data-signin]').offsetParent !== null \
+                  && document.querySelector('#signin-message').dataset.reason";
+    assert_eq!(browser.wait_until(reason, WAIT).await, json!("signin_expired"));
+    assert_eq!(
+        browser.eval("document.querySelector('#signin-message').textContent").await,
+        json!("Phiên đăng nhập đã hết hạn. Hãy đăng nhập lại với mã mới.")
+    );
+    // The token left the address bar and the session.
+    assert_eq!(browser.eval("location.href.includes('access_token')").await, json!(false));
+    assert_eq!(browser.eval("sessionStorage.getItem('ioc_token')").await, Value::Null);
+
+    // A token with a broken signature.
+    let mut forged = engine.token.clone();
+    let last = forged.pop().expect("token");
+    forged.push(if last == 'A' { 'B' } else { 'A' });
+    let field = "[data-signin] [name=token]";
+    browser.type_into(field, &forged).await;
+    browser.click("[data-signin] [type=submit]").await;
+    browser
+        .wait_until(
+            "document.querySelector('#signin-message').dataset.reason === 'signin_invalid'",
+            WAIT,
+        )
+        .await;
+    assert_eq!(
+        browser.eval("document.querySelector('#signin-message').textContent").await,
+        json!("Mã truy cập không hợp lệ. Kiểm tra lại và dán mã mới.")
+    );
+
+    // The right one signs in.
+    browser
+        .eval("document.querySelector('[data-signin] [name=token]').value = ''")
+        .await;
+    browser.type_into(field, &engine.token).await;
+    browser.click("[data-signin] [type=submit]").await;
+    wait_live(&browser).await;
+    assert_eq!(shapes(&browser).await.len(), 30);
+    assert_eq!(
+        browser.eval("document.querySelector('[data-signin]').offsetParent").await,
+        Value::Null
+    );
+    assert_eq!(browser.exceptions(), Vec::<String>::new());
+}
