@@ -123,6 +123,7 @@ function renderWho() {
 }
 
 function renderAge() {
+  setText($("#clock"), new Date().toLocaleTimeString(lang() === "vi" ? "vi-VN" : "en-GB"));
   const node = $("#age");
   if (!state.lastFrameAt) return setText(node, t("age_none"));
   const seconds = Math.round((Date.now() - state.lastFrameAt) / 1000);

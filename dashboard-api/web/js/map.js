@@ -144,9 +144,10 @@ export class CityMap {
     if (inset) {
       const clip = `inset-clip-${Math.random().toString(36).slice(2)}`;
       root.append(svg("defs", {}, svg("clipPath", { id: clip }, svg("rect", inset.rect))));
+      this.insetCells = svg("g", { transform: inset.transform }, svg("path", { class: "outline", d: pathOf(outline) }));
+      this.insetLabels = svg("g", {});
       zoomed = svg("g", { class: "inset", "clip-path": `url(#${clip})` },
-        svg("rect", { ...inset.rect, class: "inset-bg" }),
-        svg("g", { transform: inset.transform }, svg("path", { class: "outline", d: pathOf(outline) })));
+        svg("rect", { ...inset.rect, class: "inset-bg" }), this.insetCells, this.insetLabels);
       root.append(zoomed, svg("rect", { ...inset.rect, class: "inset-frame" }),
         svg("text", { x: inset.rect.x + 8, y: inset.rect.y - 10, class: "inset-title", "data-i18n": "inner_city" }, t("inner_city")));
     }
@@ -164,33 +165,44 @@ export class CityMap {
         entry.texts.push(...placeLabel(labels, label, null, "v small", null));
       }
       if (zoomed) {
-        const copy = svg("path", { d: pathOf(shape), class: "cell", "data-inset-area": area.id, transform: inset.transform });
+        const copy = svg("path", { d: pathOf(shape), class: "cell", "data-inset-area": area.id });
         copy.addEventListener("click", () => onOpen(area.id));
-        zoomed.insertBefore(copy, null);
+        this.insetCells.append(copy);
         entry.copies.push(copy);
-        if (isSmall) entry.texts.push(...placeLabel(zoomed, inset.map(label), area.name, "v", "n"));
+        if (isSmall) entry.texts.push(...placeLabel(this.insetLabels, inset.map(label), area.name, "v", "n"));
       }
       this.shapes.set(area.id, entry);
-    }
-    if (zoomed) {
-      // Labels above the copied cells.
-      for (const text of [...zoomed.querySelectorAll("text")]) zoomed.append(text);
     }
   }
 
   /** Redraws colours and values from the overview's area lines (`byId`), the worst active
-   * alert severity per area (`worst`), and the scope (`visible` ids; all when null). */
-  update(byId, worst, visible) {
+   * alert severity per area (`severities`), and the scope (`visible` ids; all when null). */
+  update(byId, severities, visible) {
     const layer = LAYERS[this.layer];
+    // The three highest values of the layer get a white outline: they stand out even when
+    // their colours are close to their neighbours'.
+    const ranked = [...this.shapes.keys()]
+      .filter((id) => (visible === null || visible.has(id)) && byId.has(id))
+      .map((id) => [id, layer.value(byId.get(id))])
+      .filter(([, v]) => typeof v === "number" && v > 0)
+      .sort((a, b) => b[1] - a[1]);
+    const worst = new Set(ranked.slice(0, 3).map(([id]) => id));
+    // Drawn last, so that their neighbours do not cover their outline.
+    for (const id of worst) {
+      const shape = this.shapes.get(id);
+      if (shape.path.nextSibling) shape.path.parentNode.append(shape.path);
+      for (const copy of shape.copies) if (copy.nextSibling) copy.parentNode.append(copy);
+    }
     for (const [id, shape] of this.shapes) {
       const line = byId.get(id);
       const inScope = visible === null || visible.has(id);
       const raw = line && inScope ? layer.value(line) : null;
       const has = raw !== null && raw !== undefined;
-      const fill = !inScope ? OUT_OF_SCOPE : has ? layer.color(line, worst.get(id)) : NO_DATA;
+      const fill = !inScope ? OUT_OF_SCOPE : has ? layer.color(line, severities.get(id)) : NO_DATA;
       shape.path.setAttribute("data-value", has ? String(raw) : "");
       for (const node of [shape.path, ...shape.copies]) {
         node.setAttribute("fill", fill);
+        node.classList.toggle("worst", worst.has(id));
         node.classList.toggle("out", !inScope);
         node.classList.toggle("nodata", inScope && !has);
       }

@@ -88,9 +88,10 @@ export function renderAlerts(list, items, ctx) {
       el("div", { class: "head" },
         el("span", { class: `badge sev-${alert.severity}` }, t(`severity_${alert.severity}`)),
         el("span", { class: "area" }, ctx.areaName(alert.area)),
-        el("span", { class: "time" }, `${clock(new Date(alert.raised_at))} · ${t(`state_${alert.state}`)}`)),
+        el("span", { class: "time" }, `${clock(new Date(alert.raised_at))} · ${t(`state_${alert.state}`)}`),
+        actions),
       el("div", { class: "msg" }, alert.message || alert.rule),
-      who, actions);
+      who);
   }));
 }
 
