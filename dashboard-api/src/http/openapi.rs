@@ -91,6 +91,14 @@ fn operator_paths() -> Value {
             "requestBody": {"content": {"application/json": {"schema": {"type": "object", "required": ["rating"], "properties": {"rating": {"type": "integer", "minimum": 1, "maximum": 5}}}}}},
             "responses": {"200": answer("The changed report"), "409": answer("Not resolved, or already rated")}
         }},
+        "/api/session": {"get": {
+            "summary": "The token's holder, role, area scope and expiry (what the operations page offers)",
+            "responses": {"200": answer("sub, role, areas, expires_at"), "401": answer("No, bad or expired token")}
+        }},
+        "/api/areas": {"get": {
+            "summary": "Every area's id, name, centroid and polygon, for drawing the map (no figures)",
+            "responses": {"200": answer("The areas"), "401": answer("No or bad token")}
+        }},
     })
 }
 
