@@ -58,10 +58,8 @@ pub struct Browser {
 impl Browser {
     /// Starts Chromium with a fresh profile and a `width`×`height` window.
     pub async fn launch(name: &str, width: u32, height: u32) -> Browser {
-        let profile = std::env::temp_dir().join(format!(
-            "ioc-chromium-{name}-{}",
-            crate::unique_root("cdp")
-        ));
+        let profile =
+            std::env::temp_dir().join(format!("ioc-chromium-{name}-{}", crate::unique_root("cdp")));
         std::fs::create_dir_all(&profile).expect("profile dir");
         let mut child = Command::new(chromium())
             .args([
@@ -90,7 +88,10 @@ impl Browser {
         let (found, listening) = std::sync::mpsc::channel();
         // Chromium prints the DevTools address on stderr; the rest is drained so it never blocks.
         std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
                 if let Some(url) = line.strip_prefix("DevTools listening on ") {
                     let _ = found.send(url.trim().to_string());
                 }
@@ -186,8 +187,11 @@ impl Browser {
     /// Loads `url` and waits for the document to finish loading.
     pub async fn navigate(&self, url: &str) {
         self.call("Page.navigate", json!({"url": url})).await;
-        self.wait_until("document.readyState === 'complete'", Duration::from_secs(30))
-            .await;
+        self.wait_until(
+            "document.readyState === 'complete'",
+            Duration::from_secs(30),
+        )
+        .await;
     }
 
     /// Evaluates a JavaScript expression (promises awaited) and returns its value as JSON;

@@ -212,7 +212,10 @@ async fn demo_takes_a_free_port_and_its_printed_url_signs_in() {
     ] {
         let tx = lines_tx.clone();
         std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stream).lines().map_while(Result::ok) {
+            for line in std::io::BufReader::new(stream)
+                .lines()
+                .map_while(Result::ok)
+            {
                 let _ = tx.send(line);
             }
         });
@@ -227,7 +230,10 @@ async fn demo_takes_a_free_port_and_its_printed_url_signs_in() {
             break url.trim().to_string();
         }
     };
-    assert!(said_taken, "the demo did not say that port {taken_port} was taken");
+    assert!(
+        said_taken,
+        "the demo did not say that port {taken_port} was taken"
+    );
     assert!(
         !url.contains(&format!(":{taken_port}/")),
         "the demo kept the taken port: {url}"
@@ -256,7 +262,11 @@ async fn demo_takes_a_free_port_and_its_printed_url_signs_in() {
         .json()
         .await
         .expect("JSON");
-    let mut ids: Vec<String> = shapes(&browser).await.into_iter().map(|(id, _)| id).collect();
+    let mut ids: Vec<String> = shapes(&browser)
+        .await
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
     let mut want: Vec<String> = overview["areas"]
         .as_array()
         .expect("areas")
@@ -282,7 +292,9 @@ async fn demo_takes_a_free_port_and_its_printed_url_signs_in() {
     let dir = artifacts_dir();
     browser.screenshot(&dir.join("wall-1920x1080.png")).await;
     browser.click("[data-layer=\"flood\"]").await;
-    browser.screenshot(&dir.join("wall-flood-1920x1080.png")).await;
+    browser
+        .screenshot(&dir.join("wall-flood-1920x1080.png"))
+        .await;
     browser.click("[data-layer=\"aqi\"]").await;
     browser.click("[data-map] [data-area=\"thanh-tri\"]").await;
     browser
@@ -296,7 +308,10 @@ async fn demo_takes_a_free_port_and_its_printed_url_signs_in() {
     browser.set_viewport(1366, 768).await;
     browser.click("[data-back]").await;
     browser
-        .wait_until("document.querySelectorAll('[data-report]').length >= 3", WAIT)
+        .wait_until(
+            "document.querySelectorAll('[data-report]').length >= 3",
+            WAIT,
+        )
         .await;
     browser.screenshot(&dir.join("laptop-1366x768.png")).await;
     eprintln!("screenshots in {}", dir.display());
@@ -311,7 +326,13 @@ async fn demo_takes_a_free_port_and_its_printed_url_signs_in() {
 async fn an_areas_file_gets_one_shape_per_area_and_the_tiles_equal_the_overview() {
     // Three areas with polygons (squares west to east) and two with centroids only.
     let square = |lon: f64, lat: f64| {
-        json!([[lon - 0.01, lat - 0.01], [lon + 0.01, lat - 0.01], [lon + 0.01, lat + 0.01], [lon - 0.01, lat + 0.01], [lon - 0.01, lat - 0.01]])
+        json!([
+            [lon - 0.01, lat - 0.01],
+            [lon + 0.01, lat - 0.01],
+            [lon + 0.01, lat + 0.01],
+            [lon - 0.01, lat + 0.01],
+            [lon - 0.01, lat - 0.01]
+        ])
     };
     let features = json!({"type": "FeatureCollection", "features": [
         {"type": "Feature", "properties": {"id": "phuong-a", "name": "Phường A"}, "geometry": {"type": "Polygon", "coordinates": [square(105.80, 21.00)]}},
@@ -322,10 +343,38 @@ async fn an_areas_file_gets_one_shape_per_area_and_the_tiles_equal_the_overview(
     ]});
     let file = std::env::temp_dir().join(format!("ioc-page-areas-{}.geojson", std::process::id()));
     std::fs::write(&file, features.to_string()).expect("areas file");
-    let engine = engine("page-areas", &["--areas".into(), file.display().to_string()]).await;
-    publish(&engine, "phuong-a", "air_quality", "aq-a", json!({"pm25": 20.0}), 10).await;
-    publish(&engine, "phuong-c", "air_quality", "aq-c", json!({"pm25": 30.0}), 10).await;
-    publish(&engine, "xa-d", "traffic", "tf-d", json!({"speed": 20.0, "intensity": 12.0}), 10).await;
+    let engine = engine(
+        "page-areas",
+        &["--areas".into(), file.display().to_string()],
+    )
+    .await;
+    publish(
+        &engine,
+        "phuong-a",
+        "air_quality",
+        "aq-a",
+        json!({"pm25": 20.0}),
+        10,
+    )
+    .await;
+    publish(
+        &engine,
+        "phuong-c",
+        "air_quality",
+        "aq-c",
+        json!({"pm25": 30.0}),
+        10,
+    )
+    .await;
+    publish(
+        &engine,
+        "xa-d",
+        "traffic",
+        "tf-d",
+        json!({"speed": 20.0, "intensity": 12.0}),
+        10,
+    )
+    .await;
     let id = report(&engine, "environment", "21.0", "105.84", "Rác thải ùn ứ").await;
     let _ = report(&engine, "traffic", "21.10", "105.80", "Đèn tín hiệu hỏng").await;
     // 30 readings and two reports.
@@ -335,12 +384,17 @@ async fn an_areas_file_gets_one_shape_per_area_and_the_tiles_equal_the_overview(
     // it, so the on-time and satisfaction tiles have values.
     let row = format!("[data-report=\"{id}\"]");
     browser
-        .wait_until(&format!("document.querySelector('{row} input.agency') !== null"), WAIT)
+        .wait_until(
+            &format!("document.querySelector('{row} input.agency') !== null"),
+            WAIT,
+        )
         .await;
     browser
         .type_into(&format!("{row} input.agency"), "Công ty Môi trường Đô thị")
         .await;
-    browser.click(&format!("{row} [data-action=\"assign\"]")).await;
+    browser
+        .click(&format!("{row} [data-action=\"assign\"]"))
+        .await;
     let assigned = loop {
         let detail = engine.get_json(&format!("/api/reports/{id}")).await;
         if detail["status"] == "assigned" {
@@ -348,8 +402,15 @@ async fn an_areas_file_gets_one_shape_per_area_and_the_tiles_equal_the_overview(
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    assert_eq!(assigned["agency"], json!("Công ty Môi trường Đô thị"), "{assigned}");
-    for (action, body) in [("status", json!({"status": "resolved"})), ("rate", json!({"rating": 4}))] {
+    assert_eq!(
+        assigned["agency"],
+        json!("Công ty Môi trường Đô thị"),
+        "{assigned}"
+    );
+    for (action, body) in [
+        ("status", json!({"status": "resolved"})),
+        ("rate", json!({"rating": 4})),
+    ] {
         let status = reqwest::Client::new()
             .post(engine.url(&format!("/api/reports/{id}/{action}")))
             .bearer_auth(&engine.token)
@@ -375,8 +436,14 @@ async fn an_areas_file_gets_one_shape_per_area_and_the_tiles_equal_the_overview(
         .await;
     let x = |id: &str| boxes[id][0].as_f64().expect("x");
     let y = |id: &str| boxes[id][1].as_f64().expect("y");
-    assert!(x("phuong-a") < x("phuong-b") && x("phuong-b") < x("phuong-c"), "{boxes}");
-    assert!(y("phuong-c") < y("phuong-b") && y("xa-d") < y("phuong-a") && y("xa-e") > y("phuong-b"), "{boxes}");
+    assert!(
+        x("phuong-a") < x("phuong-b") && x("phuong-b") < x("phuong-c"),
+        "{boxes}"
+    );
+    assert!(
+        y("phuong-c") < y("phuong-b") && y("xa-d") < y("phuong-a") && y("xa-e") > y("phuong-b"),
+        "{boxes}"
+    );
     // The AQI layer's values are the overview's, empty where there is no air sensor.
     let area = |id: &str| {
         overview["areas"]
@@ -392,24 +459,40 @@ async fn an_areas_file_gets_one_shape_per_area_and_the_tiles_equal_the_overview(
         )
         .await;
     for (id, value) in shapes(&browser).await {
-        assert!(same_value(&value, &area(&id)["aqi"]), "AQI of {id}: {value}");
+        assert!(
+            same_value(&value, &area(&id)["aqi"]),
+            "AQI of {id}: {value}"
+        );
     }
     assert!(!area("phuong-a")["aqi"].is_null() && area("xa-d")["aqi"].is_null());
     browser.click("[data-layer=\"congestion\"]").await;
     let xa_d = area("xa-d")["congestion"].clone();
     assert!(xa_d.is_number(), "congestion of xa-d: {xa_d}");
     browser
-        .wait_until("document.querySelector('[data-area=\"xa-d\"]').getAttribute('data-value') !== ''", WAIT)
+        .wait_until(
+            "document.querySelector('[data-area=\"xa-d\"]').getAttribute('data-value') !== ''",
+            WAIT,
+        )
         .await;
     for (id, value) in shapes(&browser).await {
-        assert!(same_value(&value, &area(&id)["congestion"]), "congestion of {id}: {value}");
+        assert!(
+            same_value(&value, &area(&id)["congestion"]),
+            "congestion of {id}: {value}"
+        );
     }
     browser.click("[data-layer=\"reports\"]").await;
     browser
-        .wait_until("document.querySelector('[data-area=\"xa-d\"]').getAttribute('data-value') === '1'", WAIT)
+        .wait_until(
+            "document.querySelector('[data-area=\"xa-d\"]').getAttribute('data-value') === '1'",
+            WAIT,
+        )
         .await;
     assert_eq!(
-        shapes(&browser).await.into_iter().filter(|(_, v)| v == "1").count(),
+        shapes(&browser)
+            .await
+            .into_iter()
+            .filter(|(_, v)| v == "1")
+            .count(),
         1,
         "one area with an open report"
     );
@@ -422,11 +505,23 @@ async fn an_areas_file_gets_one_shape_per_area_and_the_tiles_equal_the_overview(
     // More updates change texts, not the number of elements.
     let elements = element_count(&browser).await;
     for round in 0..5u32 {
-        publish(&engine, "phuong-a", "air_quality", "aq-a", json!({"pm25": 21.0 + f64::from(round)}), 4).await;
+        publish(
+            &engine,
+            "phuong-a",
+            "air_quality",
+            "aq-a",
+            json!({"pm25": 21.0 + f64::from(round)}),
+            4,
+        )
+        .await;
         wait_events(&engine, 35 + 4 * (u64::from(round) + 1)).await;
         tiles_equal_overview(&engine, &browser).await;
     }
-    assert_eq!(element_count(&browser).await, elements, "the page grew with updates");
+    assert_eq!(
+        element_count(&browser).await,
+        elements,
+        "the page grew with updates"
+    );
     assert_eq!(browser.exceptions(), Vec::<String>::new());
     let _ = std::fs::remove_file(&file);
 }
@@ -441,21 +536,28 @@ async fn a_report_written_as_markup_shows_as_text() {
     let scripts_before = browser.eval("document.scripts.length").await;
     let row = format!("[data-report=\"{id}\"]");
     let text = browser
-        .wait_until(&format!("document.querySelector('{row} .desc')?.textContent"), WAIT)
+        .wait_until(
+            &format!("document.querySelector('{row} .desc')?.textContent"),
+            WAIT,
+        )
         .await;
     assert_eq!(text, json!(XSS));
     assert_eq!(browser.eval(&format!("document.querySelector('{row}').querySelectorAll('*').length - document.querySelector('{row}').querySelectorAll('div, span, button, input, select, option').length")).await, json!(0), "an element other than the row's own was injected");
     // The same in the area view.
-    browser
-        .eval("location.hash = '#/area/hoan-kiem'")
-        .await;
+    browser.eval("location.hash = '#/area/hoan-kiem'").await;
     let text = browser
-        .wait_until(&format!("document.querySelector('#area {row} .desc')?.textContent"), WAIT)
+        .wait_until(
+            &format!("document.querySelector('#area {row} .desc')?.textContent"),
+            WAIT,
+        )
         .await;
     assert_eq!(text, json!(XSS));
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(browser.eval("document.images.length").await, images_before);
-    assert_eq!(browser.eval("document.scripts.length").await, scripts_before);
+    assert_eq!(
+        browser.eval("document.scripts.length").await,
+        scripts_before
+    );
     assert_eq!(browser.dialogs(), Vec::<Value>::new(), "a dialog opened");
     assert_eq!(browser.exceptions(), Vec::<String>::new());
 }
@@ -463,28 +565,61 @@ async fn a_report_written_as_markup_shows_as_text() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledging_by_click_changes_the_alert_and_a_viewer_sees_no_buttons() {
     let engine = engine("page-ack", &[]).await;
-    publish(&engine, "hoan-kiem", "air_quality", "aq-hk", json!({"pm25": 55.7}), 5).await;
+    publish(
+        &engine,
+        "hoan-kiem",
+        "air_quality",
+        "aq-hk",
+        json!({"pm25": 55.7}),
+        5,
+    )
+    .await;
     let alerts = loop {
         let alerts = engine.get_json("/api/alerts").await;
-        if alerts["items"].as_array().is_some_and(|items| !items.is_empty()) {
+        if alerts["items"]
+            .as_array()
+            .is_some_and(|items| !items.is_empty())
+        {
             break alerts;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    let alert_id = alerts["items"][0]["id"].as_str().expect("alert id").to_string();
+    let alert_id = alerts["items"][0]["id"]
+        .as_str()
+        .expect("alert id")
+        .to_string();
     assert_eq!(alerts["items"][0]["state"], json!("active"));
     let row = format!("[data-alert=\"{alert_id}\"]");
 
     let viewer_token = mint_scoped(&engine.data_dir, "viewer", &[]);
     let viewer = signed_in(&engine, &viewer_token, "viewer", 1366, 768).await;
-    viewer.wait_until(&format!("document.querySelector('{row}') !== null"), WAIT).await;
-    assert_eq!(viewer.eval("document.querySelectorAll('[data-action]').length").await, json!(0));
+    viewer
+        .wait_until(&format!("document.querySelector('{row}') !== null"), WAIT)
+        .await;
+    assert_eq!(
+        viewer
+            .eval("document.querySelectorAll('[data-action]').length")
+            .await,
+        json!(0)
+    );
     drop(viewer);
 
     let operator_token = mint_scoped(&engine.data_dir, "operator", &[]);
     let browser = signed_in(&engine, &operator_token, "operator", 1920, 1080).await;
-    browser.wait_until(&format!("document.querySelector('{row} [data-action=\"ack\"]') !== null"), WAIT).await;
-    assert_eq!(browser.eval(&format!("document.querySelectorAll('{row} [data-action=\"resolve\"]').length")).await, json!(1));
+    browser
+        .wait_until(
+            &format!("document.querySelector('{row} [data-action=\"ack\"]') !== null"),
+            WAIT,
+        )
+        .await;
+    assert_eq!(
+        browser
+            .eval(&format!(
+                "document.querySelectorAll('{row} [data-action=\"resolve\"]').length"
+            ))
+            .await,
+        json!(1)
+    );
     browser.click(&format!("{row} [data-action=\"ack\"]")).await;
     let session: Value = reqwest::Client::new()
         .get(engine.url("/api/session"))
@@ -505,12 +640,30 @@ async fn acknowledging_by_click_changes_the_alert_and_a_viewer_sees_no_buttons()
     assert_eq!(acked["acked_by"], session["sub"]);
     // The row shows who took it, and only the close button is left.
     browser
-        .wait_until(&format!("document.querySelector('{row}')?.classList.contains('acknowledged')"), WAIT)
+        .wait_until(
+            &format!("document.querySelector('{row}')?.classList.contains('acknowledged')"),
+            WAIT,
+        )
         .await;
-    let who = browser.eval(&format!("document.querySelector('{row} .who').textContent")).await;
-    assert!(who.as_str().is_some_and(|w| w.contains(session["sub"].as_str().expect("sub"))), "{who}");
-    assert_eq!(browser.eval(&format!("document.querySelectorAll('{row} [data-action=\"ack\"]').length")).await, json!(0));
-    browser.click(&format!("{row} [data-action=\"resolve\"]")).await;
+    let who = browser
+        .eval(&format!("document.querySelector('{row} .who').textContent"))
+        .await;
+    assert!(
+        who.as_str()
+            .is_some_and(|w| w.contains(session["sub"].as_str().expect("sub"))),
+        "{who}"
+    );
+    assert_eq!(
+        browser
+            .eval(&format!(
+                "document.querySelectorAll('{row} [data-action=\"ack\"]').length"
+            ))
+            .await,
+        json!(0)
+    );
+    browser
+        .click(&format!("{row} [data-action=\"resolve\"]"))
+        .await;
     loop {
         let alert = engine.get_json(&format!("/api/alerts/{alert_id}")).await;
         if alert["state"] == "resolved" {
@@ -519,14 +672,24 @@ async fn acknowledging_by_click_changes_the_alert_and_a_viewer_sees_no_buttons()
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    browser.wait_until(&format!("document.querySelector('{row}') === null"), WAIT).await;
+    browser
+        .wait_until(&format!("document.querySelector('{row}') === null"), WAIT)
+        .await;
     assert_eq!(browser.exceptions(), Vec::<String>::new());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_page_shows_a_stopped_engine_and_is_current_after_its_restart() {
     let mut engine = engine("page-restart", &[]).await;
-    publish(&engine, "ba-dinh", "noise", "ns-bd", json!({"laeq": 61.0}), 6).await;
+    publish(
+        &engine,
+        "ba-dinh",
+        "noise",
+        "ns-bd",
+        json!({"laeq": 61.0}),
+        6,
+    )
+    .await;
     wait_events(&engine, 6).await;
     let browser = signed_in(&engine, &engine.token, "restart", 1920, 1080).await;
     tiles_equal_overview(&engine, &browser).await;
@@ -540,10 +703,21 @@ async fn the_page_shows_a_stopped_engine_and_is_current_after_its_restart() {
         .await;
     assert!(state == "reconnecting" || state == "offline", "{state}");
     engine.restart().await;
-    publish(&engine, "ba-dinh", "noise", "ns-bd", json!({"laeq": 64.0}), 3).await;
+    publish(
+        &engine,
+        "ba-dinh",
+        "noise",
+        "ns-bd",
+        json!({"laeq": 64.0}),
+        3,
+    )
+    .await;
     wait_events(&engine, 9).await;
     browser
-        .wait_until("document.querySelector('[data-connection=\"live\"]') !== null", WAIT)
+        .wait_until(
+            "document.querySelector('[data-connection=\"live\"]') !== null",
+            WAIT,
+        )
         .await;
     let shown = tiles_equal_overview(&engine, &browser).await;
     assert_eq!(shown["events_total"], json!("9"));
@@ -553,9 +727,33 @@ async fn the_page_shows_a_stopped_engine_and_is_current_after_its_restart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_scoped_operator_sees_no_other_area_numbers() {
     let engine = engine("page-scope", &[]).await;
-    publish(&engine, "hoan-kiem", "air_quality", "aq-hk", json!({"pm25": 55.7}), 4).await;
-    publish(&engine, "tay-ho", "air_quality", "aq-th", json!({"pm25": 173.3}), 5).await;
-    publish(&engine, "tay-ho", "traffic", "tf-th", json!({"speed": 12.3, "intensity": 41.7}), 6).await;
+    publish(
+        &engine,
+        "hoan-kiem",
+        "air_quality",
+        "aq-hk",
+        json!({"pm25": 55.7}),
+        4,
+    )
+    .await;
+    publish(
+        &engine,
+        "tay-ho",
+        "air_quality",
+        "aq-th",
+        json!({"pm25": 173.3}),
+        5,
+    )
+    .await;
+    publish(
+        &engine,
+        "tay-ho",
+        "traffic",
+        "tf-th",
+        json!({"speed": 12.3, "intensity": 41.7}),
+        6,
+    )
+    .await;
     let city = wait_events(&engine, 15).await;
     let tay_ho = city["areas"]
         .as_array()
@@ -565,7 +763,10 @@ async fn a_scoped_operator_sees_no_other_area_numbers() {
     let tay_ho_aqi = tay_ho["aqi"].to_string();
     let alerts = loop {
         let alerts = engine.get_json("/api/alerts").await;
-        if alerts["items"].as_array().is_some_and(|items| items.len() == 2) {
+        if alerts["items"]
+            .as_array()
+            .is_some_and(|items| items.len() == 2)
+        {
             break alerts;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -580,7 +781,10 @@ async fn a_scoped_operator_sees_no_other_area_numbers() {
     let token = mint_scoped(&engine.data_dir, "operator", &["hoan-kiem"]);
     let browser = signed_in(&engine, &token, "scope", 1920, 1080).await;
     browser
-        .wait_until("document.querySelector('[data-area=\"hoan-kiem\"]').getAttribute('data-value') !== ''", WAIT)
+        .wait_until(
+            "document.querySelector('[data-area=\"hoan-kiem\"]').getAttribute('data-value') !== ''",
+            WAIT,
+        )
         .await;
     let drawn = shapes(&browser).await;
     assert_eq!(drawn.len(), 30, "every area is drawn");
@@ -589,13 +793,27 @@ async fn a_scoped_operator_sees_no_other_area_numbers() {
             assert_eq!(value, "", "{id} has a value for a hoan-kiem operator");
         }
     }
-    assert_eq!(browser.eval("document.querySelectorAll('[data-map] [data-area].out').length").await, json!(29));
+    assert_eq!(
+        browser
+            .eval("document.querySelectorAll('[data-map] [data-area].out').length")
+            .await,
+        json!(29)
+    );
     // Tiles are the scope's: 4 events, 1 alert.
     let shown = tiles(&browser).await;
     assert_eq!(shown["events_total"], json!("4"), "{shown}");
-    browser.wait_until("document.querySelector('[data-kpi=\"alerts_active\"]').textContent === '1'", WAIT).await;
+    browser
+        .wait_until(
+            "document.querySelector('[data-kpi=\"alerts_active\"]').textContent === '1'",
+            WAIT,
+        )
+        .await;
     assert_eq!(
-        browser.eval(&format!("document.querySelector('[data-alert=\"{other_alert}\"]')")).await,
+        browser
+            .eval(&format!(
+                "document.querySelector('[data-alert=\"{other_alert}\"]')"
+            ))
+            .await,
         Value::Null
     );
     // None of Tây Hồ's figures anywhere in the text or the attributes, on any layer.
@@ -615,14 +833,25 @@ async fn a_scoped_operator_sees_no_other_area_numbers() {
                 .any(|word| word == figure);
             assert!(!shown, "{layer}: Tây Hồ's {figure} is on the page");
         }
-        assert!(page.contains("Tây Hồ: ngoài phạm vi"), "{layer}: Tây Hồ not marked as outside the scope");
+        assert!(
+            page.contains("Tây Hồ: ngoài phạm vi"),
+            "{layer}: Tây Hồ not marked as outside the scope"
+        );
     }
     // Its area view is refused, with a message and no figures.
     browser.eval("location.hash = '#/area/tay-ho'").await;
     browser
-        .wait_until("document.querySelector('#area-error')?.textContent !== ''", WAIT)
+        .wait_until(
+            "document.querySelector('#area-error')?.textContent !== ''",
+            WAIT,
+        )
         .await;
-    assert_eq!(browser.eval("document.querySelectorAll('[data-source]').length").await, json!(0));
+    assert_eq!(
+        browser
+            .eval("document.querySelectorAll('[data-source]').length")
+            .await,
+        json!(0)
+    );
     assert_eq!(browser.exceptions(), Vec::<String>::new());
 }
 
@@ -645,14 +874,25 @@ async fn the_sign_in_form_says_why_a_token_failed_and_takes_a_good_one() {
         .await;
     let reason = "document.querySelector('[data-signin]').offsetParent !== null \
                   && document.querySelector('#signin-message').dataset.reason";
-    assert_eq!(browser.wait_until(reason, WAIT).await, json!("signin_expired"));
     assert_eq!(
-        browser.eval("document.querySelector('#signin-message').textContent").await,
+        browser.wait_until(reason, WAIT).await,
+        json!("signin_expired")
+    );
+    assert_eq!(
+        browser
+            .eval("document.querySelector('#signin-message').textContent")
+            .await,
         json!("Phiên đăng nhập đã hết hạn. Hãy đăng nhập lại với mã mới.")
     );
     // The token left the address bar and the session.
-    assert_eq!(browser.eval("location.href.includes('access_token')").await, json!(false));
-    assert_eq!(browser.eval("sessionStorage.getItem('ioc_token')").await, Value::Null);
+    assert_eq!(
+        browser.eval("location.href.includes('access_token')").await,
+        json!(false)
+    );
+    assert_eq!(
+        browser.eval("sessionStorage.getItem('ioc_token')").await,
+        Value::Null
+    );
 
     // A token with a broken signature.
     let mut forged = engine.token.clone();
@@ -668,7 +908,9 @@ async fn the_sign_in_form_says_why_a_token_failed_and_takes_a_good_one() {
         )
         .await;
     assert_eq!(
-        browser.eval("document.querySelector('#signin-message').textContent").await,
+        browser
+            .eval("document.querySelector('#signin-message').textContent")
+            .await,
         json!("Mã truy cập không hợp lệ. Kiểm tra lại và dán mã mới.")
     );
 
@@ -681,7 +923,9 @@ async fn the_sign_in_form_says_why_a_token_failed_and_takes_a_good_one() {
     wait_live(&browser).await;
     assert_eq!(shapes(&browser).await.len(), 30);
     assert_eq!(
-        browser.eval("document.querySelector('[data-signin]').offsetParent").await,
+        browser
+            .eval("document.querySelector('[data-signin]').offsetParent")
+            .await,
         Value::Null
     );
     assert_eq!(browser.exceptions(), Vec::<String>::new());
