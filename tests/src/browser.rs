@@ -184,14 +184,15 @@ impl Browser {
         .await;
     }
 
-    /// Loads `url` and waits for the document to finish loading.
+    /// Loads `url` and waits for the new document's load event.
     pub async fn navigate(&self, url: &str) {
+        let loads_before = self.events("Page.loadEventFired").len();
         self.call("Page.navigate", json!({"url": url})).await;
-        self.wait_until(
-            "document.readyState === 'complete'",
-            Duration::from_secs(30),
-        )
-        .await;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.events("Page.loadEventFired").len() == loads_before {
+            assert!(Instant::now() < deadline, "{url} did not load within 30 s");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// Evaluates a JavaScript expression (promises awaited) and returns its value as JSON;

@@ -179,6 +179,16 @@ fn same_value(text: &str, value: &Value) -> bool {
     }
 }
 
+/// A child process killed when the test ends, passed or not.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Number of elements on the page.
 async fn element_count(browser: &Browser) -> u64 {
     browser
@@ -194,21 +204,23 @@ async fn demo_takes_a_free_port_and_its_printed_url_signs_in() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let taken_port = taken.local_addr().expect("addr").port();
     let data_dir = std::env::temp_dir().join(ioc_tests::unique_root("demo-page"));
-    let mut demo = Command::new(ioc_tests::engine::binary())
-        .args(["demo", "--rate", "60", "--listen"])
-        .arg(format!("127.0.0.1:{taken_port}"))
-        .arg("--data-dir")
-        .arg(&data_dir)
-        .env("IOC_LOG", "warn")
-        .env_remove("IOC_JWT_SECRET")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start ioc demo");
+    let mut demo = KillOnDrop(
+        Command::new(ioc_tests::engine::binary())
+            .args(["demo", "--rate", "60", "--listen"])
+            .arg(format!("127.0.0.1:{taken_port}"))
+            .arg("--data-dir")
+            .arg(&data_dir)
+            .env("IOC_LOG", "warn")
+            .env_remove("IOC_JWT_SECRET")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start ioc demo"),
+    );
     let (lines_tx, lines) = std::sync::mpsc::channel::<String>();
     for stream in [
-        Box::new(demo.stdout.take().expect("stdout")) as Box<dyn std::io::Read + Send>,
-        Box::new(demo.stderr.take().expect("stderr")) as Box<dyn std::io::Read + Send>,
+        Box::new(demo.0.stdout.take().expect("stdout")) as Box<dyn std::io::Read + Send>,
+        Box::new(demo.0.stderr.take().expect("stderr")) as Box<dyn std::io::Read + Send>,
     ] {
         let tx = lines_tx.clone();
         std::thread::spawn(move || {
@@ -316,8 +328,7 @@ async fn demo_takes_a_free_port_and_its_printed_url_signs_in() {
     browser.screenshot(&dir.join("laptop-1366x768.png")).await;
     eprintln!("screenshots in {}", dir.display());
     assert_eq!(browser.exceptions(), Vec::<String>::new());
-    let _ = demo.kill();
-    let _ = demo.wait();
+    drop(demo);
     drop(taken);
     let _ = std::fs::remove_dir_all(&data_dir);
 }
