@@ -941,3 +941,74 @@ async fn the_sign_in_form_says_why_a_token_failed_and_takes_a_good_one() {
     );
     assert_eq!(browser.exceptions(), Vec::<String>::new());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_map_feed_and_tiles_show_what_was_published() {
+    let engine = engine("page-live", &[]).await;
+    publish(
+        &engine,
+        "hoan-kiem",
+        "air_quality",
+        "aq-hk",
+        json!({"pm25": 55.7, "pm10": 20.0}),
+        37,
+    )
+    .await;
+    wait_events(&engine, 37).await;
+    // One citizen report, in Tây Hồ.
+    let _ = report(&engine, "environment", "21.070", "105.818", "Rác thải ùn ứ").await;
+    wait_events(&engine, 38).await;
+
+    let browser = signed_in(&engine, &engine.token, "live", 1920, 1080).await;
+    // Hoàn Kiếm on the AQI layer: 110 for PM2.5 55.7 (the sub-index of Decision 1459).
+    browser
+        .wait_until(
+            "document.querySelector('[data-map] [data-area=\"hoan-kiem\"]').getAttribute('data-value') === '110'",
+            WAIT,
+        )
+        .await;
+    assert_eq!(shapes(&browser).await.len(), 30, "30 areas");
+    // The rule's alert in the feed with its Vietnamese message.
+    let message = browser
+        .wait_until(
+            "[...document.querySelectorAll('[data-alert] .msg')].map(e => e.textContent).join('|')",
+            WAIT,
+        )
+        .await;
+    assert_eq!(
+        message,
+        json!("Nồng độ bụi PM2.5 tại aq-hk (Hoàn Kiếm) là 55.7, vượt ngưỡng 50")
+    );
+    // The report on the reports layer: Tây Hồ alone has one open.
+    browser.click("[data-layer=\"reports\"]").await;
+    let open: Vec<(String, String)> = shapes(&browser)
+        .await
+        .into_iter()
+        .filter(|(_, value)| value != "0")
+        .collect();
+    assert_eq!(open, vec![("tay-ho".to_string(), "1".to_string())]);
+    let shown = tiles_equal_overview(&engine, &browser).await;
+    assert_eq!(shown["events_total"], json!("38"));
+    assert_eq!(shown["alerts_active"], json!("1"));
+    assert_eq!(shown["reports_open"], json!("1"));
+    assert_eq!(shown["reports_overdue"], json!("0"));
+    // English on request, remembered across a reload.
+    browser.click("[data-lang=\"en\"]").await;
+    assert_eq!(
+        browser.eval("document.documentElement.lang").await,
+        json!("en")
+    );
+    browser.navigate(&engine.url("/")).await;
+    wait_live(&browser).await;
+    assert_eq!(
+        browser.eval("document.documentElement.lang").await,
+        json!("en")
+    );
+    assert_eq!(
+        browser
+            .eval("document.querySelector('[data-connection]').textContent.trim()")
+            .await,
+        json!("Live")
+    );
+    assert_eq!(browser.exceptions(), Vec::<String>::new());
+}
