@@ -17,7 +17,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     };
     let config = EngineConfig {
         mqtt: "embedded".into(),
-        listen: args.listen.clone(),
+        listen: available_listen(&args.listen)?,
         data_dir: args.data_dir.clone(),
         open311: crate::config::Open311Config {
             api_keys: vec![DEMO_API_KEY.into()],
@@ -95,6 +95,38 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     match engine.await {
         Ok(result) => result,
         Err(error) => Err(error.into()),
+    }
+}
+
+/// The demo's HTTP address: `listen` when its port is free, else the same host on a free
+/// port (said on stderr), so a second demo or another service on 8080 does not stop it.
+fn available_listen(listen: &str) -> anyhow::Result<String> {
+    use anyhow::Context;
+    use std::net::ToSocketAddrs;
+    let wanted = listen
+        .to_socket_addrs()
+        .with_context(|| format!("--listen {listen:?} is not a host:port address"))?
+        .next()
+        .with_context(|| format!("--listen {listen:?} names no address"))?;
+    match std::net::TcpListener::bind(wanted) {
+        Ok(probe) => {
+            drop(probe);
+            Ok(listen.to_string())
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::AddrInUse => {
+            let probe = std::net::TcpListener::bind((wanted.ip(), 0))
+                .with_context(|| format!("no free port on {} for the dashboard", wanted.ip()))?;
+            let free = probe.local_addr()?;
+            drop(probe);
+            tracing::warn!(taken = %wanted, using = %free, "HTTP port taken; the demo uses a free one");
+            eprintln!(
+                "HTTP port {} is taken; the dashboard listens on {} instead",
+                wanted.port(),
+                free.port()
+            );
+            Ok(free.to_string())
+        }
+        Err(error) => Err(error).with_context(|| format!("cannot listen on {listen}")),
     }
 }
 

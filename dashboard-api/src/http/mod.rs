@@ -7,6 +7,7 @@ mod health;
 mod history;
 mod limits;
 mod openapi;
+mod page;
 mod reports;
 pub(crate) mod schemas;
 mod views;
@@ -17,12 +18,6 @@ use axum::routing::get;
 
 pub(crate) use errors::ApiError;
 
-/// The operators' dashboard page, compiled in; it authenticates its websocket with the token
-/// in its own URL, so serving the page itself needs none.
-async fn dashboard() -> axum::response::Html<&'static str> {
-    axum::response::Html(include_str!("../../web/index.html"))
-}
-
 /// All routes.
 pub(crate) fn router(state: ApiState) -> Router {
     let limits = limits::BodyLimits {
@@ -30,7 +25,10 @@ pub(crate) fn router(state: ApiState) -> Router {
         read_timeout: state.config.read_timeout,
     };
     Router::new()
-        .route("/", get(dashboard))
+        .route("/", get(page::index))
+        .route("/assets/{name}", get(page::asset_file))
+        .route("/api/session", get(page::session))
+        .route("/api/areas", get(page::areas))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
