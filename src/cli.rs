@@ -65,6 +65,12 @@ pub struct ServeArgs {
     /// Shared-subscription group, to split one stream between several engines.
     #[arg(long, env = "IOC_MQTT_SHARE_GROUP")]
     pub mqtt_share_group: Option<String>,
+    /// This instance's name in a cluster (default: host name and data dir).
+    #[arg(long, env = "IOC_INSTANCE")]
+    pub instance: Option<String>,
+    /// Stream slots of a cluster (default 12; the same on every instance).
+    #[arg(long, env = "IOC_SLOTS")]
+    pub slots: Option<u32>,
     /// MQTT protocol to an external broker: `v5` (default) or `v4`.
     #[arg(long, env = "IOC_MQTT_PROTOCOL")]
     pub mqtt_protocol: Option<String>,

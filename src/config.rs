@@ -28,8 +28,12 @@ pub struct EngineConfig {
     pub listen: String,
     /// Data directory: the SQLite journal and the generated JWT secret live here.
     pub data_dir: PathBuf,
-    /// PostgreSQL journal URL (not yet supported: the SQLite journal is used).
+    /// PostgreSQL journal URL: cluster mode, the journal shared by every instance.
     pub database_url: Option<String>,
+    /// This instance's name in a cluster; default host name and data dir.
+    pub instance: Option<String>,
+    /// Stream slots of a cluster (the same on every instance).
+    pub slots: u32,
     /// Areas file replacing the compiled-in Hanoi areas.
     pub areas: Option<PathBuf>,
     /// Alert rules file.
@@ -104,6 +108,8 @@ impl Default for EngineConfig {
             listen: "127.0.0.1:8080".into(),
             data_dir: PathBuf::from("./ioc-data"),
             database_url: None,
+            instance: None,
+            slots: 12,
             areas: None,
             rules: None,
             topic_root: "city".into(),
@@ -160,6 +166,8 @@ pub fn load(args: &ServeArgs) -> anyhow::Result<EngineConfig> {
         config.data_dir.clone_from(dir);
     }
     config.database_url = args.database_url.clone().or(config.database_url);
+    config.instance = args.instance.clone().or(config.instance);
+    config.slots = args.slots.unwrap_or(config.slots);
     config.areas = args.areas.clone().or(config.areas);
     config.rules = args.rules.clone().or(config.rules);
     config.mqtt_client_id = args.mqtt_client_id.clone().or(config.mqtt_client_id);
@@ -209,6 +217,14 @@ fn validate(config: &EngineConfig) -> anyhow::Result<()> {
     {
         problems.push(error.to_string());
     }
+    if let Some(url) = &config.database_url
+        && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+    {
+        problems.push("database_url must start with postgres:// or postgresql://".into());
+    }
+    if !(1..=1024).contains(&config.slots) {
+        problems.push("slots must be between 1 and 1024".into());
+    }
     if config.http_read_timeout_ms < 100 {
         problems.push("http_read_timeout_ms must be at least 100".into());
     }
@@ -249,4 +265,17 @@ pub fn default_client_id(data_dir: &Path, filter: &str) -> String {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     });
     format!("ioc-{hash:016x}")
+}
+
+/// The default instance name of a cluster member: the host name and the data directory, so
+/// two engines on one host with their own data directories are told apart.
+pub fn default_instance(data_dir: &Path) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|name| name.trim().to_string())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "localhost".into());
+    let canonical = std::fs::canonicalize(data_dir).unwrap_or_else(|_| data_dir.to_path_buf());
+    format!("{host}:{}", canonical.display())
 }

@@ -2,6 +2,7 @@
 
 mod broker;
 mod cli;
+mod cluster;
 mod config;
 mod demo;
 mod history;

@@ -7,7 +7,7 @@ use super::status::MqttStatus;
 use super::{v4, v5};
 use crate::event::now_ms;
 use crate::intake::Intake;
-use crate::journal::{Entry, JournalError, JournalHandle};
+use crate::journal::{Entry, Fence, JournalError, JournalHandle};
 use crate::topic::DEADLETTER_TOPIC;
 use std::borrow::Cow;
 use std::future::Future;
@@ -174,6 +174,7 @@ pub async fn run(
 ) {
     let (messages, inbox) = mpsc::channel(PIPELINE_DEPTH);
     let (stopping, stop_seen) = tokio::sync::watch::channel(false);
+    let fence = config.fence;
     let (client, poller) = match config.protocol {
         Protocol::V4 => v4::connect(&config, messages, Arc::clone(&status)),
         Protocol::V5 => v5::connect(&config, messages, Arc::clone(&status)),
@@ -182,6 +183,7 @@ pub async fn run(
         inbox,
         intake,
         journal,
+        fence,
         client.clone(),
         Arc::clone(&status),
         stop_seen,
@@ -203,6 +205,7 @@ async fn journal_and_ack(
     mut inbox: mpsc::Receiver<Inbound>,
     intake: Intake,
     journal: JournalHandle,
+    fence: Option<Fence>,
     client: Client,
     status: Arc<MqttStatus>,
     mut stopping: tokio::sync::watch::Receiver<bool>,
@@ -228,8 +231,12 @@ async fn journal_and_ack(
             })
             .collect();
         let mut backoff = MIN_BACKOFF;
-        while let Err(error) = journal.append(entries.clone()).await {
+        while let Err(error) = journal.append_fenced(entries.clone(), fence).await {
             if matches!(error, JournalError::Closed) {
+                return;
+            }
+            if matches!(error, JournalError::Fenced { .. }) {
+                tracing::warn!(%error, messages = batch.len(), "slot lost: batch not acknowledged, its new owner receives it");
                 return;
             }
             tracing::error!(%error, retry_in_ms = backoff.as_millis() as u64, "journal write failed; holding acknowledgements");
