@@ -10,6 +10,7 @@ pub mod engine;
 pub mod latency;
 pub mod mosquitto;
 pub mod open311;
+pub mod postgres;
 pub mod publish;
 pub mod raw;
 pub mod ws;

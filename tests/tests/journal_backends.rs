@@ -1,6 +1,6 @@
 //! One journal suite, run against both backends: the embedded SQLite journal and the
-//! PostgreSQL journal of a cluster (the real server on 127.0.0.1:5432, a fresh database per
-//! test, dropped at the end).
+//! PostgreSQL journal of a cluster (the machine's server, a fresh database per test, dropped
+//! at the end).
 
 use ioc_ingest::deadletter::DeadLetter;
 use ioc_ingest::journal::{
@@ -8,49 +8,9 @@ use ioc_ingest::journal::{
 };
 use ioc_ingest::reject::{Reason, Rejection};
 use ioc_ingest::{Event, Kind};
+use ioc_tests::postgres::TestDatabase;
 use serde_json::json;
 use std::path::PathBuf;
-
-/// The server every test database is created on.
-const ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
-
-/// A database created for one test and dropped when it ends.
-struct TestDatabase {
-    name: String,
-}
-
-impl TestDatabase {
-    fn create(test: &str) -> Self {
-        let name = format!("ioc_journal_{test}_{}", std::process::id());
-        let mut admin = postgres::Client::connect(ADMIN_URL, postgres::NoTls).expect("admin");
-        admin
-            .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .expect("drop old");
-        admin
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .expect("create database");
-        Self { name }
-    }
-
-    fn url(&self) -> String {
-        format!("postgres://postgres@127.0.0.1:5432/{}", self.name)
-    }
-
-    fn client(&self) -> postgres::Client {
-        postgres::Client::connect(&self.url(), postgres::NoTls).expect("connect")
-    }
-}
-
-impl Drop for TestDatabase {
-    fn drop(&mut self) {
-        if let Ok(mut admin) = postgres::Client::connect(ADMIN_URL, postgres::NoTls) {
-            let _ = admin.batch_execute(&format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ));
-        }
-    }
-}
 
 /// Where a backend keeps its data, and how to open it again.
 enum Backend {
@@ -67,7 +27,7 @@ impl Backend {
     }
 
     fn postgres(test: &str) -> Self {
-        Backend::Postgres(TestDatabase::create(test))
+        Backend::Postgres(TestDatabase::create(&format!("journal_{test}")))
     }
 
     fn open(&self) -> Box<dyn JournalStore> {
