@@ -6,6 +6,16 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+/// Runs blocking database work on a thread of its own: the synchronous client drives its own
+/// runtime and must not run on a thread of the test's async runtime.
+fn off_runtime<T: Send>(work: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|scope| scope.spawn(work).join().expect("database thread"))
+}
+
+fn connect(url: &str) -> postgres::Client {
+    postgres::Client::connect(url, postgres::NoTls).expect("connect to PostgreSQL")
+}
+
 /// The machine's server (`IOC_TEST_POSTGRES`, default the local one, trust auth).
 pub fn admin_url() -> String {
     std::env::var("IOC_TEST_POSTGRES")
@@ -29,13 +39,15 @@ impl TestDatabase {
     /// Creates the database on the server `server` points at.
     pub fn create_on(server: &str, test: &str) -> TestDatabase {
         let name = format!("ioc_{}_{}", test.replace('-', "_"), std::process::id());
-        let mut admin = postgres::Client::connect(server, postgres::NoTls).expect("admin");
-        admin
-            .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .expect("drop old database");
-        admin
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .expect("create database");
+        off_runtime(|| {
+            let mut admin = connect(server);
+            admin
+                .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .expect("drop old database");
+            admin
+                .batch_execute(&format!("CREATE DATABASE {name}"))
+                .expect("create database");
+        });
         TestDatabase {
             name,
             server: server.to_string(),
@@ -50,20 +62,38 @@ impl TestDatabase {
         }
     }
 
-    /// A connection for checking what the journal holds.
+    /// A connection for checking what the journal holds (from a test's own thread only;
+    /// async tests use [`TestDatabase::count`] and [`TestDatabase::strings`]).
     pub fn client(&self) -> postgres::Client {
-        postgres::Client::connect(&self.url(), postgres::NoTls).expect("connect")
+        connect(&self.url())
+    }
+
+    /// The single number `sql` selects.
+    pub fn count(&self, sql: &str) -> i64 {
+        off_runtime(|| self.client().query_one(sql, &[]).expect(sql).get(0))
+    }
+
+    /// The first column of every row `sql` selects, as text.
+    pub fn strings(&self, sql: &str) -> Vec<String> {
+        off_runtime(|| {
+            self.client()
+                .query(sql, &[])
+                .expect(sql)
+                .iter()
+                .map(|row| row.get(0))
+                .collect()
+        })
     }
 }
 
 impl Drop for TestDatabase {
     fn drop(&mut self) {
-        if let Ok(mut admin) = postgres::Client::connect(&self.server, postgres::NoTls) {
-            let _ = admin.batch_execute(&format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ));
-        }
+        let (server, name) = (&self.server, &self.name);
+        off_runtime(|| {
+            if let Ok(mut admin) = postgres::Client::connect(server, postgres::NoTls) {
+                let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+            }
+        });
     }
 }
 
@@ -142,7 +172,8 @@ impl PrivatePostgres {
         );
         self.pg_ctl(&["-l", &log, "-o", &options, "start"]);
         let deadline = Instant::now() + Duration::from_secs(30);
-        while postgres::Client::connect(&self.url("postgres"), postgres::NoTls).is_err() {
+        let url = self.url("postgres");
+        while off_runtime(|| postgres::Client::connect(&url, postgres::NoTls).is_err()) {
             assert!(Instant::now() < deadline, "private PostgreSQL did not start");
             std::thread::sleep(Duration::from_millis(100));
         }

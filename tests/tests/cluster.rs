@@ -186,11 +186,7 @@ async fn three_instances_survive_kill_and_pause_with_every_event_once_and_the_sa
     }
 
     // The journal holds exactly the manifest's events, each once.
-    let mut sql = db.client();
-    let rows = sql
-        .query("SELECT id FROM ioc_events WHERE kind <> 'alert'", &[])
-        .expect("journal ids");
-    let stored: Vec<String> = rows.iter().map(|row| row.get(0)).collect();
+    let stored = db.strings("SELECT id FROM ioc_events WHERE kind <> 'alert'");
     let distinct: BTreeSet<String> = stored.iter().cloned().collect();
     assert_eq!(stored.len() as u64, EVENTS, "each event once");
     assert_eq!(distinct, ids, "exactly the manifest's events");
@@ -249,19 +245,24 @@ async fn post_report(engine: &Engine) -> String {
         .to_string()
 }
 
-/// The same POST through two instances at once; returns both status codes, sorted.
-async fn race(one: &Engine, two: &Engine, path: &str, body: Value) -> Vec<u16> {
+/// The same POST through two instances at once; returns both status codes (sorted) with
+/// the answers' bodies.
+async fn race(one: &Engine, two: &Engine, path: &str, body: Value) -> (Vec<u16>, Vec<String>) {
     let send = |engine: &Engine| {
         let request = reqwest::Client::new()
             .post(engine.url(path))
             .bearer_auth(&engine.token)
             .json(&body);
-        async move { request.send().await.expect("POST").status().as_u16() }
+        async move {
+            let response = request.send().await.expect("POST");
+            let code = response.status().as_u16();
+            (code, response.text().await.unwrap_or_default())
+        }
     };
     let (a, b) = tokio::join!(send(one), send(two));
-    let mut codes = vec![a, b];
-    codes.sort_unstable();
-    codes
+    let mut answers = vec![a, b];
+    answers.sort_unstable();
+    answers.into_iter().unzip()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -351,20 +352,13 @@ async fn alerts_are_raised_once_across_the_cluster_and_concurrent_changes_confli
         .collect();
     assert_eq!(raised.keys().cloned().collect::<BTreeSet<_>>(), ids);
     assert!(raised.values().all(|n| *n == 1), "each published once: {raised:?}");
-    let raises: i64 = db
-        .client()
-        .query_one(
-            "SELECT COUNT(*) FROM ioc_events WHERE kind = 'alert' AND id LIKE '%:raise'",
-            &[],
-        )
-        .expect("count raises")
-        .get(0);
+    let raises = db.count("SELECT COUNT(*) FROM ioc_events WHERE kind = 'alert' AND id LIKE '%:raise'");
     assert_eq!(raises, expected.len() as i64, "one raise per alert in the journal");
 
     // One alert acknowledged through both instances at once.
     let first = ids.iter().next().expect("an alert").clone();
-    let codes = race(&a, &b, &format!("/api/alerts/{first}/ack"), json!({})).await;
-    assert_eq!(codes, [200, 409]);
+    let (codes, bodies) = race(&a, &b, &format!("/api/alerts/{first}/ack"), json!({})).await;
+    assert_eq!(codes, [200, 409], "{bodies:?}");
 
     // One report resolved through both instances at once.
     let report = post_report(&a).await;
@@ -381,16 +375,30 @@ async fn alerts_are_raised_once_across_the_cluster_and_concurrent_changes_confli
         assert!(Instant::now() < deadline, "report never reached b");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let codes = race(
+    let (codes, bodies) = race(
         &a,
         &b,
         &format!("/api/reports/{report}/status"),
         json!({"status": "resolved"}),
     )
     .await;
-    assert_eq!(codes, [200, 409]);
-    let detail = b.get_json(&format!("/api/reports/{report}")).await;
-    assert_eq!(detail["history"].as_array().map(Vec::len), Some(1), "one change stored");
+    assert_eq!(codes, [200, 409], "{bodies:?}");
+    for engine in [&a, &b] {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let detail = loop {
+            let detail = engine.get_json(&format!("/api/reports/{report}")).await;
+            if detail["status"] == "resolved" || Instant::now() > deadline {
+                break detail;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        assert_eq!(detail["status"], "resolved");
+        assert_eq!(
+            detail["history"].as_array().map(Vec::len),
+            Some(1),
+            "one change stored"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -453,14 +461,7 @@ async fn postgres_stopped_under_load_engine_not_ready_then_nothing_acknowledged_
         })
         .await;
     assert_eq!(overview["events_total"].as_u64(), Some(TOTAL));
-    let stored: i64 = db
-        .client()
-        .query_one(
-            "SELECT COUNT(DISTINCT id) FROM ioc_events WHERE id LIKE 'pg-%'",
-            &[],
-        )
-        .expect("count")
-        .get(0);
+    let stored = db.count("SELECT COUNT(DISTINCT id) FROM ioc_events WHERE id LIKE 'pg-%'");
     assert_eq!(stored as u64, TOTAL, "every message journaled once");
     drop(engine);
 }
