@@ -218,7 +218,10 @@ async fn lead_alerts(
             }
             continue;
         };
-        tracing::info!(epoch = fence.epoch, "alert leader: deciding alert transitions");
+        tracing::info!(
+            epoch = fence.epoch,
+            "alert leader: deciding alert transitions"
+        );
         let mut transitions = analytics.connect_alert_journal();
         loop {
             tokio::select! {

@@ -5,14 +5,14 @@
 //! Readiness stays red until replay is done and the broker is connected.
 
 use crate::config::{EngineConfig, default_client_id};
-use ioc_ingest::cluster::ClusterSettings;
-use ioc_ingest::cluster::slots::SlotSessions;
 use anyhow::Context;
 use ioc_analytics::Analytics;
 use ioc_analytics::alerts::RuleSet;
 use ioc_dashboard_api::prometheus::write_metric;
 use ioc_dashboard_api::{ApiConfig, ApiState, Authenticator, MetricsSource, Readiness};
 use ioc_ingest::Areas;
+use ioc_ingest::cluster::ClusterSettings;
+use ioc_ingest::cluster::slots::SlotSessions;
 use ioc_ingest::intake::Intake;
 use ioc_ingest::journal::{self, Durability, Entry, JournalHandle, JournalStore, SqliteJournal};
 use ioc_ingest::mqtt::{self, MqttConfig, MqttStatus, Protocol};

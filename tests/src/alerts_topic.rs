@@ -6,7 +6,10 @@ use serde_json::Value;
 use std::time::Duration;
 
 /// Collects what the engine publishes on `ioc/alerts`.
-pub async fn listen_alerts_topic(host: &str, port: u16) -> tokio::sync::mpsc::UnboundedReceiver<Value> {
+pub async fn listen_alerts_topic(
+    host: &str,
+    port: u16,
+) -> tokio::sync::mpsc::UnboundedReceiver<Value> {
     let mut options = MqttOptions::new(crate::unique_root("alerts-sub"), host, port);
     options.set_keep_alive(Duration::from_secs(30));
     let (client, mut event_loop) = AsyncClient::new(options, 100);
@@ -42,4 +45,3 @@ pub async fn listen_alerts_topic(host: &str, port: u16) -> tokio::sync::mpsc::Un
         .expect("subscriber alive");
     rx
 }
-

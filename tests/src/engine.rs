@@ -134,7 +134,10 @@ impl Engine {
 
     /// Starts an engine on a fresh data directory without waiting for readiness.
     pub fn launch(options: EngineOptions) -> Engine {
-        let name = options.data_dir_name.as_ref().unwrap_or(&options.topic_root);
+        let name = options
+            .data_dir_name
+            .as_ref()
+            .unwrap_or(&options.topic_root);
         let data_dir = std::env::temp_dir().join(format!("ioc-test-{name}"));
         let _ = std::fs::remove_dir_all(&data_dir);
         std::fs::create_dir_all(&data_dir).expect("data dir");

@@ -91,7 +91,8 @@ impl Drop for TestDatabase {
         let (server, name) = (&self.server, &self.name);
         off_runtime(|| {
             if let Ok(mut admin) = postgres::Client::connect(server, postgres::NoTls) {
-                let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+                let _ =
+                    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
             }
         });
     }
@@ -144,7 +145,15 @@ impl PrivatePostgres {
         let data_arg = data.display().to_string();
         as_postgres(
             &bin.join("initdb"),
-            &["-D", &data_arg, "-U", "postgres", "--auth=trust", "-E", "UTF8"],
+            &[
+                "-D",
+                &data_arg,
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+            ],
         );
         let server = PrivatePostgres {
             dir,
@@ -174,7 +183,10 @@ impl PrivatePostgres {
         let deadline = Instant::now() + Duration::from_secs(30);
         let url = self.url("postgres");
         while off_runtime(|| postgres::Client::connect(&url, postgres::NoTls).is_err()) {
-            assert!(Instant::now() < deadline, "private PostgreSQL did not start");
+            assert!(
+                Instant::now() < deadline,
+                "private PostgreSQL did not start"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }

@@ -215,7 +215,10 @@ async fn three_instances_survive_kill_and_pause_with_every_event_once_and_the_sa
         .unwrap_or(0.0);
     let text = std::fs::read_to_string(log("c")).unwrap_or_default();
     eprintln!("c: {refused} fenced commits");
-    assert!(refused >= 1.0, "the paused instance's late commit was refused");
+    assert!(
+        refused >= 1.0,
+        "the paused instance's late commit was refused"
+    );
     assert!(text.contains("slot lease lost"), "c logged its lost leases");
     let _ = std::fs::remove_file(manifest_path);
     for name in ["a", "b", "c"] {
@@ -318,7 +321,13 @@ async fn alerts_are_raised_once_across_the_cluster_and_concurrent_changes_confli
             .map(|items| {
                 items
                     .iter()
-                    .map(|a| format!("{}/{}", a["rule"].as_str().unwrap_or(""), a["subject"].as_str().unwrap_or("")))
+                    .map(|a| {
+                        format!(
+                            "{}/{}",
+                            a["rule"].as_str().unwrap_or(""),
+                            a["subject"].as_str().unwrap_or("")
+                        )
+                    })
                     .collect()
             })
             .unwrap_or_default()
@@ -334,14 +343,23 @@ async fn alerts_are_raised_once_across_the_cluster_and_concurrent_changes_confli
             ]
         })
         .collect();
-    assert_eq!(listed(&on_a), expected, "each gauge raised both flood rules once");
-    assert_eq!(on_a["items"], on_b["items"], "both instances hold the same alerts");
+    assert_eq!(
+        listed(&on_a),
+        expected,
+        "each gauge raised both flood rules once"
+    );
+    assert_eq!(
+        on_a["items"], on_b["items"],
+        "both instances hold the same alerts"
+    );
     let mut raised: BTreeMap<String, u32> = BTreeMap::new();
     while let Ok(Some(message)) =
         tokio::time::timeout(Duration::from_millis(500), published.recv()).await
     {
         if message["state"] == "active" {
-            *raised.entry(message["id"].as_str().unwrap_or("").to_string()).or_default() += 1;
+            *raised
+                .entry(message["id"].as_str().unwrap_or("").to_string())
+                .or_default() += 1;
         }
     }
     let ids: BTreeSet<String> = on_a["items"]
@@ -351,9 +369,17 @@ async fn alerts_are_raised_once_across_the_cluster_and_concurrent_changes_confli
         .map(|a| a["id"].as_str().unwrap_or("").to_string())
         .collect();
     assert_eq!(raised.keys().cloned().collect::<BTreeSet<_>>(), ids);
-    assert!(raised.values().all(|n| *n == 1), "each published once: {raised:?}");
-    let raises = db.count("SELECT COUNT(*) FROM ioc_events WHERE kind = 'alert' AND id LIKE '%:raise'");
-    assert_eq!(raises, expected.len() as i64, "one raise per alert in the journal");
+    assert!(
+        raised.values().all(|n| *n == 1),
+        "each published once: {raised:?}"
+    );
+    let raises =
+        db.count("SELECT COUNT(*) FROM ioc_events WHERE kind = 'alert' AND id LIKE '%:raise'");
+    assert_eq!(
+        raises,
+        expected.len() as i64,
+        "one raise per alert in the journal"
+    );
 
     // One alert acknowledged through both instances at once.
     let first = ids.iter().next().expect("an alert").clone();
@@ -427,7 +453,10 @@ async fn postgres_stopped_under_load_engine_not_ready_then_nothing_acknowledged_
             let source = format!("nm-{area}");
             let body = json!({"id": format!("pg-{i}"), "source": source, "ts": now - 60_000 + i as i64, "values": {"laeq": 58.5}});
             publisher
-                .publish(&format!("{topic_root}/{area}/noise/{source}"), body.to_string())
+                .publish(
+                    &format!("{topic_root}/{area}/noise/{source}"),
+                    body.to_string(),
+                )
                 .await;
             if i % 10 == 9 {
                 tokio::time::sleep(Duration::from_millis(20)).await;
@@ -446,7 +475,10 @@ async fn postgres_stopped_under_load_engine_not_ready_then_nothing_acknowledged_
     server.stop();
     let deadline = Instant::now() + Duration::from_secs(30);
     while engine.readyz().await.0 == 200 {
-        assert!(Instant::now() < deadline, "engine stayed ready without its database");
+        assert!(
+            Instant::now() < deadline,
+            "engine stayed ready without its database"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     tokio::time::sleep(Duration::from_secs(3)).await;

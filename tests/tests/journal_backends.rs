@@ -144,7 +144,10 @@ fn dedupe_order_replay_recover(backend: &Backend) {
         replayed(journal.as_mut(), 0, 2),
         vec![("a".into(), -1), ("b".into(), b), ("c".into(), c)]
     );
-    assert_eq!(replayed(journal.as_mut(), a, 10), vec![("b".into(), -1), ("c".into(), c)]);
+    assert_eq!(
+        replayed(journal.as_mut(), a, 10),
+        vec![("b".into(), -1), ("c".into(), c)]
+    );
     assert_eq!(replayed(journal.as_mut(), c, 10), vec![]);
     let body = {
         let mut events = Vec::new();
@@ -153,7 +156,11 @@ fn dedupe_order_replay_recover(backend: &Backend) {
             .expect("replay");
         events
     };
-    assert_eq!(body[0], event("a", 1), "an event comes back as it was written");
+    assert_eq!(
+        body[0],
+        event("a", 1),
+        "an event comes back as it was written"
+    );
 
     let recovered = journal.recover().expect("recover");
     assert_eq!(recovered.rejected.get(&Reason::MalformedJson), Some(&2));
@@ -163,7 +170,11 @@ fn dedupe_order_replay_recover(backend: &Backend) {
         .iter()
         .map(|d| d.detail.as_str())
         .collect();
-    assert_eq!(kept, ["#2", "#3", "#4"], "the newest three dead letters are kept");
+    assert_eq!(
+        kept,
+        ["#2", "#3", "#4"],
+        "the newest three dead letters are kept"
+    );
 }
 
 #[test]
@@ -214,7 +225,10 @@ fn postgres_refuses_a_commit_whose_lease_moved_on() {
     sql.batch_execute("UPDATE ioc_slots SET owner = 'two', epoch = 5 WHERE slot = 1")
         .expect("takeover");
     let refused = journal.append(
-        &[Entry::Event(event("b", 2)), rejected("#1", Reason::TooLarge)],
+        &[
+            Entry::Event(event("b", 2)),
+            rejected("#1", Reason::TooLarge),
+        ],
         2,
         &fences,
     );
@@ -223,14 +237,26 @@ fn postgres_refuses_a_commit_whose_lease_moved_on() {
         "{refused:?}"
     );
     assert_eq!(fenced.load(std::sync::atomic::Ordering::Relaxed), 1);
-    assert_eq!(journal.event_count().expect("count"), 1, "nothing of the refused batch");
+    assert_eq!(
+        journal.event_count().expect("count"),
+        1,
+        "nothing of the refused batch"
+    );
     assert!(journal.recover().expect("recover").rejected.is_empty());
     // A slot that never had a lease is refused too.
-    let unknown = journal.append(&[Entry::Event(event("c", 3))], 3, &[Fence { slot: 7, epoch: 0 }]);
+    let unknown = journal.append(
+        &[Entry::Event(event("c", 3))],
+        3,
+        &[Fence { slot: 7, epoch: 0 }],
+    );
     assert!(matches!(unknown, Err(JournalError::Fenced { slot: 7, .. })));
     // The new owner's epoch commits.
     let outcomes = journal
-        .append(&[Entry::Event(event("b", 2))], 4, &[Fence { slot: 1, epoch: 5 }])
+        .append(
+            &[Entry::Event(event("b", 2))],
+            4,
+            &[Fence { slot: 1, epoch: 5 }],
+        )
         .expect("new epoch");
     assert!(matches!(outcomes[0], Outcome::Stored(_)));
 }
@@ -251,7 +277,10 @@ fn postgres_dedupes_across_instances_and_followers_never_skip() {
         .expect("one");
     let again = two
         .append(
-            &[Entry::Event(event("same", 1)), Entry::Event(event("other", 2))],
+            &[
+                Entry::Event(event("same", 1)),
+                Entry::Event(event("other", 2)),
+            ],
             1,
             &[],
         )

@@ -104,16 +104,19 @@ pub(crate) async fn change_report(
     }
     // One change at a time: the check below stays true until the event is applied.
     let _turn = intake.updates.lock().await;
-    let (area, version) = state
-        .analytics
-        .check_change(&id, &change)
-        .map_err(|error| match error {
-            ChangeError::UnknownReport(_) => {
-                ApiError::new(StatusCode::NOT_FOUND, error.to_string())
-            }
-            ChangeError::Conflict(_) => ApiError::new(StatusCode::CONFLICT, error.to_string()),
-            ChangeError::Invalid(_) => ApiError::new(StatusCode::BAD_REQUEST, error.to_string()),
-        })?;
+    let (area, version) =
+        state
+            .analytics
+            .check_change(&id, &change)
+            .map_err(|error| match error {
+                ChangeError::UnknownReport(_) => {
+                    ApiError::new(StatusCode::NOT_FOUND, error.to_string())
+                }
+                ChangeError::Conflict(_) => ApiError::new(StatusCode::CONFLICT, error.to_string()),
+                ChangeError::Invalid(_) => {
+                    ApiError::new(StatusCode::BAD_REQUEST, error.to_string())
+                }
+            })?;
     let event = Update {
         report_id: id.clone(),
         change,

@@ -59,9 +59,7 @@ impl Follower {
                             health.store(true, Ordering::Relaxed);
                             match wake.recv_timeout(POLL) {
                                 Ok(()) | Err(RecvTimeoutError::Timeout) => {}
-                                Err(RecvTimeoutError::Disconnected) => {
-                                    std::thread::sleep(POLL)
-                                }
+                                Err(RecvTimeoutError::Disconnected) => std::thread::sleep(POLL),
                             }
                         }
                         Ok(_) => health.store(true, Ordering::Relaxed),
@@ -154,4 +152,3 @@ impl JournalSink for OwnCommits {
         let _ = self.wake.try_send(());
     }
 }
-

@@ -18,7 +18,12 @@ impl Leases {
     /// Connects, brings the schema up to date and makes sure `slots` lease rows exist. A
     /// cluster whose table holds a different number of slots is refused: every instance must
     /// be started with the same `--slots`.
-    pub fn open(url: &str, instance: &str, slots: u32, ttl: Duration) -> Result<Self, JournalError> {
+    pub fn open(
+        url: &str,
+        instance: &str,
+        slots: u32,
+        ttl: Duration,
+    ) -> Result<Self, JournalError> {
         let mut client = connect(url)?;
         migrate(&mut client)?;
         let count = i32::try_from(slots).unwrap_or(i32::MAX);

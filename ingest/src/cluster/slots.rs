@@ -50,7 +50,11 @@ impl SlotStatuses {
     /// Messages journaled and acknowledged by every slot session since start.
     pub fn acknowledged(&self) -> u64 {
         self.retired_acknowledged.load(Ordering::Relaxed)
-            + self.current().values().map(|s| s.acknowledged()).sum::<u64>()
+            + self
+                .current()
+                .values()
+                .map(|s| s.acknowledged())
+                .sum::<u64>()
     }
 
     /// Connection errors of the running slot sessions.
@@ -154,12 +158,7 @@ pub async fn supervise(
     }
 }
 
-async fn stop(
-    slot: u32,
-    task: Running,
-    running: &Mutex<BTreeSet<u32>>,
-    statuses: &SlotStatuses,
-) {
+async fn stop(slot: u32, task: Running, running: &Mutex<BTreeSet<u32>>, statuses: &SlotStatuses) {
     let _ = task.stop.send(());
     let _ = task.task.await;
     statuses.retire(slot);

@@ -72,9 +72,9 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Opens a connection to `url` (`postgres://user@host:port/db`).
 pub fn connect(url: &str) -> Result<Client, JournalError> {
-    let mut config: ::postgres::Config = url
-        .parse()
-        .map_err(|error: ::postgres::Error| JournalError::Storage(format!("database url: {error}")))?;
+    let mut config: ::postgres::Config = url.parse().map_err(|error: ::postgres::Error| {
+        JournalError::Storage(format!("database url: {error}"))
+    })?;
     config
         .connect_timeout(CONNECT_TIMEOUT)
         .keepalives(true)
@@ -317,12 +317,11 @@ impl PostgresJournal {
                     next_event += 1;
                 }
                 Entry::Rejected(record) => {
-                    let body = serde_json::to_vec(record).map_err(|error| {
-                        JournalError::Corrupt {
+                    let body =
+                        serde_json::to_vec(record).map_err(|error| JournalError::Corrupt {
                             seq: 0,
                             message: error.to_string(),
-                        }
-                    })?;
+                        })?;
                     let seq: i64 = tx
                         .query_one(
                             "INSERT INTO ioc_dead_letters (body) VALUES ($1) RETURNING seq",
