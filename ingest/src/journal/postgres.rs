@@ -92,7 +92,7 @@ pub fn migrate(client: &mut Client) -> Result<(), JournalError> {
     client
         .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
         .map_err(storage)?;
-    let result = (|| {
+    let result = run_steps(|| {
         client
             .batch_execute(
                 "CREATE TABLE IF NOT EXISTS ioc_schema_migrations (
@@ -124,7 +124,7 @@ pub fn migrate(client: &mut Client) -> Result<(), JournalError> {
             tracing::info!(version, "journal schema migrated");
         }
         Ok(())
-    })();
+    });
     let unlock = client.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK]);
     result.and(unlock.map(|_| ()).map_err(storage))
 }
@@ -188,7 +188,7 @@ impl PostgresJournal {
         limit: usize,
     ) -> Result<Vec<DeadLetter>, JournalError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let result = (|| -> Result<Vec<DeadLetter>, JournalError> {
+        let result = run_steps(|| -> Result<Vec<DeadLetter>, JournalError> {
             let rows = self
                 .client()?
                 .query(
@@ -199,7 +199,7 @@ impl PostgresJournal {
             rows.iter()
                 .map(|row| dead_letter(row.get(0), row.get(1)))
                 .collect()
-        })();
+        });
         result.map_err(|error| self.on_error(error))
     }
 
@@ -372,7 +372,7 @@ impl JournalStore for PostgresJournal {
 
     fn recover(&mut self) -> Result<Recovered, JournalError> {
         let capacity = i64::try_from(self.dead_letter_capacity).unwrap_or(i64::MAX);
-        let result = (|| -> Result<(Recovered, i64), JournalError> {
+        let result = run_steps(|| -> Result<(Recovered, i64), JournalError> {
             // One snapshot: the counters, the records and the newest record's seq agree, so a
             // follower starting after that seq counts nothing twice and misses nothing.
             let mut client = self
@@ -413,7 +413,7 @@ impl JournalStore for PostgresJournal {
                 .get(0);
             client.commit().map_err(storage)?;
             Ok((recovered, last))
-        })();
+        });
         match result {
             Ok((recovered, last)) => {
                 self.recovered_dead_letter_seq = last;
@@ -459,25 +459,25 @@ impl JournalStore for PostgresJournal {
     }
 
     fn last_event_seq(&mut self) -> Result<i64, JournalError> {
-        let result = (|| -> Result<i64, JournalError> {
+        let result = run_steps(|| -> Result<i64, JournalError> {
             Ok(self
                 .client()?
                 .query_one("SELECT COALESCE(MAX(seq), 0) FROM ioc_events", &[])
                 .map_err(storage)?
                 .get(0))
-        })();
+        });
         result.map_err(|error| self.on_error(error))
     }
 
     fn event_count(&mut self) -> Result<u64, JournalError> {
-        let result = (|| -> Result<u64, JournalError> {
+        let result = run_steps(|| -> Result<u64, JournalError> {
             let count: i64 = self
                 .client()?
                 .query_one("SELECT COUNT(*) FROM ioc_events", &[])
                 .map_err(storage)?
                 .get(0);
             Ok(u64::try_from(count).unwrap_or(0))
-        })();
+        });
         result.map_err(|error| self.on_error(error))
     }
 }
@@ -495,4 +495,10 @@ fn dead_letter(seq: i64, body: &[u8]) -> Result<DeadLetter, JournalError> {
         })?;
     record.seq = seq;
     Ok(record)
+}
+
+/// Runs a group of fallible steps so that the caller can handle their first error in one
+/// place (dropping a broken connection, releasing a lock).
+fn run_steps<T>(steps: impl FnOnce() -> Result<T, JournalError>) -> Result<T, JournalError> {
+    steps()
 }
