@@ -684,3 +684,15 @@ mod zone_name {
         })
     }
 }
+
+/// The default `--instance`: host name and data directory, unique per engine on a machine.
+pub fn default_instance(data_dir: &Path) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|name| name.trim().to_string())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "localhost".into());
+    let canonical = std::fs::canonicalize(data_dir).unwrap_or_else(|_| data_dir.to_path_buf());
+    format!("{host}:{}", canonical.display())
+}

@@ -3,6 +3,7 @@
 
 mod broker;
 mod cli;
+mod cluster;
 mod config;
 mod config_command;
 mod demo;

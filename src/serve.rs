@@ -11,6 +11,8 @@ use ioc_analytics::alerts::RuleSet;
 use ioc_dashboard_api::prometheus::{write_histogram, write_labelled, write_metric};
 use ioc_dashboard_api::{ApiConfig, ApiState, Authenticator, MetricsSource, Readiness};
 use ioc_ingest::Areas;
+use ioc_ingest::cluster::ClusterSettings;
+use ioc_ingest::cluster::slots::SlotSessions;
 use ioc_ingest::intake::Intake;
 use ioc_ingest::journal::{self, Durability, Entry, JournalHandle, JournalStore, SqliteJournal};
 use ioc_ingest::mqtt::{self, MqttConfig, MqttStatus, Protocol};
@@ -20,6 +22,14 @@ use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+
+/// The journal opened at start.
+enum Opened {
+    /// The embedded SQLite journal.
+    Embedded(Box<dyn JournalStore>),
+    /// The PostgreSQL journal of a cluster.
+    Cluster(crate::cluster::Journals),
+}
 
 /// Events per replay chunk.
 const REPLAY_CHUNK: usize = 20_000;
@@ -146,11 +156,6 @@ pub async fn run_with(
     shutdown: impl Future<Output = ()> + Send + 'static,
     started: tokio::sync::oneshot::Sender<Started>,
 ) -> anyhow::Result<()> {
-    if config.database_url.is_some() {
-        tracing::warn!(
-            "--database-url is not supported yet; using the SQLite journal in the data dir"
-        );
-    }
     let areas = Arc::new(match &config.areas {
         Some(path) => Areas::from_file(path)?,
         None => Areas::hanoi(),
@@ -161,23 +166,38 @@ pub async fn run_with(
     )?;
     let auth = config.authenticator(&secret);
 
-    // Journal and replay.
-    let mut store: Box<dyn JournalStore> = Box::new(
-        SqliteJournal::open(
-            &config.data_dir,
-            Durability::ProcessCrash,
-            config.analytics.dead_letter_capacity,
-        )
-        .context("cannot open the journal")?,
-    );
+    // Journal and replay: the embedded SQLite file, or the PostgreSQL journal of a cluster.
+    let opened = match &config.database_url {
+        Some(url) => {
+            let (url, capacity) = (url.clone(), config.analytics.dead_letter_capacity);
+            Opened::Cluster(
+                tokio::task::spawn_blocking(move || crate::cluster::Journals::open(&url, capacity))
+                    .await?
+                    .context("cannot open the PostgreSQL journal")?,
+            )
+        }
+        None => Opened::Embedded(Box::new(
+            SqliteJournal::open(
+                &config.data_dir,
+                Durability::ProcessCrash,
+                config.analytics.dead_letter_capacity,
+            )
+            .context("cannot open the journal")?,
+        )),
+    };
     let rules = load_rules(config.rules.as_deref())?;
     tracing::info!(rules = rules.rules.len(), "alert rules loaded");
     let analytics = Analytics::new(Arc::clone(&areas), config.analytics.clone()).with_rules(rules);
     let replayed = Arc::new(AtomicBool::new(false));
-    let store = {
+    let (opened, replayed_seq) = {
         let analytics = analytics.clone();
         let data_dir = config.data_dir.clone();
-        tokio::task::spawn_blocking(move || -> anyhow::Result<Box<dyn JournalStore>> {
+        let mut opened = opened;
+        tokio::task::spawn_blocking(move || -> anyhow::Result<(Opened, i64)> {
+            let store: &mut dyn JournalStore = match &mut opened {
+                Opened::Embedded(store) => store.as_mut(),
+                Opened::Cluster(journals) => &mut journals.reader,
+            };
             let began = Instant::now();
             analytics.restore(store.recover()?);
             // Weeks of hourly means for the anomaly baselines: the journal keeps only the
@@ -188,25 +208,47 @@ pub async fn run_with(
                     tracing::warn!(%error, "anomaly baselines not seeded from the archive")
                 }
             }
-            let events = replay(store.as_mut(), &analytics)?;
-            // Writers wait for analytics to reach their journal seq: start from the replayed one.
-            analytics.mark_applied(store.last_event_seq()?);
+            let (events, last) = replay(&mut *store, &analytics)?;
+            // Writers wait for analytics to reach their journal seq: start from the replayed
+            // one (a shared journal may have grown since; the follower continues from here).
+            analytics.mark_applied(last);
             tracing::info!(
                 events,
                 elapsed_ms = began.elapsed().as_millis() as u64,
                 "journal replayed"
             );
-            Ok(store)
+            Ok((opened, last))
         })
         .await??
     };
     replayed.store(true, Ordering::Relaxed);
-    let (sink, _analytics_thread) = analytics.start_worker()?;
-    let (journal, _journal_thread) = journal::spawn(store, sink)?;
-    tokio::spawn(journal_alerts(
-        analytics.connect_alert_journal(),
-        journal.clone(),
-    ));
+    let (journal, cluster) = match opened {
+        Opened::Embedded(store) => {
+            let (sink, _analytics_thread) = analytics.start_worker()?;
+            let (journal, _journal_thread) = journal::spawn(store, sink)?;
+            tokio::spawn(journal_alerts(
+                analytics.connect_alert_journal(),
+                journal.clone(),
+            ));
+            (journal, None)
+        }
+        Opened::Cluster(journals) => {
+            let settings = ClusterSettings {
+                database_url: config.database_url.clone().unwrap_or_default(),
+                instance: config
+                    .instance
+                    .clone()
+                    .unwrap_or_else(|| crate::config::default_instance(&config.data_dir)),
+                slots: config.slots,
+            };
+            let analytics = analytics.clone();
+            let cluster = tokio::task::spawn_blocking(move || {
+                crate::cluster::Cluster::start(journals, replayed_seq, &analytics, &settings)
+            })
+            .await??;
+            (cluster.journal.clone(), Some(cluster))
+        }
+    };
 
     // Broker.
     let broker_url = if config.mqtt == "embedded" {
@@ -217,7 +259,12 @@ pub async fn run_with(
         config.mqtt.clone()
     };
     let scheme = TopicScheme::new(config.topic_root.clone());
-    let filter = match &config.mqtt_share_group {
+    // A cluster always splits the stream; its group defaults to `ioc`.
+    let share_group = config
+        .mqtt_share_group
+        .clone()
+        .or_else(|| cluster.as_ref().map(|_| "ioc".to_string()));
+    let filter = match &share_group {
         Some(group) => format!("$share/{group}/{}", scheme.subscription_filter()),
         None => scheme.subscription_filter(),
     };
@@ -231,7 +278,7 @@ pub async fn run_with(
             .mqtt_client_id
             .clone()
             .unwrap_or_else(|| default_client_id(&config.data_dir, &filter)),
-        filter,
+        filter: filter.clone(),
         keep_alive: Duration::from_secs(config.mqtt_keep_alive_secs.max(1)),
         // The embedded broker (rumqttd) is spoken to over MQTT 3.1.1; external brokers over 5.
         protocol: if config.mqtt == "embedded" {
@@ -240,6 +287,7 @@ pub async fn run_with(
             config.mqtt_protocol.into()
         },
         session_expiry_secs: config.mqtt_session_expiry_secs,
+        fence: None,
     };
     let intake = Intake::new(
         scheme,
@@ -258,20 +306,38 @@ pub async fn run_with(
         }
     };
     let (alerts_out, alerts_queue) = mqtt::publisher::queue();
-    tokio::spawn(forward_alerts(analytics.alert_feed(), alerts_out));
+    tokio::spawn(forward_alerts(
+        analytics.alert_feed(),
+        alerts_out,
+        cluster.as_ref().map(crate::cluster::Cluster::won_alerts),
+    ));
     tokio::spawn(mqtt::publisher::publish(
         mqtt_config.clone(),
         ioc_ingest::topic::ALERTS_TOPIC.to_string(),
         alerts_queue,
         stopped(&stop),
     ));
-    let subscriber = tokio::spawn(mqtt::run(
-        mqtt_config,
-        intake,
-        journal.clone(),
-        Arc::clone(&status),
-        stopped(&stop),
-    ));
+    let subscriber = match &cluster {
+        None => tokio::spawn(mqtt::run(
+            mqtt_config,
+            intake,
+            journal.clone(),
+            Arc::clone(&status),
+            stopped(&stop),
+        )),
+        Some(cluster) => cluster.run(
+            SlotSessions {
+                base: mqtt_config,
+                group: share_group.unwrap_or_default(),
+                topic_root: config.topic_root.clone(),
+                filter,
+                intake,
+                journal: journal.clone(),
+            },
+            &analytics,
+            stopped(&stop),
+        ),
+    };
 
     // API.
     let listener = tokio::net::TcpListener::bind(&config.listen)
@@ -279,19 +345,26 @@ pub async fn run_with(
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let http = listener.local_addr()?;
     publish_address(&config.data_dir, http)?;
+    let (readiness, metrics): (Arc<dyn Readiness>, Arc<dyn MetricsSource>) = match &cluster {
+        Some(cluster) => (cluster.readiness(replayed), cluster.metrics()),
+        None => (
+            Arc::new(EngineReadiness {
+                journal: journal.clone(),
+                mqtt: Arc::clone(&status),
+                replayed,
+            }),
+            Arc::new(IngestMetrics {
+                mqtt: Arc::clone(&status),
+                intake: intake_counters,
+                journal: journal.clone(),
+            }),
+        ),
+    };
     let state = ApiState::new(
         analytics,
         auth.clone(),
-        Arc::new(EngineReadiness {
-            journal: journal.clone(),
-            mqtt: Arc::clone(&status),
-            replayed,
-        }),
-        Arc::new(IngestMetrics {
-            mqtt: Arc::clone(&status),
-            intake: intake_counters,
-            journal: journal.clone(),
-        }),
+        readiness,
+        metrics,
         ApiConfig {
             tick: Duration::from_millis(config.tick_ms),
             client_queue_frames: config.ws_client_queue_frames,
@@ -316,11 +389,19 @@ pub async fn run_with(
             .settings(config.analytics.allowed_lateness_ms)?,
     ));
     let state = state.with_history(Arc::clone(&history));
-    let compaction = tokio::spawn(crate::history::compact_periodically(
-        history,
-        config.history.every()?,
-        stopped(&stop),
-    ));
+    // Compaction moves rows out of the embedded journal; the shared PostgreSQL journal keeps
+    // them (compaction is not cluster-safe yet).
+    let compaction = match &cluster {
+        None => Some(tokio::spawn(crate::history::compact_periodically(
+            history,
+            config.history.every()?,
+            stopped(&stop),
+        ))),
+        Some(_) => {
+            tracing::info!("cluster mode: journal compaction to Parquet is off");
+            None
+        }
+    };
     if config.open311.api_keys.is_empty() {
         tracing::warn!("no Open311 api_keys configured: citizen apps cannot post reports");
     }
@@ -336,12 +417,18 @@ pub async fn run_with(
     shutdown.await;
     let _ = stop.send(());
     let _ = subscriber.await;
-    let _ = compaction.await;
+    if let Some(compaction) = compaction {
+        let _ = compaction.await;
+    }
     match api.await {
         Ok(result) => result?,
         Err(error) => tracing::error!(%error, "api task failed"),
     }
     drop(journal);
+    if let Some(mut cluster) = cluster {
+        // Hands the slots back at once instead of letting their leases expire.
+        let _ = tokio::task::spawn_blocking(move || cluster.leave()).await;
+    }
     tracing::info!("engine stopped");
     Ok(())
 }
@@ -350,16 +437,20 @@ pub async fn run_with(
 const REPLAY_READ_AHEAD: usize = 4;
 
 /// Replays the journal into analytics on two threads: one reads and decodes chunks, the
-/// other applies them in journal order. Returns the events replayed.
-fn replay(store: &mut dyn JournalStore, analytics: &Analytics) -> anyhow::Result<u64> {
+/// other applies them in journal order. Returns the events replayed and the seq of the last.
+fn replay(store: &mut dyn JournalStore, analytics: &Analytics) -> anyhow::Result<(u64, i64)> {
     let (chunks, queue) =
         std::sync::mpsc::sync_channel::<Vec<ioc_ingest::Event>>(REPLAY_READ_AHEAD);
     std::thread::scope(|scope| {
         let reader = scope.spawn(move || {
-            store.replay(0, REPLAY_CHUNK, &mut |batch, _| {
-                // The applier only stops early on a failure, reported below.
-                let _ = chunks.send(batch);
-            })
+            let mut last = 0;
+            store
+                .replay(0, REPLAY_CHUNK, &mut |batch, seq| {
+                    last = seq;
+                    // The applier only stops early on a failure, reported below.
+                    let _ = chunks.send(batch);
+                })
+                .map(|events| (events, last))
         });
         let mut failure = None;
         for batch in queue {
@@ -369,12 +460,12 @@ fn replay(store: &mut dyn JournalStore, analytics: &Analytics) -> anyhow::Result
                 failure = Some(error);
             }
         }
-        let events = reader
+        let read = reader
             .join()
             .map_err(|_| anyhow::anyhow!("the journal reader panicked"))??;
         match failure {
             Some(error) => Err(error.into()),
-            None => Ok(events),
+            None => Ok(read),
         }
     })
 }
@@ -423,17 +514,34 @@ async fn journal_alerts(
     }
 }
 
-/// Turns applied alert transitions into `ioc/alerts` messages.
+/// Turns applied alert transitions into `ioc/alerts` messages. In a cluster every instance
+/// applies every transition, and only the one whose journal insert won publishes it.
 async fn forward_alerts(
     mut feed: tokio::sync::broadcast::Receiver<Arc<ioc_analytics::alerts::Alert>>,
     out: tokio::sync::mpsc::Sender<Vec<u8>>,
+    won: Option<crate::cluster::WonAlerts>,
 ) {
     loop {
         match feed.recv().await {
             Ok(alert) => {
-                let body = serde_json::to_vec(&alert.to_json()).unwrap_or_default();
-                if out.try_send(body).is_err() {
-                    tracing::debug!("alert publish queue full; MQTT copy dropped");
+                let out = out.clone();
+                let id = alert.last_transition_event_id();
+                let publish = move || {
+                    let body = serde_json::to_vec(&alert.to_json()).unwrap_or_default();
+                    if out.try_send(body).is_err() {
+                        tracing::debug!("alert publish queue full; MQTT copy dropped");
+                    }
+                };
+                match &won {
+                    None => publish(),
+                    Some(won) => {
+                        let won = won.clone();
+                        tokio::spawn(async move {
+                            if won.check(&id).await {
+                                publish();
+                            }
+                        });
+                    }
                 }
             }
             Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {

@@ -138,6 +138,21 @@ impl Analytics {
         receiver
     }
 
+    /// Stops live alert evaluation (cluster mode: this instance is no longer the one that
+    /// decides); the receiver of [`Analytics::connect_alert_journal`] then ends.
+    pub fn disconnect_alert_journal(&self) {
+        *self
+            .alert_journal
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = None;
+    }
+
+    /// Records how many engine instances are live and how many stream slots this one holds,
+    /// for the overview (cluster mode).
+    pub fn set_membership(&self, instances: usize, slots: usize) {
+        self.lock().membership = (instances, slots);
+    }
+
     /// Alert transitions as they are applied (live only).
     pub fn alert_feed(&self) -> broadcast::Receiver<Arc<Alert>> {
         self.alert_feed.subscribe()
@@ -212,12 +227,13 @@ impl Analytics {
             .map(|report| views::report_detail(report, now_ms, full_contact))
     }
 
-    /// Whether `change` may be made to report `id` now; returns the report's area.
-    pub fn check_change(&self, id: &str, change: &Change) -> Result<String, ChangeError> {
+    /// Whether `change` may be made to report `id` now; returns the report's area and its
+    /// version (the changes applied so far), which names the change in the journal.
+    pub fn check_change(&self, id: &str, change: &Change) -> Result<(String, usize), ChangeError> {
         self.lock()
             .reports
             .check(id, change)
-            .map(|report| report.area.clone())
+            .map(|report| (report.area.clone(), report.history.len()))
     }
 
     /// Copies of the reports matching `query`, newest first.

@@ -71,6 +71,9 @@ pub struct State {
     /// Alerts changed by live events since the engine last took them, for the push to
     /// websocket clients and MQTT (replay fills nothing here).
     pub(crate) alert_changes: Vec<Alert>,
+    /// Live engine instances and the stream slots this one holds (the overview's
+    /// `instances` and `slots`): one and one for a single engine.
+    pub(crate) membership: (usize, usize),
 }
 
 impl State {
@@ -97,6 +100,7 @@ impl State {
             alerts: AlertBook::default(),
             evaluator: Evaluator::default(),
             alert_changes: Vec::new(),
+            membership: (1, 1),
         }
     }
 

@@ -94,23 +94,28 @@ const VISIBLE_WITHIN: std::time::Duration = std::time::Duration::from_secs(10);
 impl ReportIntake {
     /// Journals one event and waits until analytics has applied it (or, for a retried
     /// duplicate, everything committed so far), so a read right after the answer sees it.
-    /// Errors only when the journal could not store it.
+    /// Errors only when the journal could not store it; a [`Outcome::Duplicate`] says the id
+    /// was already stored (a retry, or — for ids derived from a version — a concurrent change
+    /// that won, possibly on another engine instance).
+    ///
+    /// [`Outcome::Duplicate`]: ioc_ingest::journal::Outcome::Duplicate
     pub(crate) async fn journal_visible(
         &self,
         analytics: &Analytics,
         event: ioc_ingest::Event,
-    ) -> Result<(), ioc_ingest::journal::JournalError> {
+    ) -> Result<ioc_ingest::journal::Outcome, ioc_ingest::journal::JournalError> {
         use ioc_ingest::journal::{Entry, Outcome};
         let outcome = self.journal.append(vec![Entry::Event(event)]).await?;
-        let seq = match outcome.first() {
-            Some(Outcome::Stored(seq)) => *seq,
+        let first = outcome.first().copied().unwrap_or(Outcome::Duplicate);
+        let seq = match first {
+            Outcome::Stored(seq) => seq,
             // A duplicate's first copy was committed earlier, so at most the committed seq.
-            _ => self.journal.committed_seq(),
+            Outcome::Duplicate => self.journal.committed_seq(),
         };
         if !analytics.wait_applied(seq, VISIBLE_WITHIN).await {
             tracing::warn!(seq, "journaled but not yet visible; answering anyway");
         }
-        Ok(())
+        Ok(first)
     }
 }
 

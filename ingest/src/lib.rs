@@ -5,6 +5,7 @@
 //! (deduplicated, group-committed) → acknowledged → handed to analytics.
 
 pub mod area;
+pub mod cluster;
 pub mod deadletter;
 pub mod decode;
 pub mod event;

@@ -57,6 +57,9 @@ pub struct EngineOptions {
     /// Largest file the engine process may write (RLIMIT_FSIZE, with SIGXFSZ ignored so that
     /// a write past it fails with EFBIG): a real journal write error.
     pub file_size_limit: Option<u64>,
+    /// Names the data directory instead of the topic root, so several engines of one
+    /// cluster share a topic root with a data directory each.
+    pub data_dir_name: Option<String>,
 }
 
 impl EngineOptions {
@@ -69,6 +72,7 @@ impl EngineOptions {
             env: Vec::new(),
             log_file: None,
             file_size_limit: None,
+            data_dir_name: None,
         }
     }
 
@@ -130,7 +134,11 @@ impl Engine {
 
     /// Starts an engine on a fresh data directory without waiting for readiness.
     pub fn launch(options: EngineOptions) -> Engine {
-        let data_dir = std::env::temp_dir().join(format!("ioc-test-{}", options.topic_root));
+        let name = options
+            .data_dir_name
+            .as_ref()
+            .unwrap_or(&options.topic_root);
+        let data_dir = std::env::temp_dir().join(format!("ioc-test-{name}"));
         let _ = std::fs::remove_dir_all(&data_dir);
         std::fs::create_dir_all(&data_dir).expect("data dir");
         let token = mint(&data_dir, "admin");
@@ -392,6 +400,18 @@ impl Engine {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
+        }
+    }
+
+    /// Sends a signal (`STOP`, `CONT` …) to the engine process.
+    pub fn signal(&self, name: &str) {
+        if let Some(child) = &self.child {
+            let status = Command::new("kill")
+                .arg(format!("-{name}"))
+                .arg(child.id().to_string())
+                .status()
+                .expect("kill");
+            assert!(status.success(), "kill -{name} failed");
         }
     }
 

@@ -6,10 +6,12 @@
 //! uses its own topic root and data directory, so tests run in parallel on one broker.
 
 pub mod browser;
+pub mod alerts_topic;
 pub mod engine;
 pub mod latency;
 pub mod mosquitto;
 pub mod open311;
+pub mod postgres;
 pub mod publish;
 pub mod raw;
 pub mod ws;

@@ -3,12 +3,12 @@
 //! that must raise one; acknowledgement and resolution over the API; the immediate `alert`
 //! frame on the websocket and the copy on MQTT `ioc/alerts`; survival across kill -9.
 
+use ioc_tests::alerts_topic::listen_alerts_topic;
 use ioc_tests::engine::{mint, mint_scoped};
 use ioc_tests::open311::Open311Client;
 use ioc_tests::publish::Publisher;
 use ioc_tests::ws::LiveClient;
 use ioc_tests::{Engine, EngineOptions};
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -83,44 +83,6 @@ async fn post(engine: &Engine, path: &str, token: &str) -> (u16, Value) {
         .expect("POST");
     let status = response.status().as_u16();
     (status, response.json().await.unwrap_or(Value::Null))
-}
-
-/// Collects what the engine publishes on `ioc/alerts`.
-async fn listen_alerts_topic(host: &str, port: u16) -> tokio::sync::mpsc::UnboundedReceiver<Value> {
-    let mut options = MqttOptions::new(ioc_tests::unique_root("alerts-sub"), host, port);
-    options.set_keep_alive(Duration::from_secs(30));
-    let (client, mut event_loop) = AsyncClient::new(options, 100);
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let (subscribed_tx, subscribed) = tokio::sync::oneshot::channel();
-    client
-        .subscribe("ioc/alerts", QoS::AtLeastOnce)
-        .await
-        .expect("subscribe");
-    tokio::spawn(async move {
-        let _client = client;
-        let mut subscribed_tx = Some(subscribed_tx);
-        loop {
-            match event_loop.poll().await {
-                Ok(Event::Incoming(Packet::SubAck(_))) => {
-                    if let Some(tx) = subscribed_tx.take() {
-                        let _ = tx.send(());
-                    }
-                }
-                Ok(Event::Incoming(Packet::Publish(publish))) => {
-                    if let Ok(value) = serde_json::from_slice(&publish.payload) {
-                        let _ = tx.send(value);
-                    }
-                }
-                Ok(_) => {}
-                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-            }
-        }
-    });
-    tokio::time::timeout(Duration::from_secs(10), subscribed)
-        .await
-        .expect("SUBACK in time")
-        .expect("subscriber alive");
-    rx
 }
 
 /// Waits for the `ioc/alerts` message of `id` in `state`.

@@ -121,6 +121,25 @@ pub fn alert_id(rule: &str, subject: &str, raised_ms: i64) -> String {
     format!("AL-{raised_ms}-{hash:08x}")
 }
 
+/// The journal event id of an alert's transition (`raise`, `ack` or `resolve`): one id per
+/// alert and action, so the same transition journaled twice — by two engine instances, or an
+/// operator and the engine at once — is stored once, and the writer whose insert lost knows.
+pub fn transition_event_id(alert_id: &str, action: &str) -> String {
+    format!("{alert_id}:{action}")
+}
+
+impl Alert {
+    /// The journal event id of the transition that put the alert in its current state.
+    pub fn last_transition_event_id(&self) -> String {
+        let action = match self.state {
+            AlertState::Active => "raise",
+            AlertState::Acknowledged => "ack",
+            AlertState::Resolved => "resolve",
+        };
+        transition_event_id(&self.id, action)
+    }
+}
+
 /// A change to an alert, as written to the journal.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Transition {
@@ -173,7 +192,7 @@ impl Transition {
         };
         values.insert("action".into(), json!(action));
         Event {
-            id: format!("{}:{action}", self.alert_id()),
+            id: transition_event_id(self.alert_id(), action),
             source: ALERT_SOURCE.to_string(),
             kind: Kind::Alert,
             area: area.to_string(),

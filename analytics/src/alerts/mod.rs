@@ -9,7 +9,7 @@ mod message;
 mod rules;
 mod trackers;
 
-pub use alert::{ALERT_SOURCE, Alert, AlertState, Transition, alert_id};
+pub use alert::{ALERT_SOURCE, Alert, AlertState, Transition, alert_id, transition_event_id};
 pub use book::{AlertBook, AlertChangeError, Applied};
 pub use duration::parse_duration_ms;
 pub use evaluate::Evaluator;

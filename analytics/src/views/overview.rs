@@ -11,7 +11,8 @@ use ioc_ingest::{Area, Kind};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 
-/// The overview's data (docs/views.md): totals, `areas`, `reports`, `alerts_active`, `kpi`.
+/// The overview's data: totals, `areas`, `reports`, `alerts_active`, `kpi`, and the engine
+/// instances and stream slots contributing (`instances`, `slots`).
 ///
 /// With a `scope` (an area-scoped token) the `areas` list holds only those areas and every
 /// total (`events_total`, `events_per_sec`, `late_total`, `reports`, `kpi`) is the total over
@@ -51,6 +52,8 @@ pub fn overview_view(state: &State, scope: Option<&[String]>, now_ms: i64) -> Va
         "late_total": totals.late,
         "rejected_total": state.rejected_total(),
         "rejected_by_reason": rejected,
+        "instances": state.membership.0,
+        "slots": state.membership.1,
         "watermark": state.max_ts.map(|max| ioc_ingest::event::format_ts(max - state.config.allowed_lateness_ms)),
         "areas": areas,
         "reports": super::reports::scoped_kpi(state, scope, now_ms),

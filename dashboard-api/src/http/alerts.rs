@@ -12,6 +12,7 @@ use axum::http::StatusCode;
 use ioc_analytics::alerts::{AlertChangeError, Transition};
 use ioc_analytics::views::{AlertFilter, AlertQuery};
 use ioc_ingest::event::now_ms;
+use ioc_ingest::journal::Outcome;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -168,7 +169,7 @@ pub(crate) async fn change_alert(
             at_ms: now,
         }
     };
-    intake
+    let outcome = intake
         .journal_visible(&state.analytics, transition.to_event(&alert.area, now))
         .await
         .map_err(|error| {
@@ -178,6 +179,14 @@ pub(crate) async fn change_alert(
                 "the change could not be stored; try again",
             )
         })?;
+    // The transition's id is one per alert and action: a duplicate means the same change was
+    // made at the same time elsewhere (another engine instance, or the engine itself).
+    if outcome == Outcome::Duplicate {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!("alert {id:?} was changed at the same time by someone else"),
+        ));
+    }
     state
         .analytics
         .alert(&id)

@@ -11,6 +11,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use ioc_analytics::reports::ChangeError;
 use ioc_ingest::event::now_ms;
+use ioc_ingest::journal::Outcome;
 use ioc_ingest::report::update::{Change, Update};
 use serde::Deserialize;
 use serde_json::Value;
@@ -129,28 +130,29 @@ pub(crate) async fn change_report(
     }
     // One change at a time: the check below stays true until the event is applied.
     let _turn = intake.updates.lock().await;
-    let area = state
-        .analytics
-        .check_change(&id, &change)
-        .map_err(|error| match error {
-            ChangeError::UnknownReport(_) => {
-                ApiError::new(StatusCode::NOT_FOUND, error.to_string())
-            }
-            ChangeError::Conflict(_) => ApiError::new(StatusCode::CONFLICT, error.to_string()),
-            ChangeError::Invalid(_) => ApiError::new(StatusCode::BAD_REQUEST, error.to_string()),
-        })?;
+    let (area, version) =
+        state
+            .analytics
+            .check_change(&id, &change)
+            .map_err(|error| match error {
+                ChangeError::UnknownReport(_) => {
+                    ApiError::new(StatusCode::NOT_FOUND, error.to_string())
+                }
+                ChangeError::Conflict(_) => ApiError::new(StatusCode::CONFLICT, error.to_string()),
+                ChangeError::Invalid(_) => {
+                    ApiError::new(StatusCode::BAD_REQUEST, error.to_string())
+                }
+            })?;
     let event = Update {
         report_id: id.clone(),
         change,
         by: claims.sub.clone(),
         note: body.note,
     }
-    .into_event(
-        ioc_ingest::report::fresh_id("report_update"),
-        area,
-        now_ms(),
-    );
-    intake
+    // The id names the version the change was checked against: two changes made at once
+    // from the same version (on two engine instances) share it, and the journal stores one.
+    .into_event(format!("{id}:v{version}"), area, now_ms());
+    let outcome = intake
         .journal_visible(&state.analytics, event)
         .await
         .map_err(|error| {
@@ -160,6 +162,12 @@ pub(crate) async fn change_report(
                 "the change could not be stored; try again",
             )
         })?;
+    if outcome == Outcome::Duplicate {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!("report {id:?} was changed at the same time by someone else; reload it"),
+        ));
+    }
     state
         .analytics
         .report_detail(&id, now_ms(), claims.role == Role::Admin)

@@ -9,10 +9,12 @@
 pub mod codec;
 pub mod compaction;
 mod handle;
+pub mod postgres;
 mod sqlite;
 mod store;
 
 pub use handle::{JournalHandle, JournalSink, PendingCommit, spawn};
+pub use self::postgres::PostgresJournal;
 pub use sqlite::{Durability, SqliteJournal};
 pub use store::{Fence, JournalStore};
 

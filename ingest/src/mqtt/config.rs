@@ -180,6 +180,10 @@ pub struct MqttConfig {
     pub session_expiry_secs: u32,
     /// TLS client settings, for `mqtts://` (see [`super::tls::client_config`]).
     pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+    /// The slot lease this session consumes for (cluster mode): every batch is committed
+    /// with it, and a refused commit ([`crate::journal::JournalError::Fenced`]) ends the
+    /// subscriber without acknowledging, so the slot's new owner gets the messages.
+    pub fence: Option<crate::journal::Fence>,
 }
 
 #[cfg(test)]

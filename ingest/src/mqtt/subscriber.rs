@@ -9,7 +9,7 @@ use super::status::MqttStatus;
 use super::{v4, v5};
 use crate::event::now_ms;
 use crate::intake::Intake;
-use crate::journal::{Entry, JournalError, JournalHandle, PendingCommit};
+use crate::journal::{Entry, Fence, JournalError, JournalHandle, PendingCommit};
 use crate::topic::DEADLETTER_TOPIC;
 use std::borrow::Cow;
 use std::future::Future;
@@ -189,6 +189,7 @@ pub async fn run(
 ) {
     let (messages, inbox) = mpsc::channel(PIPELINE_DEPTH);
     let (stopping, stop_seen) = tokio::sync::watch::channel(false);
+    let fence = config.fence;
     let (client, poller) = match config.protocol {
         Protocol::V4 => v4::connect(&config, messages, Arc::clone(&status)),
         Protocol::V5 => v5::connect(&config, messages, Arc::clone(&status)),
@@ -198,12 +199,14 @@ pub async fn run(
         inbox,
         intake.clone(),
         journal.clone(),
+        fence,
         committing,
     ));
     let acker = tokio::spawn(acknowledge_in_order(
         commits,
         intake,
         journal,
+        fence,
         client.clone(),
         Arc::clone(&status),
         stop_seen,
@@ -237,6 +240,7 @@ async fn decode_and_submit(
     mut inbox: mpsc::Receiver<Inbound>,
     intake: Intake,
     journal: JournalHandle,
+    fence: Option<Fence>,
     committing: mpsc::Sender<Submitted>,
 ) {
     while let Some(first) = inbox.recv().await {
@@ -255,7 +259,7 @@ async fn decode_and_submit(
                 Entry::Event(_) => None,
             })
             .collect();
-        let commit = journal.submit(entries, None).await;
+        let commit = journal.submit(entries, fence).await;
         let submitted = Submitted {
             batch,
             dead_letters,
@@ -282,6 +286,7 @@ async fn acknowledge_in_order(
     mut commits: mpsc::Receiver<Submitted>,
     intake: Intake,
     journal: JournalHandle,
+    fence: Option<Fence>,
     client: Client,
     status: Arc<MqttStatus>,
     mut stopping: tokio::sync::watch::Receiver<bool>,
@@ -309,6 +314,10 @@ async fn acknowledge_in_order(
                 }
                 _ => {}
             }
+            if matches!(error, JournalError::Fenced { .. }) {
+                tracing::warn!(%error, messages = batch.len(), "slot lost: batch not acknowledged, its new owner receives it");
+                return;
+            }
             tracing::error!(%error, retry_in_ms = backoff.as_millis() as u64, "journal write failed; holding acknowledgements");
             tokio::select! {
                 () = tokio::time::sleep(backoff) => {}
@@ -318,7 +327,9 @@ async fn acknowledge_in_order(
                 }
             }
             backoff = (backoff * 2).min(MAX_BACKOFF);
-            result = journal.append(classify(&intake, &batch)).await;
+            result = journal
+                .append_fenced(classify(&intake, &batch), fence)
+                .await;
         }
         if refused {
             continue;
