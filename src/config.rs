@@ -67,6 +67,8 @@ pub struct EngineConfig {
     pub open311: Open311Config,
     /// History: compaction horizon and period.
     pub history: crate::history::HistoryConfig,
+    /// Open data: suppression threshold, per-address budget, client cache time.
+    pub open_data: ioc_dashboard_api::OpenDataConfig,
 }
 
 /// Open311 settings.
@@ -121,6 +123,7 @@ impl Default for EngineConfig {
             analytics: AnalyticsConfig::default(),
             open311: Open311Config::default(),
             history: crate::history::HistoryConfig::default(),
+            open_data: ioc_dashboard_api::OpenDataConfig::default(),
         }
     }
 }

@@ -286,7 +286,9 @@ pub async fn run_with(
             .history
             .settings(config.analytics.allowed_lateness_ms)?,
     ));
-    let state = state.with_history(Arc::clone(&history));
+    let state = state
+        .with_history(Arc::clone(&history))
+        .with_open_data(config.open_data);
     let compaction = tokio::spawn(crate::history::compact_periodically(
         history,
         config.history.every()?,

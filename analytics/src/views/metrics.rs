@@ -90,14 +90,7 @@ pub(crate) fn area_metrics(state: &State, area: &str) -> AreaMetrics {
         .collect();
     let station_hours: Vec<HourlyAqi> = stations.iter().filter_map(|s| s.hourly_aqi()).collect();
     let daily: Vec<u32> = stations.iter().filter_map(|s| s.daily_aqi()).collect();
-    let combine = |values: Vec<u32>| match state.config.area_aqi {
-        AreaAqi::Worst => values.into_iter().max(),
-        AreaAqi::Mean if values.is_empty() => None,
-        AreaAqi::Mean => Some(
-            (values.iter().map(|v| f64::from(*v)).sum::<f64>() / values.len() as f64).round()
-                as u32,
-        ),
-    };
+    let combine = |values: Vec<u32>| state.config.area_aqi.combine(values);
     let station_aqi = combine(station_hours.iter().map(|h| h.aqi).collect());
     let basis = if station_hours
         .iter()
