@@ -22,10 +22,12 @@ pub(crate) fn rows(book: &OpenDataBook, query: &OpenDataQuery, area_aqi: AreaAqi
             continue;
         }
         let mut periods: BTreeMap<i64, Hour> = BTreeMap::new();
-        let source = if query.every == Every::Hour {
-            &series.hours
-        } else {
-            &series.days
+        // Hourly sums where they reach (exact for any range), daily sums beyond.
+        let hourly_reach = query.to_ms - query.from_ms <= super::MAX_HOURLY_DAYS * 24 * 3_600_000;
+        let source = match query.every {
+            Every::Hour => &series.hours,
+            Every::All if hourly_reach => &series.hours,
+            _ => &series.days,
         };
         for (start, sums) in source.range(query.from_ms..query.to_ms) {
             let period = query.period_of(*start);

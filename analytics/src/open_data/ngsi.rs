@@ -132,12 +132,12 @@ fn attributes(state: &State, area: &str, entity_type: EntityType) -> Vec<Attribu
             unit_code,
         })
     };
-    let mut attributes: Vec<Option<Attribute>> = match entity_type {
+    let attributes: Vec<Option<Attribute>> = match entity_type {
         EntityType::AirQualityObserved => {
             let metrics = area_metrics(state, area);
             let mut list: Vec<Option<Attribute>> = aqi::Pollutant::ALL
                 .iter()
-                .map(|(_, field)| number(*field, mean(field, HOUR_MS), Some("GQ")))
+                .map(|(_, field)| number(*field, mean(*field, HOUR_MS), Some("GQ")))
                 .collect();
             list.push(number("temperature", mean("temperature", HOUR_MS), Some("CEL")));
             list.push(number("relativeHumidity", mean("humidity", HOUR_MS), None));
@@ -181,5 +181,5 @@ fn attributes(state: &State, area: &str, entity_type: EntityType) -> Vec<Attribu
             ]
         }
     };
-    attributes.drain(..).flatten().collect()
+    attributes.into_iter().flatten().collect()
 }

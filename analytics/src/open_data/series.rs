@@ -34,17 +34,26 @@ impl StationSeries {
             .entry(day)
             .or_insert_with(|| Hour::empty(day))
             .add_values(&event.values);
-        if let Some(newest) = self.hours.keys().next_back().copied() {
-            self.hours = self.hours.split_off(&(newest - HOURS_KEPT_MS));
-        }
-        if let Some(newest) = self.days.keys().next_back().copied() {
-            self.days = self.days.split_off(&(newest - DAYS_KEPT_MS));
-        }
+        prune(&mut self.hours, HOURS_KEPT_MS);
+        prune(&mut self.days, DAYS_KEPT_MS);
     }
 
     /// The mean of pollutant `i` in the hour starting at `start`.
     pub(crate) fn hour_mean(&self, start: i64, i: usize) -> Option<f64> {
         self.hours.get(&start).and_then(|hour| hour.mean(i))
+    }
+}
+
+/// Drops the entries more than `kept_ms` older than the newest.
+fn prune(series: &mut BTreeMap<i64, Hour>, kept_ms: i64) {
+    let Some(newest) = series.keys().next_back().copied() else {
+        return;
+    };
+    while series
+        .first_key_value()
+        .is_some_and(|(start, _)| *start < newest - kept_ms)
+    {
+        series.pop_first();
     }
 }
 

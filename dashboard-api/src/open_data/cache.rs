@@ -207,6 +207,6 @@ mod tests {
 
     #[test]
     fn http_dates_are_imf_fixdate() {
-        assert_eq!(http_date(1_795_966_703_000), "Sun, 29 Nov 2026 15:25:03 GMT");
+        assert_eq!(http_date(1_795_966_703_000), "Sun, 29 Nov 2026 15:38:23 GMT");
     }
 }
