@@ -1,7 +1,6 @@
 //! Per-area figures derived from windows and sources: AQI, congestion, flood, noise.
 
 use crate::aqi::{self, Pollutant};
-use crate::config::AreaAqi;
 use crate::hourly::{AqiBasis, HourlyAir, HourlyAqi};
 use crate::state::{LAEQ_ENERGY, State};
 use crate::windows::WINDOWS;
