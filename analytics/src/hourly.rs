@@ -171,7 +171,11 @@ impl HourlyAir {
     pub fn daily_aqi(&self) -> Option<u32> {
         let current = self.hours.back()?.start;
         let mut day = Hour::empty(current);
-        for hour in self.hours.iter().filter(|h| h.start > current - 24 * HOUR_MS) {
+        for hour in self
+            .hours
+            .iter()
+            .filter(|h| h.start > current - 24 * HOUR_MS)
+        {
             day.merge(hour);
         }
         day.aqi_of_means()

@@ -71,7 +71,14 @@ fn query(dataset: Dataset, from: &str, to: &str, area: Option<&str>, every: &str
 
 fn rows(analytics: &Analytics, dataset: Dataset, query: &OpenDataQuery, min: u64) -> Vec<Value> {
     analytics
-        .open_data(dataset, query, Publication { min_cell_reports: min }, T0 + 48 * HOUR)
+        .open_data(
+            dataset,
+            query,
+            Publication {
+                min_cell_reports: min,
+            },
+            T0 + 48 * HOUR,
+        )
         .json_rows()
 }
 
@@ -83,13 +90,31 @@ fn report_cells_follow_local_days_and_small_cells_are_suppressed() {
     events.push(report_event(4, "hoan-kiem", T0 + 8 * HOUR));
     events.push(report_event(5, "hoan-kiem", T0 + 9 * HOUR));
     for (n, hours, rating) in [(1, 2, 5), (2, 6, 3), (3, 3, 4)] {
-        events.push(update(n, Change::Assign { agency: "Thoát nước".into() }, T0 + HOUR));
-        events.push(update(n, Change::Status { status: "resolved".into() }, T0 + hours * HOUR));
+        events.push(update(
+            n,
+            Change::Assign {
+                agency: "Thoát nước".into(),
+            },
+            T0 + HOUR,
+        ));
+        events.push(update(
+            n,
+            Change::Status {
+                status: "resolved".into(),
+            },
+            T0 + hours * HOUR,
+        ));
         events.push(update(n, Change::Rate { rating }, T0 + 7 * HOUR));
     }
     analytics.apply(&events, None).unwrap_or_default();
 
-    let by_day = query(Dataset::ReportKpis, "2026-11-22", "2026-11-24", Some("hoan-kiem"), "day");
+    let by_day = query(
+        Dataset::ReportKpis,
+        "2026-11-22",
+        "2026-11-24",
+        Some("hoan-kiem"),
+        "day",
+    );
     let got = rows(&analytics, Dataset::ReportKpis, &by_day, 3);
     assert_eq!(
         got,
@@ -108,11 +133,20 @@ fn report_cells_follow_local_days_and_small_cells_are_suppressed() {
         ]
     );
     // A month holds all five; the city row equals the area's.
-    let month = query(Dataset::ReportKpis, "2026-11-01", "2026-12-01", None, "month");
+    let month = query(
+        Dataset::ReportKpis,
+        "2026-11-01",
+        "2026-12-01",
+        None,
+        "month",
+    );
     let got = rows(&analytics, Dataset::ReportKpis, &month, 5);
     let all: Vec<&Value> = got.iter().filter(|r| r["agency"] == "all").collect();
     assert_eq!(all.len(), 2);
-    assert_eq!((all[0]["area"].clone(), all[0]["received"].clone()), (json!("city"), json!(5)));
+    assert_eq!(
+        (all[0]["area"].clone(), all[0]["received"].clone()),
+        (json!("city"), json!(5))
+    );
     assert_eq!(all[1]["area"], "hoan-kiem");
     assert_eq!(all[0]["period_start"], "2026-11-01T00:00:00+07:00");
     let text = serde_json::to_string(&got).unwrap_or_default();
@@ -122,16 +156,37 @@ fn report_cells_follow_local_days_and_small_cells_are_suppressed() {
 #[test]
 fn air_quality_uses_the_nowcast_hourly_and_the_means_daily() {
     let analytics = analytics();
-    let aq = |ts, pm25: f64| reading(Kind::AirQuality, "ba-dinh", "aq-1", ts, json!({"pm25": pm25}));
+    let aq = |ts, pm25: f64| {
+        reading(
+            Kind::AirQuality,
+            "ba-dinh",
+            "aq-1",
+            ts,
+            json!({"pm25": pm25}),
+        )
+    };
     // Hour 09Z: PM2.5 10; hour 10Z: 40. NowCast at 10Z: w = 0.5, (40 + 5) / 1.5 = 30 → 60.
     analytics
         .apply(&[aq(T0 + 60_000, 10.0), aq(T0 + HOUR + 60_000, 40.0)], None)
         .unwrap_or_default();
-    let hourly = query(Dataset::AirQuality, "2026-11-22T09:00:00Z", "2026-11-22T11:00:00Z", None, "hour");
+    let hourly = query(
+        Dataset::AirQuality,
+        "2026-11-22T09:00:00Z",
+        "2026-11-22T11:00:00Z",
+        None,
+        "hour",
+    );
     let got = rows(&analytics, Dataset::AirQuality, &hourly, 5);
     let aqi: Vec<(Value, Value, Value, Value)> = got
         .iter()
-        .map(|r| (r["area"].clone(), r["station"].clone(), r["aqi"].clone(), r["pm25"].clone()))
+        .map(|r| {
+            (
+                r["area"].clone(),
+                r["station"].clone(),
+                r["aqi"].clone(),
+                r["pm25"].clone(),
+            )
+        })
         .collect();
     assert_eq!(
         aqi,
@@ -147,52 +202,97 @@ fn air_quality_uses_the_nowcast_hourly_and_the_means_daily() {
     assert_eq!(got[3]["period_start"], "2026-11-22T17:00:00+07:00");
     assert_eq!(got[3]["band"], "moderate");
     // The day: mean 25 → 50, good.
-    let daily = query(Dataset::AirQuality, "2026-11-22", "2026-11-23", Some("ba-dinh"), "day");
+    let daily = query(
+        Dataset::AirQuality,
+        "2026-11-22",
+        "2026-11-23",
+        Some("ba-dinh"),
+        "day",
+    );
     let got = rows(&analytics, Dataset::AirQuality, &daily, 5);
     assert_eq!(got.len(), 2);
-    assert_eq!((got[0]["aqi"].clone(), got[0]["band"].clone(), got[0]["pm25"].clone()), (json!(50), json!("good"), json!(25.0)));
+    assert_eq!(
+        (
+            got[0]["aqi"].clone(),
+            got[0]["band"].clone(),
+            got[0]["pm25"].clone()
+        ),
+        (json!(50), json!("good"), json!(25.0))
+    );
 }
 
 #[test]
 fn dossier_indicators_per_period_against_targets() {
     let analytics = analytics();
-    let dossier = |n: i64, values: Value| reading(Kind::Dossier, "dong-da", "dvc", T0 + n * 1000, values);
+    let dossier =
+        |n: i64, values: Value| reading(Kind::Dossier, "dong-da", "dvc", T0 + n * 1000, values);
     analytics
         .apply(
             &[
-                dossier(1, json!({"stage": "received", "channel": "online", "level": 4})),
-                dossier(2, json!({"stage": "received", "channel": "offline", "level": 2})),
+                dossier(
+                    1,
+                    json!({"stage": "received", "channel": "online", "level": 4}),
+                ),
+                dossier(
+                    2,
+                    json!({"stage": "received", "channel": "offline", "level": 2}),
+                ),
                 dossier(3, json!({"stage": "resolved", "on_time": true})),
             ],
             None,
         )
         .unwrap_or_default();
-    let day = query(Dataset::DossierKpis, "2026-11-22", "2026-11-23", Some("dong-da"), "day");
+    let day = query(
+        Dataset::DossierKpis,
+        "2026-11-22",
+        "2026-11-23",
+        Some("dong-da"),
+        "day",
+    );
     let got = rows(&analytics, Dataset::DossierKpis, &day, 5);
     assert_eq!(
         got,
-        vec![json!({"area": "dong-da", "period_start": "2026-11-22T00:00:00+07:00", "received": 2,
+        vec![
+            json!({"area": "dong-da", "period_start": "2026-11-22T00:00:00+07:00", "received": 2,
             "received_online": 1, "received_level4": 1, "resolved": 1, "resolved_on_time": 1,
             "online_pct": 50.0, "level4_pct": 50.0, "on_time_pct": 100.0, "online_target_pct": 20.0,
             "level4_target_pct": 30.0, "on_time_target_pct": 95.0, "online_meets_target": true,
-            "level4_meets_target": true, "on_time_meets_target": true})]
+            "level4_meets_target": true, "on_time_meets_target": true})
+        ]
     );
 }
 
 #[test]
 fn queries_are_checked_and_defaults_align_to_periods() {
     let parse = |from: Option<&str>, to: Option<&str>, area: Option<&str>, every: Option<&str>| {
-        OpenDataQuery::parse(Dataset::ReportKpis, from, to, area, every, |a| a == "ba-dinh", T0)
+        OpenDataQuery::parse(
+            Dataset::ReportKpis,
+            from,
+            to,
+            area,
+            every,
+            |a| a == "ba-dinh",
+            T0,
+        )
     };
-    let bad = |r: Result<OpenDataQuery, OpenDataError>| matches!(r, Err(OpenDataError::BadRequest(_)));
+    let bad =
+        |r: Result<OpenDataQuery, OpenDataError>| matches!(r, Err(OpenDataError::BadRequest(_)));
     assert!(bad(parse(None, None, None, Some("week"))));
     assert!(bad(parse(None, None, Some("atlantis"), None)));
     assert!(bad(parse(Some("soon"), None, None, None)));
-    assert!(bad(parse(Some("2026-11-23"), Some("2026-11-22"), None, None)));
+    assert!(bad(parse(
+        Some("2026-11-23"),
+        Some("2026-11-22"),
+        None,
+        None
+    )));
     assert!(bad(parse(Some("2026-01-01"), None, None, Some("hour"))));
     let default = parse(None, None, Some("city"), None).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(default.every, Every::Day);
-    assert_eq!(period::format_local(default.from_ms), "2026-10-24T00:00:00+07:00");
+    assert_eq!(
+        period::format_local(default.from_ms),
+        "2026-10-24T00:00:00+07:00"
+    );
     assert_eq!(default.to_ms, T0);
     assert_eq!(default.area.as_deref(), Some("city"));
 }

@@ -17,8 +17,8 @@ mod server;
 pub mod ws;
 
 pub use auth::{Authenticator, Claims, Role};
-pub use open311::Open311Limits;
 pub use open_data::OpenDataConfig;
+pub use open311::Open311Limits;
 
 use hub::Hub;
 use ioc_analytics::Analytics;

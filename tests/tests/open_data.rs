@@ -146,7 +146,11 @@ async fn wait_json(url: &str, done: impl Fn(&Value) -> bool) -> Value {
         if answer.status == 200 && done(&answer.json()) {
             return answer.json();
         }
-        assert!(Instant::now() < deadline, "timed out waiting on {url}: {}", answer.body);
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting on {url}: {}",
+            answer.body
+        );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
@@ -169,7 +173,8 @@ fn local(ts_ms: i64) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn open_data_ngsi_ld_and_public_page_publish_hand_computed_aggregates_only() {
     // One rule the second station trips at once, so alerts-daily has a count to publish.
-    let rules = std::env::temp_dir().join(format!("ioc-open-data-rules-{}.toml", std::process::id()));
+    let rules =
+        std::env::temp_dir().join(format!("ioc-open-data-rules-{}.toml", std::process::id()));
     std::fs::write(
         &rules,
         "[[rule]]\nid = \"pm25-over-80\"\ntype = \"threshold\"\nmetric = \"air_quality.pm25\"\nabove = 80\nseverity = \"major\"\n",
@@ -253,18 +258,59 @@ async fn open_data_ngsi_ld_and_public_page_publish_hand_computed_aggregates_only
     // mean over the five readings 70, PM10 100. One noise meter, one traffic counter, one gauge.
     let t0 = now - 2_000;
     let readings = [
-        ("hoan-kiem", "air_quality", "aq-hk-1", json!({"pm25": 40.0, "pm10": 100.0})),
-        ("hoan-kiem", "air_quality", "aq-hk-1", json!({"pm25": 50.0, "pm10": 100.0})),
-        ("hoan-kiem", "air_quality", "aq-hk-1", json!({"pm25": 60.0, "pm10": 100.0})),
-        ("hoan-kiem", "air_quality", "aq-hk-2", json!({"pm25": 100.0})),
-        ("hoan-kiem", "air_quality", "aq-hk-2", json!({"pm25": 100.0})),
+        (
+            "hoan-kiem",
+            "air_quality",
+            "aq-hk-1",
+            json!({"pm25": 40.0, "pm10": 100.0}),
+        ),
+        (
+            "hoan-kiem",
+            "air_quality",
+            "aq-hk-1",
+            json!({"pm25": 50.0, "pm10": 100.0}),
+        ),
+        (
+            "hoan-kiem",
+            "air_quality",
+            "aq-hk-1",
+            json!({"pm25": 60.0, "pm10": 100.0}),
+        ),
+        (
+            "hoan-kiem",
+            "air_quality",
+            "aq-hk-2",
+            json!({"pm25": 100.0}),
+        ),
+        (
+            "hoan-kiem",
+            "air_quality",
+            "aq-hk-2",
+            json!({"pm25": 100.0}),
+        ),
         ("ba-dinh", "air_quality", "aq-bd-1", json!({"pm25": 20.0})),
-        ("ha-dong", "noise", "nz-hd-1", json!({"laeq": 60.0, "lamax": 71.5})),
-        ("cau-giay", "traffic", "tf-cg-1", json!({"intensity": 20.0, "speed": 30.0, "occupancy": 0.3})),
-        ("long-bien", "water_level", "wl-lb-1", json!({"level_cm": 25.0, "alert_cm": 30.0, "danger_cm": 50.0})),
+        (
+            "ha-dong",
+            "noise",
+            "nz-hd-1",
+            json!({"laeq": 60.0, "lamax": 71.5}),
+        ),
+        (
+            "cau-giay",
+            "traffic",
+            "tf-cg-1",
+            json!({"intensity": 20.0, "speed": 30.0, "occupancy": 0.3}),
+        ),
+        (
+            "long-bien",
+            "water_level",
+            "wl-lb-1",
+            json!({"level_cm": 25.0, "alert_cm": 30.0, "danger_cm": 50.0}),
+        ),
     ];
     for (n, (area, kind, source, values)) in readings.iter().enumerate() {
-        let body = json!({"id": format!("od-reading-{n}"), "source": source, "ts": t0, "values": values});
+        let body =
+            json!({"id": format!("od-reading-{n}"), "source": source, "ts": t0, "values": values});
         publisher
             .publish(&format!("{root}/{area}/{kind}/{source}"), body.to_string())
             .await;
@@ -297,18 +343,57 @@ async fn open_data_ngsi_ld_and_public_page_publish_hand_computed_aggregates_only
         .await;
 
     // The lifecycle through the operator API.
-    for (id, agency, rating) in [("od-r1", AGENCY_X, 5), ("od-r2", AGENCY_X, 4), ("od-r3", AGENCY_X, 2)] {
+    for (id, agency, rating) in [
+        ("od-r1", AGENCY_X, 5),
+        ("od-r2", AGENCY_X, 4),
+        ("od-r3", AGENCY_X, 2),
+    ] {
         let id = ioc_ingest::report::request_id(id);
         operator_act(&engine, &operator, &id, "assign", json!({"agency": agency})).await;
-        operator_act(&engine, &operator, &id, "status", json!({"status": "resolved"})).await;
+        operator_act(
+            &engine,
+            &operator,
+            &id,
+            "status",
+            json!({"status": "resolved"}),
+        )
+        .await;
         operator_act(&engine, &operator, &id, "rate", json!({"rating": rating})).await;
     }
     let r4 = ioc_ingest::report::request_id("od-r4");
-    operator_act(&engine, &operator, &r4, "assign", json!({"agency": AGENCY_Y})).await;
+    operator_act(
+        &engine,
+        &operator,
+        &r4,
+        "assign",
+        json!({"agency": AGENCY_Y}),
+    )
+    .await;
     let r5 = ioc_ingest::report::request_id("od-r5");
-    operator_act(&engine, &operator, &r5, "status", json!({"status": "rejected"})).await;
-    operator_act(&engine, &operator, &tay_ho[0], "assign", json!({"agency": AGENCY_Y})).await;
-    operator_act(&engine, &operator, &tay_ho[0], "status", json!({"status": "resolved"})).await;
+    operator_act(
+        &engine,
+        &operator,
+        &r5,
+        "status",
+        json!({"status": "rejected"}),
+    )
+    .await;
+    operator_act(
+        &engine,
+        &operator,
+        &tay_ho[0],
+        "assign",
+        json!({"agency": AGENCY_Y}),
+    )
+    .await;
+    operator_act(
+        &engine,
+        &operator,
+        &tay_ho[0],
+        "status",
+        json!({"status": "resolved"}),
+    )
+    .await;
     operator_act(&engine, &operator, &tay_ho[0], "rate", json!({"rating": 1})).await;
 
     // Everything public is collected here and searched for personal data at the end.
@@ -325,7 +410,10 @@ async fn open_data_ngsi_ld_and_public_page_publish_hand_computed_aggregates_only
             .and_then(|d| d.iter().find(|d| d["id"] == id))
             .unwrap_or_else(|| panic!("{id} in the catalog"));
         for key in ["title", "description", "license", "update_frequency"] {
-            assert!(dataset[key].as_str().is_some_and(|s| !s.is_empty()), "{id}.{key}");
+            assert!(
+                dataset[key].as_str().is_some_and(|s| !s.is_empty()),
+                "{id}.{key}"
+            );
         }
         assert_eq!(dataset["formats"], json!(["json", "csv"]));
         dataset["fields"]
@@ -333,22 +421,52 @@ async fn open_data_ngsi_ld_and_public_page_publish_hand_computed_aggregates_only
             .expect("fields")
             .iter()
             .map(|f| {
-                assert!(f["type"].is_string() && f["unit"].is_string() && f["description"].is_string());
+                assert!(
+                    f["type"].is_string() && f["unit"].is_string() && f["description"].is_string()
+                );
                 f["name"].as_str().expect("name").to_string()
             })
             .collect()
     };
     assert_eq!(
         fields_of("report-kpis"),
-        ["area", "agency", "period_start", "received", "resolved", "on_time_pct",
-            "median_hours_to_resolve", "avg_rating", "rated_4plus_pct", "suppressed"]
+        [
+            "area",
+            "agency",
+            "period_start",
+            "received",
+            "resolved",
+            "on_time_pct",
+            "median_hours_to_resolve",
+            "avg_rating",
+            "rated_4plus_pct",
+            "suppressed"
+        ]
     );
     assert_eq!(
         fields_of("air-quality"),
-        ["area", "station", "period_start", "aqi", "band", "pm25", "pm10", "no2", "so2", "co", "o3"]
+        [
+            "area",
+            "station",
+            "period_start",
+            "aqi",
+            "band",
+            "pm25",
+            "pm10",
+            "no2",
+            "so2",
+            "co",
+            "o3"
+        ]
     );
-    assert_eq!(fields_of("alerts-daily"), ["area", "period_start", "kind", "severity", "count"]);
-    assert_eq!(fields_of("dossier-kpis")[..3], ["area", "period_start", "received"]);
+    assert_eq!(
+        fields_of("alerts-daily"),
+        ["area", "period_start", "kind", "severity", "count"]
+    );
+    assert_eq!(
+        fields_of("dossier-kpis")[..3],
+        ["area", "period_start", "received"]
+    );
     assert_eq!(catalog["datasets"].as_array().map(Vec::len), Some(4));
 
     // report-kpis over the last 30 days as one period.
@@ -398,7 +516,10 @@ async fn open_data_ngsi_ld_and_public_page_publish_hand_computed_aggregates_only
             "{area}/{agency}"
         );
     }
-    assert_eq!(kpis["rows"].as_array().map(Vec::len), Some(2 + suppressed_cells.len()));
+    assert_eq!(
+        kpis["rows"].as_array().map(Vec::len),
+        Some(2 + suppressed_cells.len())
+    );
     let kpis_csv = get(&engine.url("/open-data/v1/report-kpis.csv?every=all"), &[]).await;
     assert_eq!(kpis_csv.status, 200);
     assert!(kpis_csv.header("content-type").starts_with("text/csv"));
@@ -407,11 +528,20 @@ async fn open_data_ngsi_ld_and_public_page_publish_hand_computed_aggregates_only
     // The agency name with a comma is quoted in the CSV and reads back whole.
     assert!(kpis_csv.body.contains(&format!("\"{AGENCY_X}\"")));
     // By day: Ba Đình's days add up to the same 5 reports, each day starting at local midnight.
-    let daily = get(&engine.url("/open-data/v1/report-kpis.json?every=day&area=ba-dinh"), &[]).await.json();
+    let daily = get(
+        &engine.url("/open-data/v1/report-kpis.json?every=day&area=ba-dinh"),
+        &[],
+    )
+    .await
+    .json();
     published.push_str(&daily.to_string());
     let days = rows_where(&daily, &[("agency", "all")]);
-    assert!(days.iter().all(|d| d["area"] == "ba-dinh"
-        && d["period_start"].as_str().is_some_and(|p| p.ends_with("T00:00:00+07:00"))));
+    assert!(days.iter().all(|d| {
+        d["area"] == "ba-dinh"
+            && d["period_start"]
+                .as_str()
+                .is_some_and(|p| p.ends_with("T00:00:00+07:00"))
+    }));
     let received: u64 = days.iter().filter_map(|d| d["received"].as_u64()).sum();
     let suppressed_days = days.iter().filter(|d| d["suppressed"] == true).count();
     assert!(received == 5 || suppressed_days > 0, "{daily}");
@@ -437,19 +567,28 @@ async fn open_data_ngsi_ld_and_public_page_publish_hand_computed_aggregates_only
     assert_eq!(
         air["rows"],
         json!([
-            with(json!({"area": "hoan-kiem", "station": "all", "period_start": period, "aqi": 164,
-                "band": "bad", "pm25": 70.0, "pm10": 100.0})),
-            with(json!({"area": "hoan-kiem", "station": "aq-hk-1", "period_start": period, "aqi": 100,
-                "band": "moderate", "pm25": 50.0, "pm10": 100.0})),
-            with(json!({"area": "hoan-kiem", "station": "aq-hk-2", "period_start": period, "aqi": 164,
-                "band": "bad", "pm25": 100.0, "pm10": null})),
+            with(
+                json!({"area": "hoan-kiem", "station": "all", "period_start": period, "aqi": 164,
+                "band": "bad", "pm25": 70.0, "pm10": 100.0})
+            ),
+            with(
+                json!({"area": "hoan-kiem", "station": "aq-hk-1", "period_start": period, "aqi": 100,
+                "band": "moderate", "pm25": 50.0, "pm10": 100.0})
+            ),
+            with(
+                json!({"area": "hoan-kiem", "station": "aq-hk-2", "period_start": period, "aqi": 164,
+                "band": "bad", "pm25": 100.0, "pm10": null})
+            ),
         ])
     );
     let air_csv = get(&air_url.replace(".json", ".csv"), &[]).await;
     assert_csv_matches(&air_csv.body, &air, &fields_of("air-quality"));
     // The city row for the same hour takes both areas' stations: worst 164.
     let city_air = get(
-        &engine.url(&format!("/open-data/v1/air-quality.json?every=hour&area=city&from={}", rfc3339(hour_start))),
+        &engine.url(&format!(
+            "/open-data/v1/air-quality.json?every=hour&area=city&from={}",
+            rfc3339(hour_start)
+        )),
         &[],
     )
     .await
@@ -480,7 +619,10 @@ async fn open_data_ngsi_ld_and_public_page_publish_hand_computed_aggregates_only
         "/open-data/v1/alerts-daily.json?every=hour&from={}",
         rfc3339(hour_start)
     ));
-    let alerts = wait_json(&alerts_url, |a| !a["rows"].as_array().is_none_or(Vec::is_empty)).await;
+    let alerts = wait_json(&alerts_url, |a| {
+        !a["rows"].as_array().is_none_or(Vec::is_empty)
+    })
+    .await;
     published.push_str(&alerts.to_string());
     let alert_period = alerts["rows"][0]["period_start"].clone();
     assert_eq!(
@@ -505,9 +647,18 @@ async fn open_data_ngsi_ld_and_public_page_publish_hand_computed_aggregates_only
     ] {
         let answer = get(&engine.url(path), &[]).await;
         assert_eq!(answer.status, 400, "{path}");
-        assert!(answer.json()["error"].as_str().is_some_and(|e| !e.is_empty()));
+        assert!(
+            answer.json()["error"]
+                .as_str()
+                .is_some_and(|e| !e.is_empty())
+        );
     }
-    assert_eq!(get(&engine.url("/open-data/v1/people.json"), &[]).await.status, 404);
+    assert_eq!(
+        get(&engine.url("/open-data/v1/people.json"), &[])
+            .await
+            .status,
+        404
+    );
 
     // Caching: ETag, Last-Modified, Cache-Control on every answer; If-None-Match → 304.
     let first = get(&kpis_url, &[]).await;
@@ -522,14 +673,22 @@ async fn open_data_ngsi_ld_and_public_page_publish_hand_computed_aggregates_only
     let other = get(&kpis_url, &[("if-none-match", "\"something-else\"")]).await;
     assert_eq!(other.status, 200);
     assert_eq!(other.body, first.body, "unchanged data, same bytes");
-    for url in [&air_url, &alerts_url, &engine.url("/open-data/v1/catalog.json")] {
+    for url in [
+        &air_url,
+        &alerts_url,
+        &engine.url("/open-data/v1/catalog.json"),
+    ] {
         let answer = get(url, &[]).await;
         assert!(!answer.header("etag").is_empty() && !answer.header("cache-control").is_empty());
     }
 
     // NGSI-LD.
     let ngsi = |path: &str| engine.url(&format!("/ngsi-ld/v1/{path}"));
-    let ld = get(&ngsi("entities/urn:ngsi-ld:AirQualityObserved:hoan-kiem"), &[("accept", "application/ld+json")]).await;
+    let ld = get(
+        &ngsi("entities/urn:ngsi-ld:AirQualityObserved:hoan-kiem"),
+        &[("accept", "application/ld+json")],
+    )
+    .await;
     assert_eq!(ld.status, 200, "{}", ld.body);
     assert!(ld.header("content-type").starts_with("application/ld+json"));
     published.push_str(&ld.body);
@@ -542,9 +701,11 @@ async fn open_data_ngsi_ld_and_public_page_publish_hand_computed_aggregates_only
         json!({"type": "GeoProperty", "value": {"type": "Point", "coordinates": [105.853, 21.029]},
             "observedAt": entity["pm25"]["observedAt"]})
     );
-    let observed_at = chrono::DateTime::parse_from_rfc3339(entity["pm25"]["observedAt"].as_str().expect("observedAt"))
-        .expect("RFC 3339")
-        .timestamp_millis();
+    let observed_at = chrono::DateTime::parse_from_rfc3339(
+        entity["pm25"]["observedAt"].as_str().expect("observedAt"),
+    )
+    .expect("RFC 3339")
+    .timestamp_millis();
     assert_eq!(observed_at, t0);
     assert_eq!(entity["pm25"]["type"], "Property");
     assert_eq!(entity["pm25"]["value"], 70.0);
@@ -556,20 +717,47 @@ async fn open_data_ngsi_ld_and_public_page_publish_hand_computed_aggregates_only
             continue;
         }
         assert_eq!(value["type"], "Property", "{name}");
-        assert!(value.get("value").is_some() && value["observedAt"].is_string(), "{name}");
+        assert!(
+            value.get("value").is_some() && value["observedAt"].is_string(),
+            "{name}"
+        );
     }
     // Plain JSON: no @context in the body, a Link header instead.
-    let plain = get(&ngsi("entities/urn:ngsi-ld:AirQualityObserved:hoan-kiem"), &[("accept", "application/json")]).await;
+    let plain = get(
+        &ngsi("entities/urn:ngsi-ld:AirQualityObserved:hoan-kiem"),
+        &[("accept", "application/json")],
+    )
+    .await;
     assert!(plain.header("content-type").starts_with("application/json"));
-    assert!(plain.header("link").contains("rel=\"http://www.w3.org/ns/json-ld#context\""));
+    assert!(
+        plain
+            .header("link")
+            .contains("rel=\"http://www.w3.org/ns/json-ld#context\"")
+    );
     assert!(plain.json().get("@context").is_none());
     published.push_str(&plain.body);
     // The other types.
     for (id, attribute, value) in [
-        ("urn:ngsi-ld:NoiseLevelObserved:ha-dong", "LAeq", json!(60.0)),
-        ("urn:ngsi-ld:NoiseLevelObserved:ha-dong", "LAmax", json!(71.5)),
-        ("urn:ngsi-ld:TrafficFlowObserved:cau-giay", "averageVehicleSpeed", json!(30.0)),
-        ("urn:ngsi-ld:TrafficFlowObserved:cau-giay", "intensity", json!(20.0)),
+        (
+            "urn:ngsi-ld:NoiseLevelObserved:ha-dong",
+            "LAeq",
+            json!(60.0),
+        ),
+        (
+            "urn:ngsi-ld:NoiseLevelObserved:ha-dong",
+            "LAmax",
+            json!(71.5),
+        ),
+        (
+            "urn:ngsi-ld:TrafficFlowObserved:cau-giay",
+            "averageVehicleSpeed",
+            json!(30.0),
+        ),
+        (
+            "urn:ngsi-ld:TrafficFlowObserved:cau-giay",
+            "intensity",
+            json!(20.0),
+        ),
         ("urn:ngsi-ld:WaterObserved:long-bien", "height", json!(25.0)),
     ] {
         let answer = get(&ngsi(&format!("entities/{id}")), &[]).await;
@@ -578,26 +766,59 @@ async fn open_data_ngsi_ld_and_public_page_publish_hand_computed_aggregates_only
         assert_eq!(answer.json()[attribute]["value"], value, "{id} {attribute}");
     }
     // Listing with paging, in area order: ba-dinh then hoan-kiem.
-    let page = |offset: &str| ngsi(&format!("entities?type=AirQualityObserved&limit=1&offset={offset}&count=true"));
+    let page = |offset: &str| {
+        ngsi(&format!(
+            "entities?type=AirQualityObserved&limit=1&offset={offset}&count=true"
+        ))
+    };
     let first_page = get(&page("0"), &[]).await;
     assert_eq!(first_page.header("ngsild-results-count"), "2");
-    let ids = |a: &Answer| -> Vec<Value> { a.json().as_array().expect("list").iter().map(|e| e["id"].clone()).collect() };
-    assert_eq!(ids(&first_page), [json!("urn:ngsi-ld:AirQualityObserved:ba-dinh")]);
-    assert_eq!(ids(&get(&page("1"), &[]).await), [json!("urn:ngsi-ld:AirQualityObserved:hoan-kiem")]);
+    let ids = |a: &Answer| -> Vec<Value> {
+        a.json()
+            .as_array()
+            .expect("list")
+            .iter()
+            .map(|e| e["id"].clone())
+            .collect()
+    };
+    assert_eq!(
+        ids(&first_page),
+        [json!("urn:ngsi-ld:AirQualityObserved:ba-dinh")]
+    );
+    assert_eq!(
+        ids(&get(&page("1"), &[]).await),
+        [json!("urn:ngsi-ld:AirQualityObserved:hoan-kiem")]
+    );
     assert!(ids(&get(&page("2"), &[]).await).is_empty());
     published.push_str(&first_page.body);
     // Errors in the NGSI-LD shape.
     for (path, status, kind) in [
         ("entities?type=Bus", 400, "BadRequestData"),
         ("entities", 400, "BadRequestData"),
-        ("entities?type=AirQualityObserved&limit=abc", 400, "BadRequestData"),
-        ("entities/urn:ngsi-ld:AirQualityObserved:atlantis", 404, "ResourceNotFound"),
-        ("entities/urn:ngsi-ld:WaterObserved:tay-ho", 404, "ResourceNotFound"),
+        (
+            "entities?type=AirQualityObserved&limit=abc",
+            400,
+            "BadRequestData",
+        ),
+        (
+            "entities/urn:ngsi-ld:AirQualityObserved:atlantis",
+            404,
+            "ResourceNotFound",
+        ),
+        (
+            "entities/urn:ngsi-ld:WaterObserved:tay-ho",
+            404,
+            "ResourceNotFound",
+        ),
     ] {
         let answer = get(&ngsi(path), &[]).await;
         assert_eq!(answer.status, status, "{path}");
         let problem = answer.json();
-        assert_eq!(problem["type"], format!("https://uri.etsi.org/ngsi-ld/errors/{kind}"), "{path}");
+        assert_eq!(
+            problem["type"],
+            format!("https://uri.etsi.org/ngsi-ld/errors/{kind}"),
+            "{path}"
+        );
         assert!(problem["title"].is_string() && problem["detail"].is_string());
     }
 
@@ -619,7 +840,12 @@ async fn open_data_ngsi_ld_and_public_page_publish_hand_computed_aggregates_only
         .split("<tr ")
         .find(|tr| tr.contains("data-area=\"ba-dinh\"") && tr.contains("data-agency=\"all\""))
         .unwrap_or_else(|| panic!("ba-dinh row in {dom}"));
-    for (field, value) in [("received", "5"), ("on_time_pct", "66.67"), ("avg_rating", "3.67"), ("median_hours_to_resolve", "3")] {
+    for (field, value) in [
+        ("received", "5"),
+        ("on_time_pct", "66.67"),
+        ("avg_rating", "3.67"),
+        ("median_hours_to_resolve", "3"),
+    ] {
         assert!(
             ba_dinh_row.contains(&format!("data-field=\"{field}\">{value}<")),
             "{field} = {value} in {ba_dinh_row}"
@@ -637,7 +863,10 @@ async fn open_data_ngsi_ld_and_public_page_publish_hand_computed_aggregates_only
         .expect("hoan-kiem air row");
     assert!(air_row.contains("data-field=\"aqi\">164<"), "{air_row}");
     let today = local(now)[..10].to_string();
-    assert!(dom.contains(&format!("data-air-date=\"\">{today}<")) || dom.contains(&today), "date of the data");
+    assert!(
+        dom.contains(&format!("data-air-date=\"\">{today}<")) || dom.contains(&today),
+        "date of the data"
+    );
     for secret in SECRETS {
         assert!(!dom.contains(secret), "{secret:?} on the public page");
     }
@@ -653,7 +882,8 @@ async fn open_data_ngsi_ld_and_public_page_publish_hand_computed_aggregates_only
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_public_endpoints_have_a_per_ip_budget() {
-    let config = std::env::temp_dir().join(format!("ioc-open-data-limit-{}.toml", std::process::id()));
+    let config =
+        std::env::temp_dir().join(format!("ioc-open-data-limit-{}.toml", std::process::id()));
     std::fs::write(&config, "[open_data]\nrate_per_ip_per_min = 4\n").expect("config file");
     let mut options = EngineOptions::new("open-data-limit");
     options.extra_args = vec!["--config".into(), config.display().to_string()];
@@ -669,7 +899,12 @@ async fn the_public_endpoints_have_a_per_ip_budget() {
     }
     let refused = get(&engine.url("/open-data/v1/catalog.json"), &[]).await;
     assert_eq!(refused.status, 429);
-    assert!(refused.header("retry-after").parse::<u64>().is_ok_and(|s| s >= 1));
+    assert!(
+        refused
+            .header("retry-after")
+            .parse::<u64>()
+            .is_ok_and(|s| s >= 1)
+    );
     assert!(refused.json()["error"].is_string());
     // The operator API is not part of this budget.
     assert_eq!(get(&engine.url("/healthz"), &[]).await.status, 200);

@@ -14,7 +14,11 @@ use std::collections::BTreeMap;
 type RowKey = (i64, (bool, String), (bool, String));
 
 /// The rows: period, then city before areas, then the aggregate before stations.
-pub(crate) fn rows(book: &OpenDataBook, query: &OpenDataQuery, area_aqi: AreaAqi) -> Vec<Vec<Value>> {
+pub(crate) fn rows(
+    book: &OpenDataBook,
+    query: &OpenDataQuery,
+    area_aqi: AreaAqi,
+) -> Vec<Vec<Value>> {
     let mut stations: BTreeMap<RowKey, (Hour, Option<u32>)> = BTreeMap::new();
     let mut aggregates: BTreeMap<RowKey, (Hour, Vec<u32>)> = BTreeMap::new();
     for ((area, station), series) in &book.stations {

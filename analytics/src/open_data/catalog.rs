@@ -57,8 +57,18 @@ pub const REPORT_KPI_FIELDS: &[Field] = &[
         "Agency the reports were assigned to, or `all` (every report, assigned or not).",
     ),
     PERIOD,
-    field("received", "integer", "reports", "Citizen reports received in the period."),
-    field("resolved", "integer", "reports", "Of those, resolved (so far)."),
+    field(
+        "received",
+        "integer",
+        "reports",
+        "Citizen reports received in the period.",
+    ),
+    field(
+        "resolved",
+        "integer",
+        "reports",
+        "Of those, resolved (so far).",
+    ),
     field(
         "on_time_pct",
         "number",
@@ -71,7 +81,12 @@ pub const REPORT_KPI_FIELDS: &[Field] = &[
         "h",
         "Median time from receipt to resolution of the resolved reports.",
     ),
-    field("avg_rating", "number", "1-5", "Mean citizen rating of the rated reports."),
+    field(
+        "avg_rating",
+        "number",
+        "1-5",
+        "Mean citizen rating of the rated reports.",
+    ),
     field(
         "rated_4plus_pct",
         "number",
@@ -120,20 +135,80 @@ pub const AIR_QUALITY_FIELDS: &[Field] = &[
 pub const DOSSIER_KPI_FIELDS: &[Field] = &[
     AREA,
     PERIOD,
-    field("received", "integer", "dossiers", "Public-service dossiers received."),
-    field("received_online", "integer", "dossiers", "Of those, received online."),
-    field("received_level4", "integer", "dossiers", "Of those, for level-4 services."),
-    field("resolved", "integer", "dossiers", "Dossiers resolved in the period."),
-    field("resolved_on_time", "integer", "dossiers", "Of those, resolved on time."),
-    field("online_pct", "number", "%", "Received online, percent of received."),
-    field("level4_pct", "number", "%", "Level-4 services, percent of received."),
-    field("on_time_pct", "number", "%", "Resolved on time, percent of resolved."),
+    field(
+        "received",
+        "integer",
+        "dossiers",
+        "Public-service dossiers received.",
+    ),
+    field(
+        "received_online",
+        "integer",
+        "dossiers",
+        "Of those, received online.",
+    ),
+    field(
+        "received_level4",
+        "integer",
+        "dossiers",
+        "Of those, for level-4 services.",
+    ),
+    field(
+        "resolved",
+        "integer",
+        "dossiers",
+        "Dossiers resolved in the period.",
+    ),
+    field(
+        "resolved_on_time",
+        "integer",
+        "dossiers",
+        "Of those, resolved on time.",
+    ),
+    field(
+        "online_pct",
+        "number",
+        "%",
+        "Received online, percent of received.",
+    ),
+    field(
+        "level4_pct",
+        "number",
+        "%",
+        "Level-4 services, percent of received.",
+    ),
+    field(
+        "on_time_pct",
+        "number",
+        "%",
+        "Resolved on time, percent of resolved.",
+    ),
     field("online_target_pct", "number", "%", "Target of online_pct."),
     field("level4_target_pct", "number", "%", "Target of level4_pct."),
-    field("on_time_target_pct", "number", "%", "Target of on_time_pct."),
-    field("online_meets_target", "boolean", "", "online_pct reaches its target."),
-    field("level4_meets_target", "boolean", "", "level4_pct reaches its target."),
-    field("on_time_meets_target", "boolean", "", "on_time_pct reaches its target."),
+    field(
+        "on_time_target_pct",
+        "number",
+        "%",
+        "Target of on_time_pct.",
+    ),
+    field(
+        "online_meets_target",
+        "boolean",
+        "",
+        "online_pct reaches its target.",
+    ),
+    field(
+        "level4_meets_target",
+        "boolean",
+        "",
+        "level4_pct reaches its target.",
+    ),
+    field(
+        "on_time_meets_target",
+        "boolean",
+        "",
+        "on_time_pct reaches its target.",
+    ),
 ];
 
 /// Columns of `alerts-daily`.
@@ -146,7 +221,12 @@ pub const ALERTS_FIELDS: &[Field] = &[
         "",
         "Rule type: threshold, rate_of_change, stale, report_burst or anomaly.",
     ),
-    field("severity", "string", "", "critical, major, minor or warning."),
+    field(
+        "severity",
+        "string",
+        "",
+        "critical, major, minor or warning.",
+    ),
     field("count", "integer", "alerts", "Alerts raised in the period."),
 ];
 
@@ -207,7 +287,9 @@ impl Dataset {
 
     fn title(self) -> &'static str {
         match self {
-            Dataset::ReportKpis => "Citizen report handling and satisfaction (phản ánh hiện trường)",
+            Dataset::ReportKpis => {
+                "Citizen report handling and satisfaction (phản ánh hiện trường)"
+            }
             Dataset::AirQuality => "Air quality: VN_AQI and pollutant means",
             Dataset::DossierKpis => "Public-service dossiers: online, level-4 and on-time shares",
             Dataset::AlertsDaily => "Operations alerts raised",

@@ -139,7 +139,11 @@ fn attributes(state: &State, area: &str, entity_type: EntityType) -> Vec<Attribu
                 .iter()
                 .map(|(_, field)| number(*field, mean(*field, HOUR_MS), Some("GQ")))
                 .collect();
-            list.push(number("temperature", mean("temperature", HOUR_MS), Some("CEL")));
+            list.push(number(
+                "temperature",
+                mean("temperature", HOUR_MS),
+                Some("CEL"),
+            ));
             list.push(number("relativeHumidity", mean("humidity", HOUR_MS), None));
             list.push(metrics.aqi.map(|index| Attribute {
                 name: "airQualityIndex",
@@ -157,7 +161,11 @@ fn attributes(state: &State, area: &str, entity_type: EntityType) -> Vec<Attribu
             let metrics = area_metrics(state, area);
             vec![
                 number("intensity", mean("intensity", FIVE_MIN_MS), None),
-                number("averageVehicleSpeed", mean("speed", FIVE_MIN_MS), Some("KMH")),
+                number(
+                    "averageVehicleSpeed",
+                    mean("speed", FIVE_MIN_MS),
+                    Some("KMH"),
+                ),
                 number("occupancy", mean("occupancy", FIVE_MIN_MS), None),
                 Some(Attribute {
                     name: "congested",

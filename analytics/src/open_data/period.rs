@@ -124,11 +124,20 @@ mod tests {
         let after = before + 1000;
         assert_eq!(format_local(day_start(before)), "2026-11-22T00:00:00+07:00");
         assert_eq!(format_local(day_start(after)), "2026-11-23T00:00:00+07:00");
-        assert_eq!(format_local(month_start(after)), "2026-11-01T00:00:00+07:00");
+        assert_eq!(
+            format_local(month_start(after)),
+            "2026-11-01T00:00:00+07:00"
+        );
         let new_month = parse_time("2026-11-30T17:00:00Z").unwrap_or_default();
-        assert_eq!(format_local(month_start(new_month)), "2026-12-01T00:00:00+07:00");
+        assert_eq!(
+            format_local(month_start(new_month)),
+            "2026-12-01T00:00:00+07:00"
+        );
         assert_eq!(parse_time("2026-11-23"), Some(after));
-        assert_eq!(format_local(hour_start(after + 59 * 60_000)), "2026-11-23T00:00:00+07:00");
+        assert_eq!(
+            format_local(hour_start(after + 59 * 60_000)),
+            "2026-11-23T00:00:00+07:00"
+        );
         assert_eq!(parse_time("yesterday"), None);
     }
 }

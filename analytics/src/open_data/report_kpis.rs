@@ -14,8 +14,7 @@ pub(crate) fn rows(
     min_cell: u64,
     now_ms: i64,
 ) -> Vec<Vec<Value>> {
-    let mut cells: BTreeMap<(i64, (bool, String), (bool, String)), Vec<&Report>> =
-        BTreeMap::new();
+    let mut cells: BTreeMap<(i64, (bool, String), (bool, String)), Vec<&Report>> = BTreeMap::new();
     for report in register.all().filter(|r| query.covers(r.requested_ms)) {
         let start = query.period_of(report.requested_ms);
         for area in [CITY, report.area.as_str()] {
@@ -26,7 +25,11 @@ pub(crate) fn rows(
             for agency in agencies {
                 let (city_last, area) = area_order(area);
                 cells
-                    .entry((start, (city_last, area.to_string()), (agency != ALL, agency.to_string())))
+                    .entry((
+                        start,
+                        (city_last, area.to_string()),
+                        (agency != ALL, agency.to_string()),
+                    ))
                     .or_default()
                     .push(report);
             }

@@ -28,7 +28,8 @@ pub(crate) fn parse_id(id: &str) -> Option<(Option<EntityType>, String)> {
 /// The entity, with `@context` when `with_context` (JSON-LD).
 pub(crate) fn render(observation: &Observation, with_context: bool) -> Value {
     let observed_at = ioc_ingest::event::format_ts(observation.observed_ms);
-    let property = |value: Value| json!({"type": "Property", "value": value, "observedAt": observed_at});
+    let property =
+        |value: Value| json!({"type": "Property", "value": value, "observedAt": observed_at});
     let mut entity = Map::new();
     entity.insert(
         "id".into(),

@@ -47,7 +47,13 @@ fn negotiate(headers: &HeaderMap) -> Option<Representation> {
     };
     let types: Vec<String> = accept
         .split(',')
-        .map(|part| part.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        .map(|part| {
+            part.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
         .collect();
     if types.iter().any(|t| t == "application/ld+json") {
         Some(Representation::JsonLd)
@@ -81,9 +87,10 @@ async fn list(
                     .collect();
                 let mut fresh = json(representation, serde_json::Value::Array(bodies));
                 if count {
-                    fresh
-                        .headers
-                        .push((HeaderName::from_static("ngsild-results-count"), total.to_string()));
+                    fresh.headers.push((
+                        HeaderName::from_static("ngsild-results-count"),
+                        total.to_string(),
+                    ));
                 }
                 fresh
             }
@@ -136,7 +143,11 @@ fn page(
     };
     let all = analytics.observations(Some(entity_type));
     let total = all.len();
-    Ok((all.into_iter().skip(offset).take(limit).collect(), total, count))
+    Ok((
+        all.into_iter().skip(offset).take(limit).collect(),
+        total,
+        count,
+    ))
 }
 
 async fn one(

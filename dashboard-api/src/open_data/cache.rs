@@ -138,7 +138,9 @@ impl ResponseCache {
     pub(crate) fn respond(&self, cached: &Cached, request_headers: &HeaderMap) -> Response {
         let last_modified = http_date(cached.last_modified_ms);
         let not_modified = match request_headers.get(header::IF_NONE_MATCH) {
-            Some(wanted) => wanted.to_str().is_ok_and(|wanted| etag_matches(wanted, &cached.etag)),
+            Some(wanted) => wanted
+                .to_str()
+                .is_ok_and(|wanted| etag_matches(wanted, &cached.etag)),
             None => request_headers
                 .get(header::IF_MODIFIED_SINCE)
                 .and_then(|since| since.to_str().ok())
@@ -207,6 +209,9 @@ mod tests {
 
     #[test]
     fn http_dates_are_imf_fixdate() {
-        assert_eq!(http_date(1_795_966_703_000), "Sun, 29 Nov 2026 15:38:23 GMT");
+        assert_eq!(
+            http_date(1_795_966_703_000),
+            "Sun, 29 Nov 2026 15:38:23 GMT"
+        );
     }
 }

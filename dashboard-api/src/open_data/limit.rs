@@ -16,7 +16,11 @@ pub(crate) async fn per_ip(
 ) -> Response {
     let budget = state.public.config.rate_per_ip_per_min;
     let wanted = [(format!("public-ip:{}", peer.ip()), budget)];
-    match state.public.limiter.take(&wanted, std::time::Instant::now()) {
+    match state
+        .public
+        .limiter
+        .take(&wanted, std::time::Instant::now())
+    {
         Ok(()) => next.run(request).await,
         Err(wait) => {
             let secs = wait.as_secs().max(1);

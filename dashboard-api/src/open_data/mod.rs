@@ -190,7 +190,10 @@ fn dataset_json(table: &Table, query: &OpenDataQuery) -> Fresh {
             let mut body = serde_json::Map::new();
             body.insert("dataset".into(), head["dataset"].clone());
             body.insert("generated_at".into(), json!(generated_at));
-            body.insert("license".into(), json!(ioc_analytics::open_data::catalog::LICENSE));
+            body.insert(
+                "license".into(),
+                json!(ioc_analytics::open_data::catalog::LICENSE),
+            );
             for name in ["every", "from", "to", "area"] {
                 body.insert(name.into(), head[name].clone());
             }
