@@ -12,7 +12,7 @@ use ioc_dashboard_api::prometheus::write_metric;
 use ioc_dashboard_api::{ApiConfig, ApiState, Authenticator, MetricsSource, Readiness};
 use ioc_ingest::Areas;
 use ioc_ingest::intake::Intake;
-use ioc_ingest::journal::{self, Durability, Entry, JournalHandle, SqliteJournal};
+use ioc_ingest::journal::{self, Durability, Entry, JournalHandle, JournalStore, SqliteJournal};
 use ioc_ingest::mqtt::{self, MqttConfig, MqttStatus, Protocol};
 use ioc_ingest::topic::TopicScheme;
 use ioc_ingest::validate::Validator;
@@ -132,12 +132,14 @@ pub async fn run_with(
     let auth = Authenticator::new(&secret);
 
     // Journal and replay.
-    let store = SqliteJournal::open(
-        &config.data_dir,
-        Durability::ProcessCrash,
-        config.analytics.dead_letter_capacity,
-    )
-    .context("cannot open the journal")?;
+    let mut store: Box<dyn JournalStore> = Box::new(
+        SqliteJournal::open(
+            &config.data_dir,
+            Durability::ProcessCrash,
+            config.analytics.dead_letter_capacity,
+        )
+        .context("cannot open the journal")?,
+    );
     let rules = load_rules(config.rules.as_deref())?;
     tracing::info!(rules = rules.rules.len(), "alert rules loaded");
     let analytics = Analytics::new(Arc::clone(&areas), config.analytics.clone()).with_rules(rules);
@@ -145,7 +147,7 @@ pub async fn run_with(
     let store = {
         let analytics = analytics.clone();
         let data_dir = config.data_dir.clone();
-        tokio::task::spawn_blocking(move || -> anyhow::Result<SqliteJournal> {
+        tokio::task::spawn_blocking(move || -> anyhow::Result<Box<dyn JournalStore>> {
             let began = Instant::now();
             analytics.restore(store.recover()?);
             // Weeks of hourly means for the anomaly baselines: the journal keeps only the
@@ -157,7 +159,7 @@ pub async fn run_with(
                 }
             }
             let mut failure = None;
-            let events = store.replay(REPLAY_CHUNK, |batch| {
+            let events = store.replay(0, REPLAY_CHUNK, &mut |batch, _| {
                 if let Err(error) = analytics.apply(&batch, None) {
                     failure.get_or_insert(error);
                 }

@@ -6,7 +6,7 @@
 //! `cargo run --release -p ioc-analytics --example history_bench -- [DIR] [DAYS] [EVERY_MIN]`
 
 use ioc_analytics::history::{Every, History, HistoryRequest, HistorySettings, resolve_field};
-use ioc_ingest::journal::{Durability, Entry, SqliteJournal};
+use ioc_ingest::journal::{Durability, Entry, JournalStore, SqliteJournal};
 use ioc_ingest::{Areas, Event, Kind};
 use serde_json::{Map, Value, json};
 use std::time::Instant;
@@ -68,14 +68,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         if batch.len() >= 8000 {
             events += batch.len() as u64;
-            journal.append(&batch, now)?;
+            journal.append(&batch, now, &[])?;
             batch.clear();
         }
         ts += every_min * 60_000;
         step += 1;
     }
     events += batch.len() as u64;
-    journal.append(&batch, now)?;
+    journal.append(&batch, now, &[])?;
     println!(
         "journal: {events} events over {days} days in {:.1} s",
         began.elapsed().as_secs_f64()

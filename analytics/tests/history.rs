@@ -3,7 +3,7 @@
 //! journal transaction is never counted and is removed by the next run.
 
 use ioc_analytics::history::{Every, History, HistoryRequest, HistorySettings, resolve_field};
-use ioc_ingest::journal::{Durability, Entry, SqliteJournal};
+use ioc_ingest::journal::{Durability, Entry, JournalStore, SqliteJournal};
 use ioc_ingest::{Event, Kind};
 use serde_json::json;
 
@@ -45,7 +45,7 @@ fn compaction_keeps_every_answer_and_ignores_orphan_files() {
         now - 3 * DAY,
         dossier,
     )));
-    journal.append(&entries, now).expect("append");
+    journal.append(&entries, now, &[]).expect("append");
 
     let settings = HistorySettings {
         horizon_ms: 2 * DAY,

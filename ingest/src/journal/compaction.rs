@@ -285,7 +285,7 @@ fn list_files(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::journal::{Durability, Entry, Outcome, SqliteJournal};
+    use crate::journal::{Durability, Entry, JournalStore, Outcome, SqliteJournal};
     use serde_json::json;
 
     fn reading(id: &str, kind: Kind, ts_ms: i64, values: serde_json::Value) -> Event {
@@ -330,7 +330,7 @@ mod tests {
             reading("new-1", Kind::Noise, now, json!({"laeq": 60.0})),
         ];
         let entries: Vec<Entry> = events.iter().cloned().map(Entry::Event).collect();
-        journal.append(&entries, now).expect("append");
+        journal.append(&entries, now, &[]).expect("append");
 
         let mut store = CompactionStore::open(&dir).expect("compaction store");
         let found = store.candidates(now - day, 100).expect("candidates");
@@ -365,7 +365,7 @@ mod tests {
 
         // A redelivery of a compacted event is still a duplicate.
         let again = journal
-            .append(&[Entry::Event(events[0].clone())], now + 1)
+            .append(&[Entry::Event(events[0].clone())], now + 1, &[])
             .expect("append");
         assert_eq!(again, [Outcome::Duplicate]);
 
@@ -406,7 +406,7 @@ mod tests {
                 json!({"congested": false, "speed": 3}),
             )),
         ];
-        journal.append(&entries, 5000).expect("append");
+        journal.append(&entries, 5000, &[]).expect("append");
         let snapshot = read_history(&dir, Kind::Traffic, "congested", 0, 10_000).expect("read");
         let values: Vec<f64> = snapshot.values.iter().map(|v| v.value).collect();
         assert_eq!(values, [1.0, 0.0]);

@@ -1,6 +1,6 @@
 //! The journal's thread and the async handle producers use to reach it.
 
-use super::{Entry, JournalError, Outcome, SqliteJournal};
+use super::{Entry, Fence, JournalError, JournalStore, Outcome};
 use crate::deadletter::DeadLetter;
 use crate::event::{Event, now_ms};
 use std::sync::Arc;
@@ -27,6 +27,8 @@ pub trait JournalSink: Send + 'static {
 
 struct Request {
     entries: Vec<Entry>,
+    /// The slot lease the writer holds, when it writes for a shared-subscription slot.
+    fence: Option<Fence>,
     reply: oneshot::Sender<Result<Vec<Outcome>, JournalError>>,
 }
 
@@ -41,9 +43,23 @@ pub struct JournalHandle {
 impl JournalHandle {
     /// Writes the entries; resolves once they are committed (or the write failed).
     pub async fn append(&self, entries: Vec<Entry>) -> Result<Vec<Outcome>, JournalError> {
+        self.append_fenced(entries, None).await
+    }
+
+    /// Writes the entries on behalf of a slot lease: refused with [`JournalError::Fenced`]
+    /// when the lease has moved on, so nothing is written for a slot this instance lost.
+    pub async fn append_fenced(
+        &self,
+        entries: Vec<Entry>,
+        fence: Option<Fence>,
+    ) -> Result<Vec<Outcome>, JournalError> {
         let (reply, answer) = oneshot::channel();
         self.requests
-            .send(Request { entries, reply })
+            .send(Request {
+                entries,
+                fence,
+                reply,
+            })
             .await
             .map_err(|_| JournalError::Closed)?;
         answer.await.map_err(|_| JournalError::Closed)?
@@ -65,7 +81,7 @@ impl JournalHandle {
 
 /// Starts the journal thread; it runs until every handle is dropped.
 pub fn spawn(
-    mut store: SqliteJournal,
+    mut store: Box<dyn JournalStore>,
     mut sink: impl JournalSink,
 ) -> Result<(JournalHandle, std::thread::JoinHandle<()>), JournalError> {
     let (requests, mut queue) = mpsc::channel::<Request>(QUEUE_DEPTH);
@@ -88,7 +104,7 @@ pub fn spawn(
                         Err(_) => break,
                     }
                 }
-                commit(&mut store, &mut sink, batch, &health, &high_water);
+                commit(store.as_mut(), &mut sink, batch, &health, &high_water);
             }
         })
         .map_err(|error| JournalError::Directory {
@@ -105,21 +121,26 @@ pub fn spawn(
     ))
 }
 
-/// One transaction for every queued request; then the sink, then the replies.
+/// One transaction for every queued request; then the sink, then the replies. When the group
+/// is refused because one request's slot lease is stale, each request is committed on its
+/// own, so only the writer that lost its slot is refused.
 fn commit(
-    store: &mut SqliteJournal,
+    store: &mut dyn JournalStore,
     sink: &mut impl JournalSink,
     mut batch: Vec<Request>,
     health: &AtomicBool,
     high_water: &AtomicI64,
 ) {
+    let mut fences: Vec<Fence> = batch.iter().filter_map(|r| r.fence).collect();
+    fences.sort_unstable();
+    fences.dedup();
     // The entries move into one list (no copies); each request keeps its count for the replies.
     let sizes: Vec<usize> = batch.iter().map(|r| r.entries.len()).collect();
     let entries: Vec<Entry> = batch
         .iter_mut()
         .flat_map(|r| std::mem::take(&mut r.entries))
         .collect();
-    match store.append(&entries, now_ms()) {
+    match store.append(&entries, now_ms(), &fences) {
         Ok(outcomes) => {
             health.store(true, Ordering::Relaxed);
             let mut events = Vec::new();
@@ -149,6 +170,22 @@ fn commit(
             for (request, size) in batch.into_iter().zip(sizes) {
                 let mine: Vec<Outcome> = outcomes.by_ref().take(size).collect();
                 let _ = request.reply.send(Ok(mine));
+            }
+        }
+        Err(JournalError::Fenced { .. }) if batch.len() > 1 => {
+            // Give each request its entries back and try them one at a time.
+            let mut entries = entries.into_iter();
+            for (request, size) in batch.iter_mut().zip(sizes) {
+                request.entries = entries.by_ref().take(size).collect();
+            }
+            for request in batch {
+                commit(store, sink, vec![request], health, high_water);
+            }
+        }
+        Err(error @ JournalError::Fenced { .. }) => {
+            tracing::warn!(%error, "commit refused: the slot's lease has moved on");
+            for request in batch {
+                let _ = request.reply.send(Err(error.clone()));
             }
         }
         Err(error) => {

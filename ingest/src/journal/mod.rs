@@ -1,16 +1,20 @@
 //! The journal: the engine's source of truth (DESIGN §8). Every accepted event and every
 //! dead-letter record is written here, group-committed, before anything is acknowledged.
 //!
-//! The store is synchronous ([`sqlite::SqliteJournal`]) and lives on its own thread behind a
-//! [`JournalHandle`]; producers (the MQTT pipeline, the HTTP intake) send batches and wait for
-//! the commit. Requests that queue up while a transaction runs are committed together.
+//! A store ([`JournalStore`]: the embedded [`SqliteJournal`], or PostgreSQL for a cluster) is
+//! synchronous and lives on its own thread behind a [`JournalHandle`]; producers (the MQTT
+//! pipeline, the HTTP intake) send batches and wait for the commit. Requests that queue up
+//! while a transaction runs are committed together.
 
+pub mod codec;
 pub mod compaction;
 mod handle;
 mod sqlite;
+mod store;
 
 pub use handle::{JournalHandle, JournalSink, spawn};
 pub use sqlite::{Durability, SqliteJournal};
+pub use store::{Fence, JournalStore};
 
 use crate::deadletter::DeadLetter;
 use crate::event::Event;
@@ -73,6 +77,15 @@ pub enum JournalError {
     /// The journal thread is gone (the engine is shutting down).
     #[error("journal is closed")]
     Closed,
+    /// A commit for a slot whose lease has passed to another instance (cluster mode): the
+    /// batch must not be written or acknowledged; the slot's new owner receives it again.
+    #[error("slot {slot} is no longer ours (lease epoch {epoch} superseded)")]
+    Fenced {
+        /// The slot.
+        slot: u32,
+        /// The epoch this instance held.
+        epoch: i64,
+    },
 }
 
 impl JournalError {

@@ -5,7 +5,7 @@
 //! per commit so it also survives power loss.
 
 use super::compaction::{MIN_HORIZON_MS, is_compacted_kind};
-use super::{Entry, JournalError, Outcome, Recovered};
+use super::{Entry, Fence, JournalError, JournalStore, Outcome, Recovered};
 use crate::deadletter::DeadLetter;
 use crate::event::Event;
 use crate::reject::Reason;
@@ -97,13 +97,16 @@ impl SqliteJournal {
             dead_letter_capacity,
         })
     }
+}
 
-    /// Writes a batch in one transaction; returns one outcome per entry, in order.
-    pub fn append(
+impl JournalStore for SqliteJournal {
+    fn append(
         &mut self,
         entries: &[Entry],
         received_ms: i64,
+        _fences: &[Fence],
     ) -> Result<Vec<Outcome>, JournalError> {
+        // One process owns the file: there are no leases to check.
         let tx = self.conn.transaction()?;
         let mut outcomes = Vec::with_capacity(entries.len());
         let mut rejected_any = false;
@@ -166,8 +169,7 @@ impl SqliteJournal {
         Ok(outcomes)
     }
 
-    /// Reads the counters and the kept dead-letter records.
-    pub fn recover(&self) -> Result<Recovered, JournalError> {
+    fn recover(&mut self) -> Result<Recovered, JournalError> {
         let mut recovered = Recovered::default();
         let mut counts = self
             .conn
@@ -216,16 +218,16 @@ impl SqliteJournal {
         Ok(recovered)
     }
 
-    /// Calls `each` with the stored events in journal order, `chunk` at a time.
-    pub fn replay(
-        &self,
+    fn replay(
+        &mut self,
+        after_seq: i64,
         chunk: usize,
-        mut each: impl FnMut(Vec<Event>),
+        each: &mut dyn FnMut(Vec<Event>, i64),
     ) -> Result<u64, JournalError> {
         let mut statement = self
             .conn
             .prepare("SELECT seq, body FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
-        let mut after = 0_i64;
+        let mut after = after_seq;
         let mut total = 0_u64;
         loop {
             let rows = statement
@@ -240,21 +242,19 @@ impl SqliteJournal {
                 .map(|(seq, body)| from_json::<Event>(*seq, body))
                 .collect::<Result<Vec<_>, _>>()?;
             total += events.len() as u64;
-            each(events);
+            each(events, after);
         }
         Ok(total)
     }
 
-    /// Sequence number of the newest stored event (0 when there is none).
-    pub fn last_event_seq(&self) -> Result<i64, JournalError> {
+    fn last_event_seq(&mut self) -> Result<i64, JournalError> {
         let seq: Option<i64> = self
             .conn
             .query_row("SELECT MAX(seq) FROM events", [], |row| row.get(0))?;
         Ok(seq.unwrap_or(0))
     }
 
-    /// Number of stored events.
-    pub fn event_count(&self) -> Result<u64, JournalError> {
+    fn event_count(&mut self) -> Result<u64, JournalError> {
         let count: Option<i64> = self
             .conn
             .query_row("SELECT COUNT(*) FROM events", [], |row| row.get(0))
@@ -327,6 +327,7 @@ mod tests {
                     Entry::Rejected(rejected.clone()),
                 ],
                 10,
+                &[],
             )
             .expect("append");
         assert!(matches!(
@@ -343,6 +344,7 @@ mod tests {
             .append(
                 &[Entry::Event(event("b", 2)), Entry::Event(event("c", 3))],
                 11,
+                &[],
             )
             .expect("append");
         assert!(matches!(
@@ -351,10 +353,12 @@ mod tests {
         ));
         drop(journal);
 
-        let journal = SqliteJournal::open(&dir, Durability::ProcessCrash, 2).expect("reopen");
+        let mut journal = SqliteJournal::open(&dir, Durability::ProcessCrash, 2).expect("reopen");
         let mut ids = Vec::new();
         let total = journal
-            .replay(2, |batch| ids.extend(batch.into_iter().map(|e| e.id)))
+            .replay(0, 2, &mut |batch, _| {
+                ids.extend(batch.into_iter().map(|e| e.id))
+            })
             .expect("replay");
         assert_eq!(
             (total, ids),
@@ -377,7 +381,7 @@ mod tests {
             let record =
                 DeadLetter::new(&Rejection::new(reason, format!("#{i}")), "city/x", b"x", i);
             journal
-                .append(&[Entry::Rejected(record)], i)
+                .append(&[Entry::Rejected(record)], i, &[])
                 .expect("append");
         }
         let recovered = journal.recover().expect("recover");
