@@ -6,9 +6,12 @@ use crate::alerts::AlertBook;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
+/// A cell: period start, area (city first), rule type, severity.
+type Cell = (i64, (bool, String), String, &'static str);
+
 /// The rows: period, then city before areas, then rule type and severity.
 pub(crate) fn rows(book: &AlertBook, query: &OpenDataQuery) -> Vec<Vec<Value>> {
-    let mut cells: BTreeMap<(i64, (bool, String), String, &'static str), u64> = BTreeMap::new();
+    let mut cells: BTreeMap<Cell, u64> = BTreeMap::new();
     for alert in book.all() {
         let Ok(raised) = chrono::DateTime::parse_from_rfc3339(&alert.raised_at) else {
             continue;

@@ -137,7 +137,7 @@ fn attributes(state: &State, area: &str, entity_type: EntityType) -> Vec<Attribu
             let metrics = area_metrics(state, area);
             let mut list: Vec<Option<Attribute>> = aqi::Pollutant::ALL
                 .iter()
-                .map(|(_, field)| number(*field, mean(*field, HOUR_MS), Some("GQ")))
+                .map(|(_, field)| number(*field, mean(field, HOUR_MS), Some("GQ")))
                 .collect();
             list.push(number(
                 "temperature",

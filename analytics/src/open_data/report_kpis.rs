@@ -7,6 +7,9 @@ use crate::reports::{Register, Report, ReportKpi};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
+/// A cell: period start, area (city first), agency (`all` first).
+type Cell = (i64, (bool, String), (bool, String));
+
 /// The rows: period, then city before areas, then `all` before agencies.
 pub(crate) fn rows(
     register: &Register,
@@ -14,7 +17,7 @@ pub(crate) fn rows(
     min_cell: u64,
     now_ms: i64,
 ) -> Vec<Vec<Value>> {
-    let mut cells: BTreeMap<(i64, (bool, String), (bool, String)), Vec<&Report>> = BTreeMap::new();
+    let mut cells: BTreeMap<Cell, Vec<&Report>> = BTreeMap::new();
     for report in register.all().filter(|r| query.covers(r.requested_ms)) {
         let start = query.period_of(report.requested_ms);
         for area in [CITY, report.area.as_str()] {

@@ -180,7 +180,16 @@ fn dataset_json(table: &Table, query: &OpenDataQuery) -> Fresh {
         "to": ioc_analytics::open_data::period::format_local(query.to_ms),
         "area": query.area,
     });
-    let identity = serde_json::to_vec(&(&head, &rows)).unwrap_or_default();
+    // `to` is left out: it is "now" when not given, and a later request whose rows are the
+    // same must get the same answer (and ETag), not a new one every second.
+    let identity = serde_json::to_vec(&(
+        &head["dataset"],
+        &head["every"],
+        &head["from"],
+        &head["area"],
+        &rows,
+    ))
+    .unwrap_or_default();
     Fresh {
         status: StatusCode::OK,
         content_type: "application/json",
