@@ -14,6 +14,9 @@ use std::sync::{Arc, Mutex};
 /// Answers kept at most; past this, answers of earlier ticks are forgotten first.
 const MAX_ENTRIES: usize = 1024;
 
+/// Builds an answer's body from its generation time (RFC 3339).
+pub(crate) type BodyBuilder = Box<dyn FnOnce(&str) -> Vec<u8> + Send>;
+
 /// A freshly computed answer, before it gets its time stamp.
 pub(crate) struct Fresh {
     /// Status of the answer.
@@ -25,7 +28,7 @@ pub(crate) struct Fresh {
     /// What identifies the content (it decides the `ETag`); excludes the generation time.
     pub identity: Vec<u8>,
     /// Builds the body given the generation time (RFC 3339).
-    pub body: Box<dyn FnOnce(&str) -> Vec<u8> + Send>,
+    pub body: BodyBuilder,
 }
 
 /// A stamped answer, shared by every request it serves.
