@@ -94,6 +94,8 @@ pub struct EngineConfig {
     pub history: crate::history::HistoryConfig,
     /// Sign-in through an OpenID Connect identity provider, besides the HS256 tokens.
     pub oidc: OidcConfig,
+    /// Open data: suppression threshold, per-address budget, client cache time.
+    pub open_data: ioc_dashboard_api::OpenDataConfig,
 }
 
 /// The MQTT protocol version spoken to an external broker.
@@ -215,6 +217,7 @@ impl Default for EngineConfig {
             open311: Open311Config::default(),
             history: crate::history::HistoryConfig::default(),
             oidc: OidcConfig::default(),
+            open_data: ioc_dashboard_api::OpenDataConfig::default(),
         }
     }
 }
@@ -673,11 +676,16 @@ mod tests {
 mod zone_name {
     use serde::{Deserialize, Deserializer, Serializer};
 
-    pub fn serialize<S: Serializer>(zone: &chrono_tz::Tz, serializer: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer>(
+        zone: &chrono_tz::Tz,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(zone.name())
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<chrono_tz::Tz, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<chrono_tz::Tz, D::Error> {
         let text = String::deserialize(deserializer)?;
         text.parse().map_err(|_| {
             serde::de::Error::custom(format!("device_time_zone {text:?} is not an IANA zone"))

@@ -388,7 +388,9 @@ pub async fn run_with(
             .history
             .settings(config.analytics.allowed_lateness_ms)?,
     ));
-    let state = state.with_history(Arc::clone(&history));
+    let state = state
+        .with_history(Arc::clone(&history))
+        .with_open_data(config.open_data);
     // Compaction moves rows out of the embedded journal; the shared PostgreSQL journal keeps
     // them (compaction is not cluster-safe yet).
     let compaction = match &cluster {

@@ -54,6 +54,21 @@ pub enum AreaAqi {
     Mean,
 }
 
+impl AreaAqi {
+    /// An area's index from its stations' indices; `None` without any.
+    pub fn combine(self, values: impl IntoIterator<Item = u32>) -> Option<u32> {
+        let values: Vec<u32> = values.into_iter().collect();
+        match self {
+            AreaAqi::Worst => values.into_iter().max(),
+            AreaAqi::Mean if values.is_empty() => None,
+            AreaAqi::Mean => Some(
+                (values.iter().map(|v| f64::from(*v)).sum::<f64>() / values.len() as f64).round()
+                    as u32,
+            ),
+        }
+    }
+}
+
 /// Day and night noise limits, dB(A), and where the day begins and ends (local hours, UTC+7).
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]

@@ -247,7 +247,7 @@ impl Analytics {
         self.lock().config.sla_hours(code)
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock leaves counters consistent enough to keep serving.
         self.state
             .lock()

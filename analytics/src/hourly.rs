@@ -12,16 +12,17 @@ const HOURS_KEPT: i64 = 25;
 /// Hours the NowCast looks back over.
 const NOWCAST_HOURS: i64 = 12;
 
-/// Sums and counts of one clock hour.
+/// Sums and counts of each pollutant (in [`Pollutant::ALL`] order) over a stretch of time: a
+/// clock hour here, also a day or month in the open-data series.
 #[derive(Debug, Clone, Copy, PartialEq)]
-struct Hour {
-    start: i64,
-    sums: [f64; 6],
-    counts: [u32; 6],
+pub(crate) struct Hour {
+    pub(crate) start: i64,
+    pub(crate) sums: [f64; 6],
+    pub(crate) counts: [u32; 6],
 }
 
 impl Hour {
-    fn empty(start: i64) -> Self {
+    pub(crate) fn empty(start: i64) -> Self {
         Hour {
             start,
             sums: [0.0; 6],
@@ -29,10 +30,71 @@ impl Hour {
         }
     }
 
-    fn mean(&self, pollutant: usize) -> Option<f64> {
+    pub(crate) fn mean(&self, pollutant: usize) -> Option<f64> {
         (self.counts[pollutant] > 0)
             .then(|| self.sums[pollutant] / f64::from(self.counts[pollutant]))
     }
+
+    /// Adds a reading's pollutant fields.
+    pub(crate) fn add_values(&mut self, values: &Map<String, Value>) {
+        for (i, (_, field)) in Pollutant::ALL.iter().enumerate() {
+            if let Some(value) = values.get(*field).and_then(Value::as_f64) {
+                self.sums[i] += value;
+                self.counts[i] += 1;
+            }
+        }
+    }
+
+    /// Adds another stretch's sums and counts.
+    pub(crate) fn merge(&mut self, other: &Hour) {
+        for i in 0..self.sums.len() {
+            self.sums[i] += other.sums[i];
+            self.counts[i] += other.counts[i];
+        }
+    }
+
+    /// VN_AQI of the stretch's means (the daily index when the stretch is a day).
+    pub(crate) fn aqi_of_means(&self) -> Option<u32> {
+        let concentrations: Vec<(Pollutant, f64)> = Pollutant::ALL
+            .iter()
+            .enumerate()
+            .filter_map(|(i, (pollutant, _))| self.mean(i).map(|c| (*pollutant, c)))
+            .collect();
+        aqi::aqi(&concentrations)
+    }
+}
+
+/// The hourly VN_AQI of the clock hour starting at `current`, given each hour's mean of a
+/// pollutant (by index in [`Pollutant::ALL`]): PM by NowCast when it can be computed, else the
+/// hour's own mean; the other pollutants by the hour's mean.
+pub(crate) fn hourly_index(
+    current: i64,
+    mean_of: impl Fn(i64, usize) -> Option<f64>,
+) -> Option<HourlyAqi> {
+    let mut basis = AqiBasis::Nowcast;
+    let mut concentrations = Vec::new();
+    for (i, (pollutant, _)) in Pollutant::ALL.iter().enumerate() {
+        let this_hour = mean_of(current, i);
+        let value = if matches!(pollutant, Pollutant::Pm25 | Pollutant::Pm10) {
+            let hours: Vec<Option<f64>> = (0..NOWCAST_HOURS)
+                .map(|back| mean_of(current - back * HOUR_MS, i))
+                .collect();
+            match aqi::nowcast(&hours) {
+                Some(value) => Some(value),
+                None if this_hour.is_some() => {
+                    basis = AqiBasis::CurrentHour;
+                    this_hour
+                }
+                None => None,
+            }
+        } else {
+            this_hour
+        };
+        if let Some(value) = value {
+            concentrations.push((*pollutant, value));
+        }
+    }
+    aqi::aqi(&concentrations).map(|aqi| HourlyAqi { aqi, basis })
 }
 
 /// How an hourly index was obtained.
@@ -80,13 +142,7 @@ impl HourlyAir {
                 self.hours.len() - 1
             }
         };
-        let hour = &mut self.hours[index];
-        for (i, (_, field)) in Pollutant::ALL.iter().enumerate() {
-            if let Some(value) = values.get(*field).and_then(Value::as_f64) {
-                hour.sums[i] += value;
-                hour.counts[i] += 1;
-            }
-        }
+        self.hours[index].add_values(values);
         let newest = self.hours.back().map_or(start, |h| h.start);
         while self
             .hours
@@ -108,52 +164,21 @@ impl HourlyAir {
     /// the other pollutants by their mean of that hour.
     pub fn hourly_aqi(&self) -> Option<HourlyAqi> {
         let current = self.hours.back()?.start;
-        let mut basis = AqiBasis::Nowcast;
-        let mut concentrations = Vec::new();
-        for (i, (pollutant, _)) in Pollutant::ALL.iter().enumerate() {
-            let this_hour = self.mean_of(current, i);
-            let value = if matches!(pollutant, Pollutant::Pm25 | Pollutant::Pm10) {
-                let hours: Vec<Option<f64>> = (0..NOWCAST_HOURS)
-                    .map(|back| self.mean_of(current - back * HOUR_MS, i))
-                    .collect();
-                match aqi::nowcast(&hours) {
-                    Some(value) => Some(value),
-                    None if this_hour.is_some() => {
-                        basis = AqiBasis::CurrentHour;
-                        this_hour
-                    }
-                    None => None,
-                }
-            } else {
-                this_hour
-            };
-            if let Some(value) = value {
-                concentrations.push((*pollutant, value));
-            }
-        }
-        aqi::aqi(&concentrations).map(|aqi| HourlyAqi { aqi, basis })
+        hourly_index(current, |start, i| self.mean_of(start, i))
     }
 
     /// The daily VN_AQI: every pollutant's mean over the 24 hours ending with the newest hour.
     pub fn daily_aqi(&self) -> Option<u32> {
         let current = self.hours.back()?.start;
-        let day: Vec<&Hour> = self
+        let mut day = Hour::empty(current);
+        for hour in self
             .hours
             .iter()
             .filter(|h| h.start > current - 24 * HOUR_MS)
-            .collect();
-        let concentrations: Vec<(Pollutant, f64)> = Pollutant::ALL
-            .iter()
-            .enumerate()
-            .filter_map(|(i, (pollutant, _))| {
-                let count: u32 = day.iter().map(|h| h.counts[i]).sum();
-                (count > 0).then(|| {
-                    let sum: f64 = day.iter().map(|h| h.sums[i]).sum();
-                    (*pollutant, sum / f64::from(count))
-                })
-            })
-            .collect();
-        aqi::aqi(&concentrations)
+        {
+            day.merge(hour);
+        }
+        day.aqi_of_means()
     }
 }
 

@@ -13,6 +13,7 @@ pub mod dossiers;
 pub mod engine;
 pub mod history;
 pub mod hourly;
+pub mod open_data;
 pub mod partial;
 pub mod ranking;
 pub mod rate;

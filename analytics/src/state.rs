@@ -66,6 +66,8 @@ pub struct State {
     pub(crate) hourly_air: BTreeMap<String, HourlyAir>,
     /// Every alert, as the journal's alert events left it.
     pub(crate) alerts: AlertBook,
+    /// Long hourly/daily series behind the open data.
+    pub(crate) open_data: crate::open_data::OpenDataBook,
     /// The alert rules and their per-subject trackers.
     pub(crate) evaluator: Evaluator,
     /// Alerts changed by live events since the engine last took them, for the push to
@@ -98,6 +100,7 @@ impl State {
             dossiers: crate::dossiers::DossierBook::default(),
             hourly_air: BTreeMap::new(),
             alerts: AlertBook::default(),
+            open_data: crate::open_data::OpenDataBook::default(),
             evaluator: Evaluator::default(),
             alert_changes: Vec::new(),
             membership: (1, 1),
@@ -138,6 +141,7 @@ impl State {
                 self.dossiers.apply(event);
                 self.update_source(event);
             }
+            self.open_data.apply(event);
             let aqi = self.update_hourly_air(event);
             self.evaluator.observe(event, aqi, wall_ms);
             let watermark = self.max_ts.map(|max| max - self.config.allowed_lateness_ms);

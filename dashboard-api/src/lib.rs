@@ -7,8 +7,10 @@
 pub mod auth;
 mod http;
 pub mod hub;
+mod ngsi_ld;
 pub mod oidc;
 mod open311;
+mod open_data;
 pub mod patch;
 pub mod prometheus;
 pub mod scope;
@@ -16,6 +18,7 @@ mod server;
 pub mod ws;
 
 pub use auth::{Authenticator, Claims, Role};
+pub use open_data::OpenDataConfig;
 pub use open311::Open311Limits;
 
 use hub::Hub;
@@ -133,6 +136,7 @@ pub struct ApiState {
     pub(crate) counters: Arc<ApiCounters>,
     pub(crate) reports: Option<ReportIntake>,
     pub(crate) history: Option<Arc<ioc_analytics::history::History>>,
+    pub(crate) public: Arc<open_data::PublicService>,
 }
 
 impl ApiState {
@@ -146,6 +150,10 @@ impl ApiState {
     ) -> Self {
         let (shutdown, _) = broadcast::channel(1);
         Self {
+            public: Arc::new(open_data::PublicService::new(
+                OpenDataConfig::default(),
+                config.tick,
+            )),
             hub: Hub::new(analytics.clone()),
             connections: Arc::new(Semaphore::new(config.max_connections)),
             analytics,
@@ -164,6 +172,13 @@ impl ApiState {
     /// archive. Without it they answer 503.
     pub fn with_history(mut self, history: Arc<ioc_analytics::history::History>) -> Self {
         self.history = Some(history);
+        self
+    }
+
+    /// Sets the public endpoints' suppression threshold, per-address budget and client cache
+    /// time (the defaults otherwise).
+    pub fn with_open_data(mut self, config: OpenDataConfig) -> Self {
+        self.public = Arc::new(open_data::PublicService::new(config, self.config.tick));
         self
     }
 

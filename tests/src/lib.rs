@@ -5,8 +5,8 @@
 //! tests that want the in-process broker start the engine with [`Broker::Embedded`]. Every test
 //! uses its own topic root and data directory, so tests run in parallel on one broker.
 
-pub mod browser;
 pub mod alerts_topic;
+pub mod browser;
 pub mod engine;
 pub mod latency;
 pub mod mosquitto;

@@ -41,6 +41,15 @@ impl DossierTally {
             _ => {}
         }
     }
+
+    /// Adds another tally's counts (an area's hours into its day, areas into the city).
+    pub fn merge(&mut self, other: &DossierTally) {
+        self.received += other.received;
+        self.received_online += other.received_online;
+        self.received_level4 += other.received_level4;
+        self.resolved += other.resolved;
+        self.resolved_on_time += other.resolved_on_time;
+    }
 }
 
 /// Dossier tallies per area id and for the city, fed in journal order so a replay rebuilds

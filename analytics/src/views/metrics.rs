@@ -1,7 +1,6 @@
 //! Per-area figures derived from windows and sources: AQI, congestion, flood, noise.
 
 use crate::aqi::{self, Pollutant};
-use crate::config::AreaAqi;
 use crate::hourly::{AqiBasis, HourlyAir, HourlyAqi};
 use crate::state::{LAEQ_ENERGY, State};
 use crate::windows::WINDOWS;
@@ -90,14 +89,7 @@ pub(crate) fn area_metrics(state: &State, area: &str) -> AreaMetrics {
         .collect();
     let station_hours: Vec<HourlyAqi> = stations.iter().filter_map(|s| s.hourly_aqi()).collect();
     let daily: Vec<u32> = stations.iter().filter_map(|s| s.daily_aqi()).collect();
-    let combine = |values: Vec<u32>| match state.config.area_aqi {
-        AreaAqi::Worst => values.into_iter().max(),
-        AreaAqi::Mean if values.is_empty() => None,
-        AreaAqi::Mean => Some(
-            (values.iter().map(|v| f64::from(*v)).sum::<f64>() / values.len() as f64).round()
-                as u32,
-        ),
-    };
+    let combine = |values: Vec<u32>| state.config.area_aqi.combine(values);
     let station_aqi = combine(station_hours.iter().map(|h| h.aqi).collect());
     let basis = if station_hours
         .iter()

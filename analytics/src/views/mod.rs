@@ -2,7 +2,7 @@
 
 mod alerts;
 mod area;
-mod metrics;
+pub(crate) mod metrics;
 mod overview;
 mod ranking;
 mod reports;

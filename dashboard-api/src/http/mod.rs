@@ -53,6 +53,7 @@ pub(crate) fn router(state: ApiState) -> Router {
             axum::routing::post(reports::change_report),
         )
         .merge(crate::open311::routes())
+        .merge(crate::open_data::routes(state.clone()))
         .layer(axum::extract::DefaultBodyLimit::max(limits.max_bytes))
         .layer(axum::middleware::from_fn_with_state(
             limits,

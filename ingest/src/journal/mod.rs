@@ -13,8 +13,8 @@ pub mod postgres;
 mod sqlite;
 mod store;
 
-pub use handle::{JournalHandle, JournalSink, PendingCommit, spawn};
 pub use self::postgres::PostgresJournal;
+pub use handle::{JournalHandle, JournalSink, PendingCommit, spawn};
 pub use sqlite::{Durability, SqliteJournal};
 pub use store::{Fence, JournalStore};
 
