@@ -28,7 +28,7 @@ enum Opened {
     /// The embedded SQLite journal.
     Embedded(Box<dyn JournalStore>),
     /// The PostgreSQL journal of a cluster.
-    Cluster(crate::cluster::Journals),
+    Cluster(Box<crate::cluster::Journals>),
 }
 
 /// Events per replay chunk.
@@ -170,11 +170,11 @@ pub async fn run_with(
     let opened = match &config.database_url {
         Some(url) => {
             let (url, capacity) = (url.clone(), config.analytics.dead_letter_capacity);
-            Opened::Cluster(
+            Opened::Cluster(Box::new(
                 tokio::task::spawn_blocking(move || crate::cluster::Journals::open(&url, capacity))
                     .await?
                     .context("cannot open the PostgreSQL journal")?,
-            )
+            ))
         }
         None => Opened::Embedded(Box::new(
             SqliteJournal::open(
@@ -243,7 +243,7 @@ pub async fn run_with(
             };
             let analytics = analytics.clone();
             let cluster = tokio::task::spawn_blocking(move || {
-                crate::cluster::Cluster::start(journals, replayed_seq, &analytics, &settings)
+                crate::cluster::Cluster::start(*journals, replayed_seq, &analytics, &settings)
             })
             .await??;
             (cluster.journal.clone(), Some(cluster))

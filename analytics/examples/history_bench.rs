@@ -5,6 +5,9 @@
 //!
 //! `cargo run --release -p ioc-analytics --example history_bench -- [DIR] [DAYS] [EVERY_MIN]`
 
+// Test code: a panic is how a failed expectation reports itself.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use ioc_analytics::history::{Every, History, HistoryRequest, HistorySettings, resolve_field};
 use ioc_ingest::journal::{Durability, Entry, JournalStore, SqliteJournal};
 use ioc_ingest::{Areas, Event, Kind};

@@ -4,6 +4,9 @@
 //!
 //! `cargo run -p ioc-analytics --release --example pipeline_bench -- <events> [batch]`
 
+// Test code: a panic is how a failed expectation reports itself.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use ioc_analytics::{Analytics, AnalyticsConfig};
 use ioc_ingest::Areas;
 use ioc_ingest::intake::{DEFAULT_MAX_PAYLOAD_BYTES, Intake};

@@ -1,6 +1,9 @@
 //! Dossier KPIs and the ranking through the analytics engine: configured targets and weights,
 //! the environment term from the area's AQI, and replay in other batch sizes.
 
+// Test code: a panic is how a failed expectation reports itself.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use ioc_analytics::{Analytics, AnalyticsConfig, ViewRequest};
 use ioc_ingest::{Areas, Event, Kind};
 use serde_json::{Value, json};

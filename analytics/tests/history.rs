@@ -2,6 +2,9 @@
 //! reports and dossiers stay in the journal; a Parquet file left by a run that died before its
 //! journal transaction is never counted and is removed by the next run.
 
+// Test code: a panic is how a failed expectation reports itself.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use ioc_analytics::history::{Every, History, HistoryRequest, HistorySettings, resolve_field};
 use ioc_ingest::journal::{Durability, Entry, JournalStore, SqliteJournal};
 use ioc_ingest::{Event, Kind};

@@ -2,6 +2,9 @@
 //! NowCast and daily indices of air quality, dossier indicators, and query checks — each
 //! against values computed here by hand.
 
+// Test code: a panic is how a failed expectation reports itself.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use ioc_analytics::open_data::{
     Dataset, Every, OpenDataError, OpenDataQuery, Publication, catalog, period,
 };

@@ -1,5 +1,8 @@
 //! The report register: lifecycle, refused transitions, KPIs computed by hand, and replay.
 
+// Test code: a panic is how a failed expectation reports itself.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use ioc_analytics::reports::{ChangeError, Status};
 use ioc_analytics::{Analytics, AnalyticsConfig, ViewRequest};
 use ioc_ingest::report::update::{Change, Update};

@@ -2,6 +2,9 @@
 //! for any two documents a client applying the server's merge patch to the old one gets exactly
 //! the new one (the guarantee behind "snapshot + patches == REST data").
 
+// Test code: a panic is how a failed expectation reports itself.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use ioc_dashboard_api::patch::{apply, diff, normalize};
 use ioc_dashboard_api::ws::parse_op;
 use proptest::prelude::*;

@@ -3,6 +3,9 @@
 //! end-to-end test (`tests/tests/corpus.rs`) does the same through a real engine; this one runs
 //! in milliseconds, so a fuzzing find added to the corpus fails here first.
 
+// Test code: a panic is how a failed expectation reports itself.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use ioc_ingest::Areas;
 use ioc_ingest::intake::Intake;
 use ioc_ingest::journal::Entry;

@@ -1,6 +1,9 @@
 //! SenML (RFC 8428) and NGSI (Smart Data Models) payloads through the public decode → validate
 //! path, with the exact events they must become (docs/events.md).
 
+// Test code: a panic is how a failed expectation reports itself.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use ioc_ingest::decode::{Draft, decode};
 use ioc_ingest::topic::{TopicInfo, TopicScheme};
 use ioc_ingest::validate::Validator;

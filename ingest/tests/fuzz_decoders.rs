@@ -2,6 +2,9 @@
 //! topic, the intake never panics, answers with either events or exactly one dead-letter record,
 //! and every event it accepts satisfies the documented invariants.
 
+// Test code: a panic is how a failed expectation reports itself.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use ioc_ingest::fields::{self, FieldType};
 use ioc_ingest::intake::Intake;
 use ioc_ingest::journal::Entry;

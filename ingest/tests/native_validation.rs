@@ -1,5 +1,8 @@
 //! Native JSON through the intake: what is accepted, and every refusal with its reason.
 
+// Test code: a panic is how a failed expectation reports itself.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use ioc_ingest::intake::Intake;
 use ioc_ingest::journal::Entry;
 use ioc_ingest::topic::TopicScheme;

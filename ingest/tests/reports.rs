@@ -1,5 +1,8 @@
 //! Citizen reports: the MQTT report topic through the intake, and the shared field checks.
 
+// Test code: a panic is how a failed expectation reports itself.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use ioc_ingest::intake::Intake;
 use ioc_ingest::journal::Entry;
 use ioc_ingest::report::{self, ProblemKind};

@@ -2,6 +2,9 @@
 //! Hanoi, nothing else changed) through the intake: a time without a zone read in the device
 //! zone, an interval by its end, pollutants in both spellings (docs/events.md "NGSI").
 
+// Test code: a panic is how a failed expectation reports itself.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use ioc_ingest::decode::Format;
 use ioc_ingest::intake::{DEFAULT_MAX_PAYLOAD_BYTES, Intake};
 use ioc_ingest::journal::Entry;

@@ -1,5 +1,8 @@
 //! Publishing against the Mosquitto broker at 127.0.0.1:1883 (which the test command starts).
 
+// Test code: a panic is how a failed expectation reports itself.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;

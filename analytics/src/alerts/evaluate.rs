@@ -215,10 +215,10 @@ impl Evaluator {
                     },
                     Trackers::Rate(map),
                 ) => {
-                    if let Some(reading) = reading(event, metric, aqi) {
-                        if let Some(tracker) = tracker(map, &event.source, Default::default) {
-                            tracker.observe(&reading, *rise, *clear_rise, *within_ms);
-                        }
+                    if let Some(reading) = reading(event, metric, aqi)
+                        && let Some(tracker) = tracker(map, &event.source, Default::default)
+                    {
+                        tracker.observe(&reading, *rise, *clear_rise, *within_ms);
                     }
                 }
                 (
