@@ -401,6 +401,38 @@ async fn alerts_are_raised_once_across_the_cluster_and_concurrent_changes_confli
         assert!(Instant::now() < deadline, "report never reached b");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // Resolving needs an assigned report (received → assigned → resolved).
+    let assigned = reqwest::Client::new()
+        .post(a.url(&format!("/api/reports/{report}/assign")))
+        .bearer_auth(&a.token)
+        .json(&json!({"agency": "so-xay-dung"}))
+        .send()
+        .await
+        .expect("assign")
+        .status()
+        .as_u16();
+    assert_eq!(assigned, 200);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = reqwest::Client::new()
+            .get(b.url(&format!("/api/reports/{report}")))
+            .bearer_auth(&b.token)
+            .send()
+            .await
+            .expect("report on b")
+            .json::<serde_json::Value>()
+            .await
+            .expect("report JSON")["status"]
+            .clone();
+        if status == json!("assigned") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "assignment never reached b: {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let (codes, bodies) = race(
         &a,
         &b,
@@ -421,8 +453,8 @@ async fn alerts_are_raised_once_across_the_cluster_and_concurrent_changes_confli
         assert_eq!(detail["status"], "resolved");
         assert_eq!(
             detail["history"].as_array().map(Vec::len),
-            Some(1),
-            "one change stored"
+            Some(2),
+            "the assignment and one resolution stored"
         );
     }
 }

@@ -24,15 +24,18 @@ fn saved_view(name: &str) -> Value {
         .expect("view JSON")
 }
 
-/// The fields of an area that depend only on the journal (not on the wall clock).
+/// The fields of an area that depend only on the journal (not on the wall clock), exact.
 fn stable_area_fields(area: &Value) -> Value {
     json!({
         "id": area["id"], "counts": area["counts"], "aqi": area["aqi"],
-        "pm25_1h": area["pm25_1h"], "traffic_speed_5m": area["traffic_speed_5m"],
         "congestion": area["congestion"], "water_level_max_cm": area["water_level_max_cm"],
-        "laeq_5m": area["laeq_5m"], "reports_open": area["reports_open"], "rank": area["rank"],
+        "reports_open": area["reports_open"], "rank": area["rank"],
     })
 }
+
+/// Window means shown with two decimals: a sum folded in other batch boundaries (the live
+/// run's commits against the replay's chunks) may land one rounding step away.
+const MEANS: [&str; 3] = ["pm25_1h", "traffic_speed_5m", "laeq_5m"];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_data_directory_of_the_json_journal_format_opens_with_its_views_as_they_were() {
@@ -63,6 +66,21 @@ async fn a_data_directory_of_the_json_journal_format_opens_with_its_views_as_the
             .collect()
     };
     assert_eq!(areas(&after), areas(&before));
+    for (now, then) in after["areas"]
+        .as_array()
+        .expect("areas")
+        .iter()
+        .zip(before["areas"].as_array().expect("areas"))
+    {
+        for field in MEANS {
+            let (a, b) = (now[field].as_f64(), then[field].as_f64());
+            assert!(
+                matches!((a, b), (Some(a), Some(b)) if (a - b).abs() <= 0.0101),
+                "{} {field}: {a:?} after, {b:?} before",
+                now["id"]
+            );
+        }
+    }
 
     let reports = |view: &Value| -> Vec<Value> {
         view["items"]

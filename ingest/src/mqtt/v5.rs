@@ -206,18 +206,31 @@ async fn serve(
 
     let keep_alive = config.keep_alive.max(Duration::from_secs(1));
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + keep_alive, keep_alive);
-    let mut awaiting_pong = false;
+    // When a ping went unanswered: the connection is only declared dead when nothing at all
+    // came from the broker for a whole keep-alive period after it. Under a backlog the
+    // PINGRESP waits behind thousands of publishes, which prove the broker alive just as well.
+    let mut ping_sent: Option<tokio::time::Instant> = None;
+    let mut last_read = tokio::time::Instant::now();
     loop {
         tokio::select! {
             biased;
             _ = ping.tick() => {
-                if awaiting_pong {
-                    return Err(format!("the broker did not answer a ping within {keep_alive:?}"));
+                if let Some(sent) = ping_sent
+                    && last_read < sent
+                    && sent.elapsed() >= keep_alive
+                {
+                    return Err(format!(
+                        "the broker sent nothing for {keep_alive:?} after a ping"
+                    ));
                 }
                 encode(&Packet::PingReq(PingReq), &mut out)?;
                 writer.write_all(&out).await.map_err(io_error)?;
                 out.clear();
-                awaiting_pong = true;
+                // The oldest ping still unanswered with nothing read since it, else this one.
+                ping_sent = match ping_sent {
+                    Some(sent) if last_read < sent => Some(sent),
+                    _ => Some(tokio::time::Instant::now()),
+                };
             }
             request = queue.recv() => {
                 let Some(request) = request else { return Ok(Ended::Stopped) };
@@ -259,6 +272,7 @@ async fn serve(
                 if read.map_err(io_error)? == 0 {
                     return Err("the broker closed the connection".to_string());
                 }
+                last_read = tokio::time::Instant::now();
                 loop {
                     match Packet::read(&mut input, Some(max_packet)) {
                         Ok(Packet::Publish(publish)) => {
@@ -267,7 +281,7 @@ async fn serve(
                                 return Ok(Ended::Stopped);
                             }
                         }
-                        Ok(Packet::PingResp(_)) => awaiting_pong = false,
+                        Ok(Packet::PingResp(_)) => ping_sent = None,
                         Ok(Packet::SubAck(_)) => status.subscribed.store(true, Ordering::Relaxed),
                         Ok(Packet::Disconnect(disconnect)) => {
                             return Err(format!("the broker disconnected: {:?}", disconnect.reason_code));
