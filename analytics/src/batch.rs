@@ -34,18 +34,9 @@ pub struct SeriesIndex {
 /// Number of [`Kind`] variants.
 const KINDS: usize = 8;
 
-/// A kind's place in a per-field array.
+/// A kind's place in a per-field array: its declaration order.
 fn kind_slot(kind: Kind) -> usize {
-    match kind {
-        Kind::Traffic => 0,
-        Kind::AirQuality => 1,
-        Kind::WaterLevel => 2,
-        Kind::Noise => 3,
-        Kind::Report => 4,
-        Kind::ReportUpdate => 5,
-        Kind::Dossier => 6,
-        Kind::Alert => 7,
-    }
+    kind as usize
 }
 
 impl SeriesIndex {

@@ -46,3 +46,19 @@ pub fn free_port() -> u16 {
         .map(|a| a.port())
         .expect("a free port")
 }
+
+/// The seed of a fault test's random moments: `IOC_FAULT_SEED`, else the clock. Printed with
+/// the test's name either way, so a failing run can be replayed.
+pub fn fault_seed(test: &str) -> u64 {
+    let seed = std::env::var("IOC_FAULT_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(1)
+        });
+    eprintln!("{test} fault seed: IOC_FAULT_SEED={seed}");
+    seed
+}

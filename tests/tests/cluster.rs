@@ -101,25 +101,10 @@ fn manifest(path: &Path) -> (BTreeSet<String>, BTreeMap<(String, String), u64>) 
     (ids, counts)
 }
 
-/// The seed of the fault moments: `IOC_FAULT_SEED`, else the clock (printed either way).
-fn seed() -> u64 {
-    let seed = std::env::var("IOC_FAULT_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos() as u64)
-                .unwrap_or(1)
-        });
-    eprintln!("cluster fault seed: IOC_FAULT_SEED={seed}");
-    seed
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_instances_survive_kill_and_pause_with_every_event_once_and_the_same_views() {
     const EVENTS: u64 = 6_000;
-    let seed = seed();
+    let seed = ioc_tests::fault_seed("cluster");
     let broker = Mosquitto::start("cluster3", MosquittoOptions::default());
     let db = TestDatabase::create("cluster3");
     let root = ioc_tests::unique_root("cluster3");

@@ -22,22 +22,6 @@ fn engine_options(test: &str, broker: &Mosquitto) -> EngineOptions {
     options
 }
 
-/// The seed of the random kill moments: `IOC_FAULT_SEED`, else the clock (printed either way,
-/// so a failing run can be replayed).
-fn seed() -> u64 {
-    let seed = std::env::var("IOC_FAULT_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos() as u64)
-                .unwrap_or(1)
-        });
-    eprintln!("fault seed: IOC_FAULT_SEED={seed}");
-    seed
-}
-
 /// xorshift64*: enough randomness for kill moments.
 struct Rng(u64);
 
@@ -122,7 +106,7 @@ fn manifest_counts(path: &std::path::Path) -> (BTreeMap<(String, String), u64>, 
 async fn kill_nine_five_times_under_simulator_load_keeps_every_event_and_report_once() {
     const EVENTS: u64 = 10_000;
     const REPORTS: usize = 40;
-    let mut rng = Rng(seed() | 1);
+    let mut rng = Rng(ioc_tests::fault_seed("faults") | 1);
     let broker = Mosquitto::start("kill5", MosquittoOptions::default());
     let mut engine = Engine::start(engine_options("kill5", &broker)).await;
     let manifest = engine.data_dir.with_extension("manifest.jsonl");
