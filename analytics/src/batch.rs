@@ -2,7 +2,7 @@
 //! computed with two group-bys on integer keys (statistics, and the quantile sketch's bin
 //! counts). Series are interned ([`SeriesIndex`]) so a reading carries no strings.
 
-use crate::partial::Partial;
+use crate::partial::{ExactSum, Partial};
 use crate::sketch::bin_of;
 use crate::windows::SeriesKey;
 use ioc_ingest::Kind;
@@ -76,11 +76,18 @@ pub fn aggregate(readings: &[Reading]) -> PolarsResult<Vec<(u32, i64, Partial)>>
     if readings.is_empty() {
         return Ok(Vec::new());
     }
+    // The sum in two integer limbs: integer sums are exact whatever the batch holds.
+    let (sum_high, sum_low): (Vec<i64>, Vec<i64>) = readings
+        .iter()
+        .map(|r| ExactSum::of(r.value).limbs())
+        .unzip();
     let frame = df!(
         "series" => readings.iter().map(|r| r.series).collect::<Vec<_>>(),
         "bucket" => readings.iter().map(|r| r.bucket).collect::<Vec<_>>(),
         "ts" => readings.iter().map(|r| r.ts).collect::<Vec<_>>(),
         "value" => readings.iter().map(|r| r.value).collect::<Vec<_>>(),
+        "sum_high" => sum_high,
+        "sum_low" => sum_low,
         "bin" => readings.iter().map(|r| bin_of(r.value)).collect::<Vec<_>>(),
     )?;
     let group = [col("series"), col("bucket")];
@@ -90,7 +97,8 @@ pub fn aggregate(readings: &[Reading]) -> PolarsResult<Vec<(u32, i64, Partial)>>
         .group_by(group.clone())
         .agg([
             len().cast(DataType::UInt64).alias("count"),
-            col("value").sum().alias("sum"),
+            col("sum_high").sum(),
+            col("sum_low").sum(),
             col("value").min().alias("min"),
             col("value").max().alias("max"),
             col("ts").max().alias("last_ts"),
@@ -115,7 +123,8 @@ pub fn aggregate(readings: &[Reading]) -> PolarsResult<Vec<(u32, i64, Partial)>>
     let series = stats.column("series")?.u32()?;
     let bucket = stats.column("bucket")?.i64()?;
     let count = stats.column("count")?.u64()?;
-    let sum = stats.column("sum")?.f64()?;
+    let sum_high = stats.column("sum_high")?.i64()?;
+    let sum_low = stats.column("sum_low")?.i64()?;
     let min = stats.column("min")?.f64()?;
     let max = stats.column("max")?.f64()?;
     let last_ts = stats.column("last_ts")?.i64()?;
@@ -126,7 +135,7 @@ pub fn aggregate(readings: &[Reading]) -> PolarsResult<Vec<(u32, i64, Partial)>>
         };
         let partial = Partial {
             count: count.get(i).unwrap_or(0),
-            sum: sum.get(i).unwrap_or(0.0),
+            sum: ExactSum::from_limbs(sum_high.get(i).unwrap_or(0), sum_low.get(i).unwrap_or(0)),
             min: min.get(i).unwrap_or(f64::INFINITY),
             max: max.get(i).unwrap_or(f64::NEG_INFINITY),
             last_ts: last_ts.get(i).unwrap_or(i64::MIN),
@@ -192,12 +201,12 @@ mod tests {
         let (series, bucket, p) = &out[0];
         assert_eq!((*series, *bucket), (0, 0));
         assert_eq!(
-            (p.count, p.sum, p.min, p.max, p.last_ts, p.last),
+            (p.count, p.sum.value(), p.min, p.max, p.last_ts, p.last),
             (3, 60.0, 10.0, 30.0, 9_000, 30.0)
         );
         assert_eq!(p.sketch.count(), 3);
         assert_eq!((out[1].1, out[1].2.count, out[1].2.last), (10_000, 1, 99.0));
-        assert_eq!((out[2].0, out[2].2.sum), (1, 7.0));
+        assert_eq!((out[2].0, out[2].2.sum.value()), (1, 7.0));
         Ok(())
     }
 }

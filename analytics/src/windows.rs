@@ -113,7 +113,7 @@ mod tests {
         let mut p = Partial::empty();
         p.merge(&Partial {
             count: 1,
-            sum: value,
+            sum: crate::partial::ExactSum::of(value),
             min: value,
             max: value,
             last_ts: ts,
@@ -142,7 +142,10 @@ mod tests {
         store.merge(key("a"), 300_000, &one(90.0, 300_001));
         store.merge(key("b"), 10_000, &one(60.0, 10_001));
         let w = store.window(&key("a"), 300_000, 300_000);
-        assert_eq!((w.count, w.sum, w.max, w.last), (2, 120.0, 70.0, 70.0));
+        assert_eq!(
+            (w.count, w.sum.value(), w.max, w.last),
+            (2, 120.0, 70.0, 70.0)
+        );
         let city = store.window(&key(CITY), 310_000, 310_000);
         assert_eq!((city.count, city.min, city.max), (4, 50.0, 90.0));
         store.prune(290_000);
