@@ -14,7 +14,7 @@ pub enum ConfigError {
     /// The broker URL could not be understood.
     #[error("invalid MQTT URL `{url}`: {problem}")]
     MqttUrl {
-        /// The URL as given.
+        /// The URL as given, its password masked.
         url: String,
         /// What is wrong with it.
         problem: String,
@@ -105,108 +105,23 @@ pub fn default_client_id() -> String {
     format!("ioc-sim-{}-{nanos}", std::process::id())
 }
 
-/// Parses a broker URL `mqtt://user:pass@host:port` into a [`MqttTarget`] (see [`MqttTarget::parse`]).
+/// Parses a broker URL `mqtt://user:pass@host:port` into a [`MqttTarget`] (see
+/// [`MqttTarget::parse`]), by the engine's own rules ([`ioc_ingest::mqtt::BrokerUrl::parse`]).
 pub fn parse_mqtt_url(url: &str) -> Result<MqttTarget, ConfigError> {
-    let fail = |problem: &str| ConfigError::MqttUrl {
-        url: url.to_string(),
-        problem: problem.to_string(),
-    };
-    let trimmed = url.trim();
-    let (rest, tls) = match trimmed.split_once("://") {
-        Some((scheme, rest)) => match scheme.to_ascii_lowercase().as_str() {
-            "mqtt" | "tcp" => (rest, false),
-            "mqtts" | "ssl" | "tls" => (rest, true),
-            "ws" | "wss" => {
-                return Err(fail(
-                    "websockets are not supported by the simulator: use mqtt:// or mqtts://",
-                ));
-            }
-            _ => return Err(fail("unknown scheme, expected mqtt:// or mqtts://")),
-        },
-        None => (trimmed, false),
-    };
-    let (rest, query) = match rest.split_once('?') {
-        Some((rest, query)) => (rest, Some(query)),
-        None => (rest, None),
-    };
-    let rest = rest.strip_suffix('/').unwrap_or(rest);
-    if rest.contains('/') {
-        return Err(fail("a path is not allowed after host:port"));
+    let broker = ioc_ingest::mqtt::BrokerUrl::parse(url).map_err(|error| ConfigError::MqttUrl {
+        url: error.url,
+        problem: error.problem,
+    })?;
+    let mut target = MqttTarget::new(broker.host, broker.port);
+    target.username = broker.username;
+    target.password = broker.password;
+    if let Some(client_id) = broker.client_id {
+        target.client_id = client_id;
     }
-    let (credentials, address) = match rest.rsplit_once('@') {
-        Some((credentials, address)) => (Some(credentials), address),
-        None => (None, rest),
-    };
-    let default_port = if tls { 8883 } else { 1883 };
-    let (host, port) =
-        split_host_port(address, default_port).ok_or_else(|| fail("bad host or port"))?;
-    if host.is_empty() {
-        return Err(fail("missing host"));
-    }
-    let mut target = MqttTarget::new(host, port);
-    if tls {
+    if broker.tls {
         target.tls = Some(ioc_ingest::mqtt::TlsFiles::default());
     }
-    if let Some(credentials) = credentials {
-        let (user, pass) = match credentials.split_once(':') {
-            Some((user, pass)) => (user, Some(pass)),
-            None => (credentials, None),
-        };
-        let user = percent_decode(user).ok_or_else(|| fail("bad %-escape in user name"))?;
-        if user.is_empty() {
-            return Err(fail("empty user name before '@'"));
-        }
-        target.username = Some(user);
-        target.password = match pass {
-            Some(pass) => {
-                Some(percent_decode(pass).ok_or_else(|| fail("bad %-escape in password"))?)
-            }
-            None => None,
-        };
-    }
-    for pair in query
-        .into_iter()
-        .flat_map(|query| query.split('&'))
-        .filter(|p| !p.is_empty())
-    {
-        match pair.split_once('=') {
-            Some(("client_id", value)) if !value.is_empty() => {
-                target.client_id =
-                    percent_decode(value).ok_or_else(|| fail("bad %-escape in client_id"))?;
-            }
-            _ => {
-                return Err(fail(
-                    "unknown query parameter (only client_id=… is accepted)",
-                ));
-            }
-        }
-    }
     Ok(target)
-}
-
-/// Splits `host`, `host:port`, `[v6]` or `[v6]:port`; `None` on a bad port.
-fn split_host_port(address: &str, default_port: u16) -> Option<(String, u16)> {
-    if let Some(rest) = address.strip_prefix('[') {
-        let (host, after) = rest.split_once(']')?;
-        let port = match after.strip_prefix(':') {
-            Some(port) => port.parse().ok()?,
-            None if after.is_empty() => default_port,
-            None => return None,
-        };
-        return Some((host.to_string(), port));
-    }
-    match address.rsplit_once(':') {
-        Some((host, port)) => Some((host.to_string(), port.parse().ok().filter(|p| *p != 0)?)),
-        None => Some((address.to_string(), default_port)),
-    }
-}
-
-/// Decodes `%XX` escapes (percent-encoding); `None` when the result is not UTF-8.
-fn percent_decode(text: &str) -> Option<String> {
-    percent_encoding::percent_decode_str(text)
-        .decode_utf8()
-        .ok()
-        .map(std::borrow::Cow::into_owned)
 }
 
 /// Everything one simulator run needs; [`SimConfig::default`] is a gentle local run.
@@ -350,23 +265,13 @@ mod tests {
     }
 
     #[test]
-    fn refuses_bad_urls_with_a_reason() {
-        for url in [
-            "wss://h:8883",
-            "http://h",
-            "mqtt://h:notaport",
-            "mqtt://h:0",
-            "mqtt://:1883",
-            "mqtt://h/topic",
-            "mqtt://u:%ff@h",
-            "mqtt://h?qos=1",
-        ] {
-            let error = parse_mqtt_url(url).expect_err(url);
-            assert!(
-                matches!(&error, ConfigError::MqttUrl { url: u, .. } if u == url),
-                "{error}"
-            );
-        }
+    fn refusals_keep_the_reason_and_mask_the_password() {
+        let error = parse_mqtt_url("mqtt://u:hunter2@h:notaport").unwrap_err();
+        assert!(
+            matches!(&error, ConfigError::MqttUrl { url, problem }
+                if url == "mqtt://u:***@h:notaport" && problem.contains("port")),
+            "{error}"
+        );
         let error = parse_mqtt_url("ws://h").unwrap_err().to_string();
         assert!(error.contains("mqtts://"), "{error}");
     }

@@ -7,8 +7,10 @@ use std::time::Duration;
 /// connection (which would make the broker redeliver it forever).
 pub const MAX_PACKET_BYTES: usize = 32 * 1024 * 1024;
 
-/// A broker address parsed from `mqtt://[user[:pass]@]host[:port]` or
-/// `mqtts://[user[:pass]@]host[:port]` (TLS). `Display` and `Debug` never show the password.
+/// A broker address: `mqtt://[user[:pass]@]host[:port][?client_id=…]`, or `mqtts://…` for TLS
+/// (`tcp://`, and `ssl://`/`tls://`, are their aliases; a bare `host:port` means `mqtt://`).
+/// `Display` and `Debug` never show the password. The engine, the simulator and the tests all
+/// read broker URLs through [`BrokerUrl::parse`], so the rules are the same everywhere.
 #[derive(Clone, PartialEq, Eq)]
 pub struct BrokerUrl {
     /// Host name or address (also the name the broker's TLS certificate must carry).
@@ -21,62 +23,93 @@ pub struct BrokerUrl {
     pub password: Option<String>,
     /// Whether the connection is TLS (`mqtts://`).
     pub tls: bool,
+    /// The MQTT client id asked for by `?client_id=…`, when the URL has one.
+    pub client_id: Option<String>,
 }
 
-/// Why a broker URL was refused.
+/// Why a broker URL was refused: the URL (its password masked) and what is wrong with it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum UrlError {
-    /// Not `mqtt://…` or `mqtts://…`.
-    #[error("broker URL {0:?} must start with mqtt:// or mqtts://")]
-    Scheme(String),
-    /// Host or port missing or unreadable.
-    #[error("broker URL {0:?} has no usable host:port")]
-    Address(String),
+#[error("broker URL {url:?}: {problem}")]
+pub struct UrlError {
+    /// The URL as given, with any password replaced by `***`.
+    pub url: String,
+    /// What is wrong with it, in a few words.
+    pub problem: String,
 }
 
 impl BrokerUrl {
-    /// Parses `mqtt://[user[:pass]@]host[:port]` or `mqtts://…`; `%XX` escapes in the user
-    /// name and password are decoded (a `%` not followed by two hex digits stays as it is).
+    /// Parses a broker URL (the forms are listed on [`BrokerUrl`]) with the `url` crate;
+    /// `%XX` escapes in the user name, password and client id are decoded.
     pub fn parse(url: &str) -> Result<Self, UrlError> {
-        // Errors name the URL without its credentials.
-        let shown = redact_text(url);
-        let (rest, tls) = if let Some(rest) = url.strip_prefix("mqtt://") {
-            (rest, false)
-        } else if let Some(rest) = url.strip_prefix("mqtts://") {
-            (rest, true)
+        let fail = |problem: &str| UrlError {
+            url: redact_text(url),
+            problem: problem.to_string(),
+        };
+        let trimmed = url.trim();
+        let with_scheme = if trimmed.contains("://") {
+            trimmed.to_string()
         } else {
-            return Err(UrlError::Scheme(shown));
+            format!("mqtt://{trimmed}")
         };
-        let rest = rest.trim_end_matches('/');
-        let (credentials, address) = match rest.rsplit_once('@') {
-            Some((credentials, address)) => (Some(credentials), address),
-            None => (None, rest),
+        let parsed = url::Url::parse(&with_scheme).map_err(|error| fail(&error.to_string()))?;
+        let tls = match parsed.scheme() {
+            "mqtt" | "tcp" => false,
+            "mqtts" | "ssl" | "tls" => true,
+            "ws" | "wss" => {
+                return Err(fail(
+                    "MQTT over websockets is not supported: use mqtt:// or mqtts://",
+                ));
+            }
+            _ => return Err(fail("unknown scheme: use mqtt:// or mqtts://")),
         };
-        let (username, password) = match credentials {
-            Some(credentials) => match credentials.split_once(':') {
-                Some((user, pass)) => (Some(percent_decode(user)), Some(percent_decode(pass))),
-                None => (Some(percent_decode(credentials)), None),
-            },
-            None => (None, None),
+        let host = match parsed.host() {
+            Some(url::Host::Domain(name)) if !name.is_empty() => name.to_string(),
+            Some(url::Host::Ipv4(address)) => address.to_string(),
+            Some(url::Host::Ipv6(address)) => address.to_string(),
+            _ => return Err(fail("no host")),
         };
-        let default_port = if tls { 8883 } else { 1883 };
-        let (host, port) = match address.rsplit_once(':') {
-            Some((host, port)) => (
-                host,
-                port.parse::<u16>()
-                    .map_err(|_| UrlError::Address(shown.clone()))?,
-            ),
-            None => (address, default_port),
+        let port = parsed.port().unwrap_or(if tls { 8883 } else { 1883 });
+        if port == 0 {
+            return Err(fail("port 0 is not a broker's port"));
+        }
+        if !matches!(parsed.path(), "" | "/") || parsed.fragment().is_some() {
+            return Err(fail("nothing may follow host:port but ?client_id=…"));
+        }
+        let decode = |text: &str, what: &str| {
+            percent_encoding::percent_decode_str(text)
+                .decode_utf8()
+                .map(|decoded| decoded.into_owned())
+                .map_err(|_| fail(&format!("the {what} is not UTF-8 once %-decoded")))
         };
-        if host.is_empty() {
-            return Err(UrlError::Address(shown));
+        let username = match parsed.username() {
+            "" if parsed.password().is_some() => {
+                return Err(fail("a password without a user name"));
+            }
+            "" => None,
+            user => Some(decode(user, "user name")?),
+        };
+        let password = parsed
+            .password()
+            .map(|pass| decode(pass, "password"))
+            .transpose()?;
+        let mut client_id = None;
+        for (key, value) in parsed.query_pairs() {
+            match key.as_ref() {
+                "client_id" if !value.is_empty() => client_id = Some(value.into_owned()),
+                _ => {
+                    return Err(fail(
+                        "unknown query parameter (only client_id=… is accepted)",
+                    ));
+                }
+            }
         }
         Ok(Self {
-            host: host.to_string(),
+            host,
             port,
             username,
             password,
             tls,
+            client_id,
         })
     }
 
@@ -88,7 +121,12 @@ impl BrokerUrl {
             (Some(user), None) => format!("{user}@"),
             (None, _) => String::new(),
         };
-        format!("{scheme}://{credentials}{}:{}", self.host, self.port)
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        format!("{scheme}://{credentials}{host}:{}", self.port)
     }
 }
 
@@ -108,6 +146,7 @@ impl std::fmt::Debug for BrokerUrl {
             .field("username", &self.username)
             .field("password", &self.password.as_ref().map(|_| "***"))
             .field("tls", &self.tls)
+            .field("client_id", &self.client_id)
             .finish()
     }
 }
@@ -125,14 +164,6 @@ pub fn redact_text(url: &str) -> String {
         },
         None => url.to_string(),
     }
-}
-
-/// Decodes `%XX` escapes (percent-encoding); a lone `%` stays literal, bytes that are not
-/// UTF-8 become U+FFFD.
-fn percent_decode(text: &str) -> String {
-    percent_encoding::percent_decode_str(text)
-        .decode_utf8_lossy()
-        .into_owned()
 }
 
 /// The MQTT protocol version the subscriber speaks.
@@ -199,7 +230,8 @@ mod tests {
                 port: 1883,
                 username: None,
                 password: None,
-                tls: false
+                tls: false,
+                client_id: None,
             })
         );
         assert_eq!(
@@ -209,7 +241,8 @@ mod tests {
                 port: 1883,
                 username: Some("ioc".into()),
                 password: Some("s3cr%t".into()),
-                tls: false
+                tls: false,
+                client_id: None,
             })
         );
         let tls = BrokerUrl::parse("mqtts://ioc:p%40ss:w@broker.local/").expect("mqtts url");
@@ -225,5 +258,48 @@ mod tests {
         let error = BrokerUrl::parse("mqtt://u:hunter2@x:notaport").unwrap_err();
         assert!(!error.to_string().contains("hunter2"), "{error}");
         assert_eq!(redact_text("mqtt://u:hunter2@h:1"), "mqtt://u:***@h:1");
+    }
+
+    #[test]
+    fn short_forms_aliases_ipv6_and_a_client_id() {
+        let url = BrokerUrl::parse("mqtt://ioc:s%40cret@broker.example:1884?client_id=sim-1")
+            .expect("full url");
+        assert_eq!(
+            (url.host.as_str(), url.port, url.password.as_deref()),
+            ("broker.example", 1884, Some("s@cret"))
+        );
+        assert_eq!(url.client_id.as_deref(), Some("sim-1"));
+        let bare = BrokerUrl::parse("localhost:1999").expect("bare host:port");
+        assert_eq!(
+            (bare.host.as_str(), bare.port, bare.tls),
+            ("localhost", 1999, false)
+        );
+        let v6 = BrokerUrl::parse("tcp://[::1]:1885/").expect("IPv6");
+        assert_eq!((v6.host.as_str(), v6.port), ("::1", 1885));
+        assert_eq!(v6.to_string(), "mqtt://[::1]:1885");
+        let user_only = BrokerUrl::parse("mqtt://user@h").expect("user only");
+        assert_eq!(
+            (user_only.username.as_deref(), user_only.password),
+            (Some("user"), None)
+        );
+        assert!(BrokerUrl::parse("ssl://h").expect("ssl alias").tls);
+    }
+
+    #[test]
+    fn refusals_name_the_url_and_the_problem() {
+        for (url, problem) in [
+            ("wss://h:8883", "websockets"),
+            ("http://h", "unknown scheme"),
+            ("mqtt://h:notaport", "port"),
+            ("mqtt://h:0", "port 0"),
+            ("mqtt://:1883", "host"),
+            ("mqtt://h/topic", "nothing may follow"),
+            ("mqtt://u:%ff@h", "not UTF-8"),
+            ("mqtt://:p@h", "without a user name"),
+            ("mqtt://h?qos=1", "unknown query parameter"),
+        ] {
+            let error = BrokerUrl::parse(url).expect_err(url);
+            assert!(error.problem.contains(problem), "{url}: {error}");
+        }
     }
 }
