@@ -104,9 +104,9 @@ pub struct ServeArgs {
     /// Port of the embedded broker (default 1883, or a free one if taken).
     #[arg(long)]
     pub embedded_mqtt_port: Option<u16>,
-    /// Milliseconds a client may take to send a request head or body (default 10000).
-    #[arg(long)]
-    pub http_read_timeout_ms: Option<u64>,
+    /// How long a client may take to send a request head or body, e.g. `10s` (default).
+    #[arg(long, value_name = "DURATION")]
+    pub http_read_timeout: Option<String>,
     /// Largest HTTP request body in bytes (default 65536); larger ones get 413.
     #[arg(long)]
     pub http_max_body_bytes: Option<usize>,

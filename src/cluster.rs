@@ -2,6 +2,7 @@
 //! journal, the follower, the slot leases and their subscribers, the alert leader, and the
 //! readiness and metrics they add. The parts themselves live in `ioc_ingest::cluster`.
 
+use crate::metrics::IngestMetrics;
 use ioc_analytics::Analytics;
 use ioc_dashboard_api::prometheus::write_metric;
 use ioc_dashboard_api::{MetricsSource, Readiness};
@@ -9,6 +10,7 @@ use ioc_ingest::cluster::follower::{Follower, OwnCommits, Position};
 use ioc_ingest::cluster::slots::{SlotSessions, SlotStatuses, supervise};
 use ioc_ingest::cluster::{ClusterSettings, Coordinator, LEADER_SLOT, Membership};
 use ioc_ingest::journal::{self, Entry, JournalError, JournalHandle, PostgresJournal};
+use ioc_ingest::mqtt::SessionTotals;
 use std::collections::HashSet;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -142,10 +144,15 @@ impl Cluster {
             .unwrap_or_else(|| Arc::new(AtomicBool::new(false)))
     }
 
-    /// Counters of cluster mode for `/metrics`.
-    pub fn metrics(&self) -> Arc<dyn MetricsSource> {
+    /// This instance's slot sessions, summed, for the ingest figures of `/metrics`.
+    pub fn session_totals(&self) -> Arc<dyn SessionTotals> {
+        Arc::clone(&self.statuses) as Arc<dyn SessionTotals>
+    }
+
+    /// `/metrics` of a cluster instance: the engine's ingest figures and the cluster's own.
+    pub fn metrics(&self, ingest: IngestMetrics) -> Arc<dyn MetricsSource> {
         Arc::new(ClusterMetrics {
-            statuses: Arc::clone(&self.statuses),
+            ingest,
             fenced: Arc::clone(&self.fenced),
             membership: self.membership(),
         })
@@ -280,39 +287,21 @@ impl Readiness for ClusterReadiness {
     }
 }
 
-/// Counters of cluster mode for `/metrics`.
+/// `/metrics` of a cluster instance.
 struct ClusterMetrics {
-    statuses: Arc<SlotStatuses>,
+    ingest: IngestMetrics,
     fenced: Arc<AtomicU64>,
     membership: watch::Receiver<Membership>,
 }
 
 impl MetricsSource for ClusterMetrics {
     fn render(&self) -> String {
-        let mut text = String::new();
+        let mut text = self.ingest.render();
         let (instances, owned) = {
             let now = self.membership.borrow();
             (now.instances as u64, now.owned.len() as u64)
         };
         let metrics = [
-            (
-                "ioc_mqtt_received_total",
-                "counter",
-                "MQTT messages received by this instance's slots.",
-                self.statuses.received(),
-            ),
-            (
-                "ioc_mqtt_acknowledged_total",
-                "counter",
-                "MQTT messages journaled and acknowledged by this instance's slots.",
-                self.statuses.acknowledged(),
-            ),
-            (
-                "ioc_mqtt_connection_errors_total",
-                "counter",
-                "Broker connection errors of the running slots.",
-                self.statuses.reconnects(),
-            ),
             (
                 "ioc_cluster_instances",
                 "gauge",

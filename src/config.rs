@@ -61,11 +61,19 @@ pub struct EngineConfig {
     pub slots: u32,
     /// MQTT protocol to an external broker: `v5` (wide inflight window) or `v4`.
     pub mqtt_protocol: MqttProtocol,
-    /// MQTT 5 session expiry (seconds): how long the broker keeps the engine's session and
-    /// queued messages while it is away (default a week).
+    /// `mqtt_session_expiry`: how long the broker keeps the engine's MQTT 5 session and
+    /// queued messages while it is away (default `7d`). Held in seconds.
+    #[serde(
+        rename = "mqtt_session_expiry",
+        with = "ioc_ingest::duration_setting::seconds"
+    )]
     pub mqtt_session_expiry_secs: u32,
-    /// MQTT keep-alive (seconds): the engine pings the broker this often and reconnects when
-    /// a ping goes unanswered for as long (default 30).
+    /// `mqtt_keep_alive`: the engine pings the broker this often and reconnects when nothing
+    /// comes back for as long after a ping (default `30s`). Held in seconds.
+    #[serde(
+        rename = "mqtt_keep_alive",
+        with = "ioc_ingest::duration_setting::seconds"
+    )]
     pub mqtt_keep_alive_secs: u64,
     /// Port of the embedded broker; `None` = 1883, or a free port if 1883 is taken.
     pub embedded_mqtt_port: Option<u16>,
@@ -78,11 +86,18 @@ pub struct EngineConfig {
     /// IANA zone in which device times without a zone are read (`IOC_DEVICE_TIME_ZONE`).
     #[serde(with = "zone_name")]
     pub device_time_zone: chrono_tz::Tz,
-    /// View tick in milliseconds: how often live views are recomputed and patches sent.
+    /// `tick`: how often live views are recomputed and patches sent (default `500ms`). Held in
+    /// milliseconds.
+    #[serde(rename = "tick", with = "ioc_ingest::duration_setting::millis")]
     pub tick_ms: u64,
     /// Frames a websocket client may have queued before it is reset to a snapshot.
     pub ws_client_queue_frames: usize,
-    /// Milliseconds a client may take to send a request head or body before it is cut off.
+    /// `http_read_timeout`: how long a client may take to send a request head or body before
+    /// it is cut off (default `10s`). Held in milliseconds.
+    #[serde(
+        rename = "http_read_timeout",
+        with = "ioc_ingest::duration_setting::millis"
+    )]
     pub http_read_timeout_ms: u64,
     /// Largest HTTP request body accepted (bytes); larger ones are refused with 413.
     pub http_max_body_bytes: usize,
@@ -408,10 +423,7 @@ fn flag_layer(args: &ServeArgs) -> anyhow::Result<serde_json::Map<String, Value>
         "embedded_mqtt_port",
         args.embedded_mqtt_port.map(Value::from),
     );
-    put(
-        "http_read_timeout_ms",
-        args.http_read_timeout_ms.map(Value::from),
-    );
+    put("http_read_timeout", text(&args.http_read_timeout));
     put(
         "http_max_body_bytes",
         args.http_max_body_bytes.map(Value::from),
@@ -575,13 +587,13 @@ impl EngineConfig {
             problems.push("slots must be at least 1".into());
         }
         if self.http_read_timeout_ms < 100 {
-            problems.push("http_read_timeout_ms must be at least 100".into());
+            problems.push("http_read_timeout must be at least 100ms".into());
         }
         if self.http_max_body_bytes < 1024 {
             problems.push("http_max_body_bytes must be at least 1024".into());
         }
         if self.tick_ms < 50 {
-            problems.push("tick_ms must be at least 50".into());
+            problems.push("tick must be at least 50ms".into());
         }
         if self.max_payload_bytes == 0
             || self.max_payload_bytes > ioc_ingest::mqtt::config::MAX_PACKET_BYTES / 2
@@ -642,7 +654,7 @@ mod tests {
             _ => serde_json::Map::new(),
         };
         let env = env_layer(&defaults, |name| match name {
-            "IOC_TICK_MS" => Some("250".into()),
+            "IOC_TICK" => Some("250ms".into()),
             "IOC_OPEN311_API_KEYS" => Some("a, b,".into()),
             "IOC_JWT_SECRET" => Some("12345678901234567890".into()),
             "IOC_EMBEDDED_MQTT_PORT" => Some("1999".into()),
@@ -652,7 +664,7 @@ mod tests {
         assert_eq!(
             Value::Object(env),
             serde_json::json!({
-                "tick_ms": 250,
+                "tick": "250ms",
                 "open311": {"api_keys": ["a", "b"]},
                 "jwt_secret": "12345678901234567890",
                 "embedded_mqtt_port": 1999,

@@ -8,6 +8,7 @@ mod config;
 mod config_command;
 mod demo;
 mod history;
+mod metrics;
 mod mqtt_security;
 mod secret;
 mod serve;

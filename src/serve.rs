@@ -5,17 +5,17 @@
 //! Readiness stays red until replay is done and the broker is connected.
 
 use crate::config::{EngineConfig, default_client_id};
+use crate::metrics::IngestMetrics;
 use anyhow::Context;
 use ioc_analytics::Analytics;
 use ioc_analytics::alerts::RuleSet;
-use ioc_dashboard_api::prometheus::{write_histogram, write_labelled, write_metric};
 use ioc_dashboard_api::{ApiConfig, ApiState, Authenticator, MetricsSource, Readiness};
 use ioc_ingest::Areas;
 use ioc_ingest::cluster::ClusterSettings;
 use ioc_ingest::cluster::slots::SlotSessions;
 use ioc_ingest::intake::Intake;
 use ioc_ingest::journal::{self, Durability, Entry, JournalHandle, JournalStore, SqliteJournal};
-use ioc_ingest::mqtt::{self, MqttConfig, MqttStatus, Protocol};
+use ioc_ingest::mqtt::{self, MqttConfig, MqttStatus, Protocol, SessionTotals};
 use ioc_ingest::topic::TopicScheme;
 use ioc_ingest::validate::Validator;
 use std::future::Future;
@@ -51,81 +51,6 @@ impl Readiness for EngineReadiness {
             ),
             ("replay", self.replayed.load(Ordering::Relaxed)),
         ]
-    }
-}
-
-/// Ingest counters for `/metrics`.
-struct IngestMetrics {
-    mqtt: Arc<MqttStatus>,
-    intake: Arc<ioc_ingest::metrics::IntakeCounters>,
-    journal: JournalHandle,
-}
-
-impl MetricsSource for IngestMetrics {
-    fn render(&self) -> String {
-        let mut text = String::new();
-        let mqtt = &self.mqtt;
-        let metrics = [
-            (
-                "ioc_mqtt_received_total",
-                "counter",
-                "MQTT messages received.",
-                mqtt.received(),
-            ),
-            (
-                "ioc_mqtt_acknowledged_total",
-                "counter",
-                "MQTT messages journaled and acknowledged.",
-                mqtt.acknowledged(),
-            ),
-            (
-                "ioc_mqtt_connection_errors_total",
-                "counter",
-                "Broker connection errors.",
-                mqtt.reconnects(),
-            ),
-            (
-                "ioc_mqtt_connected",
-                "gauge",
-                "Whether the broker connection is up.",
-                u64::from(mqtt.is_connected()),
-            ),
-        ];
-        for (name, kind, help, value) in metrics {
-            write_metric(&mut text, name, kind, help, value);
-        }
-        let events = self.intake.events();
-        let rows: Vec<(Vec<(&str, &str)>, String)> = events
-            .iter()
-            .map(|(kind, format, count)| {
-                let labels = vec![("kind", kind.as_str()), ("format", format.as_str())];
-                (labels, count.to_string())
-            })
-            .collect();
-        write_labelled(
-            &mut text,
-            "ioc_ingest_events_total",
-            "counter",
-            "Valid events decoded from MQTT, by kind and payload format (redeliveries included).",
-            &rows,
-        );
-        write_metric(
-            &mut text,
-            "ioc_zoneless_timestamps_total",
-            "counter",
-            "Valid events whose device time had no zone and was read in the device zone.",
-            self.intake.zoneless(),
-        );
-        let commits = self.journal.commit_latency().snapshot();
-        write_histogram(
-            &mut text,
-            "ioc_journal_commit_seconds",
-            "Duration of each journal group-commit transaction.",
-            &commits.buckets,
-            commits.sum_seconds,
-            commits.count,
-        );
-        text
     }
 }
 
@@ -271,13 +196,16 @@ pub async fn run_with(
     let (broker, tls) = crate::mqtt_security::connection(&config, &broker_url)?;
     // From here on only the redacted URL is shown.
     let broker_url = broker.redacted();
+    // `mqtt_client_id`, else the URL's `?client_id=…`, else one derived from the data dir.
+    let client_id = config
+        .mqtt_client_id
+        .clone()
+        .or_else(|| broker.client_id.clone())
+        .unwrap_or_else(|| default_client_id(&config.data_dir, &filter));
     let mqtt_config = MqttConfig {
         broker,
         tls,
-        client_id: config
-            .mqtt_client_id
-            .clone()
-            .unwrap_or_else(|| default_client_id(&config.data_dir, &filter)),
+        client_id,
         filter: filter.clone(),
         keep_alive: Duration::from_secs(config.mqtt_keep_alive_secs.max(1)),
         // The embedded broker (rumqttd) is spoken to over MQTT 3.1.1; external brokers over 5.
@@ -345,19 +273,23 @@ pub async fn run_with(
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let http = listener.local_addr()?;
     publish_address(&config.data_dir, http)?;
+    let ingest_metrics = |sessions: Arc<dyn SessionTotals>| IngestMetrics {
+        sessions,
+        intake: Arc::clone(&intake_counters),
+        journal: journal.clone(),
+    };
     let (readiness, metrics): (Arc<dyn Readiness>, Arc<dyn MetricsSource>) = match &cluster {
-        Some(cluster) => (cluster.readiness(replayed), cluster.metrics()),
+        Some(cluster) => (
+            cluster.readiness(replayed),
+            cluster.metrics(ingest_metrics(cluster.session_totals())),
+        ),
         None => (
             Arc::new(EngineReadiness {
                 journal: journal.clone(),
                 mqtt: Arc::clone(&status),
                 replayed,
             }),
-            Arc::new(IngestMetrics {
-                mqtt: Arc::clone(&status),
-                intake: intake_counters,
-                journal: journal.clone(),
-            }),
+            Arc::new(ingest_metrics(Arc::clone(&status) as Arc<dyn SessionTotals>)),
         ),
     };
     let state = ApiState::new(

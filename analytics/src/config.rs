@@ -10,10 +10,17 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AnalyticsConfig {
-    /// How far behind the newest event time an event may arrive and still count in its window
-    /// (docs/events.md, default 2 minutes). Later events are journaled and counted as late.
+    /// `allowed_lateness`: how far behind the newest event time an event may arrive and still
+    /// count in its window (docs/events.md, default `2m`). Later events are journaled and
+    /// counted as late. Held in milliseconds.
+    #[serde(
+        rename = "allowed_lateness",
+        with = "ioc_ingest::duration_setting::millis"
+    )]
     pub allowed_lateness_ms: i64,
-    /// A source with no reading for this long (event time) is flagged `stale` (default 5 min).
+    /// `stale_after`: a source with no reading for this long (event time) is flagged `stale`
+    /// (default `5m`). Held in milliseconds.
+    #[serde(rename = "stale_after", with = "ioc_ingest::duration_setting::millis")]
     pub stale_after_ms: i64,
     /// Free-flow speed (km/h) per traffic sensor id; sensors not listed learn theirs as the
     /// 95th percentile of their own speeds.

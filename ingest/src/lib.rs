@@ -8,6 +8,7 @@ pub mod area;
 pub mod cluster;
 pub mod deadletter;
 pub mod decode;
+pub mod duration_setting;
 pub mod event;
 pub mod fields;
 pub mod intake;

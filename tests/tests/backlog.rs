@@ -2,8 +2,9 @@
 //! losing its session: the keep-alive is set to 2 s, the drain takes several keep-alive
 //! periods, and the engine must count every queued message exactly once with no reconnect.
 
-use ioc_sim::{MqttTarget, SimConfig};
+use ioc_sim::MqttTarget;
 use ioc_tests::mosquitto::{Mosquitto, MosquittoOptions};
+use ioc_tests::simulate;
 use ioc_tests::{Broker, Engine, EngineOptions};
 use std::time::Duration;
 
@@ -15,7 +16,7 @@ const QUEUED: u64 = 40_000;
 async fn a_queued_backlog_drains_in_one_session_with_every_message_counted_once() {
     let broker = Mosquitto::start("backlog", MosquittoOptions::default());
     let config = std::env::temp_dir().join(format!("ioc-backlog-{}.toml", std::process::id()));
-    std::fs::write(&config, "mqtt_keep_alive_secs = 2\n").expect("config file");
+    std::fs::write(&config, "mqtt_keep_alive = \"2s\"\n").expect("config file");
     let mut options = EngineOptions::new("backlog");
     options.broker = Broker::External(broker.url());
     options.extra_args = vec![
@@ -27,23 +28,9 @@ async fn a_queued_backlog_drains_in_one_session_with_every_message_counted_once(
     // The persistent session exists, then the engine goes away and the backlog piles up.
     let mut engine = Engine::start(options).await;
     engine.terminate();
-    let summary = ioc_sim::run(
-        SimConfig {
-            mqtt: MqttTarget::new("127.0.0.1", broker.port),
-            topic_root: engine.options.topic_root.clone(),
-            rate: 1_000_000.0,
-            duration: Duration::from_secs(600),
-            max_events: Some(QUEUED),
-            seed: 5,
-            qos: 1,
-            progress: false,
-            ..SimConfig::default()
-        },
-        std::future::pending(),
-    )
-    .await
-    .expect("simulator");
-    assert_eq!((summary.sent, summary.unacknowledged), (QUEUED, 0));
+    let target = MqttTarget::new("127.0.0.1", broker.port);
+    let root = &engine.options.topic_root;
+    simulate::publish_all(simulate::city(target, root, QUEUED, 1_000_000.0, 5)).await;
 
     engine.restart().await;
     let counted = engine

@@ -57,7 +57,7 @@ fn each_layer_overrides_the_one_before() {
         "ioc.toml",
         r#"listen = "127.0.0.1:1111"
 topic_root = "from-file"
-tick_ms = 100
+tick = "100ms"
 mqtt_protocol = "v4"
 
 [history]
@@ -94,7 +94,7 @@ role_claim = "realm_access.roles"
     assert_eq!(get("mqtt"), ("\"embedded\"".into(), "default".into()));
     assert_eq!(get("oidc.issuer"), ("null".into(), "default".into()));
     // File over default.
-    assert_eq!(get("tick_ms"), ("100".into(), file_origin.clone()));
+    assert_eq!(get("tick"), ("\"100ms\"".into(), file_origin.clone()));
     assert_eq!(get("mqtt_protocol"), ("\"v4\"".into(), file_origin.clone()));
     assert_eq!(
         get("history.horizon"),
@@ -211,7 +211,7 @@ fn unknown_keys_and_bad_values_are_refused_with_their_line() {
     let typo = write(
         &dir,
         "typo.toml",
-        "listen = \"127.0.0.1:8081\"\ntick_ms = 200\n\n[history]\nhorizen = \"2d\"\n",
+        "listen = \"127.0.0.1:8081\"\ntick = \"200ms\"\n\n[history]\nhorizen = \"2d\"\n",
     );
     for args in [
         vec!["config", "check", typo.as_str()],
@@ -240,8 +240,26 @@ fn unknown_keys_and_bad_values_are_refused_with_their_line() {
     assert_eq!(output.status.code(), Some(1), "{error}");
     assert!(error.contains("line 2"), "{error}");
 
+    // A duration written as a bare number, on line 2: its unit would be a guess.
+    let bare = write(
+        &dir,
+        "bare.toml",
+        "listen = \"127.0.0.1:8081\"\ntick = 100\n",
+    );
+    let output = ioc(&["config", "check", &bare], &[]);
+    let error = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{error}");
+    assert!(
+        error.contains("line 2") && error.contains("no unit"),
+        "{error}"
+    );
+
     // Values that parse but do not fit together: every problem at once.
-    let values = write(&dir, "values.toml", "listen = \"localhost\"\ntick_ms = 5\n");
+    let values = write(
+        &dir,
+        "values.toml",
+        "listen = \"localhost\"\ntick = \"5ms\"\n",
+    );
     let output = ioc(&["config", "check", &values], &[]);
     let error = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{error}");
@@ -249,7 +267,7 @@ fn unknown_keys_and_bad_values_are_refused_with_their_line() {
         error.contains("listen \"localhost\" is not address:port"),
         "{error}"
     );
-    assert!(error.contains("tick_ms must be at least 50"), "{error}");
+    assert!(error.contains("tick must be at least 50ms"), "{error}");
 
     // A rules file with a bad duration on line 7.
     let rules = write(
@@ -276,7 +294,7 @@ async fn serve_runs_with_the_layered_values() {
     let file = write(
         &dir,
         "ioc.toml",
-        "topic_root = \"not-this-root\"\ntick_ms = 100\n",
+        "topic_root = \"not-this-root\"\ntick = \"100ms\"\n",
     );
     let mut options = EngineOptions::new("config-serve");
     let root = options.topic_root.clone();

@@ -15,7 +15,7 @@ const KEY: &str = "limits-app";
 
 async fn start() -> Engine {
     let mut options = EngineOptions::new("http-limits").with_env("IOC_OPEN311_API_KEYS", KEY);
-    options.extra_args = vec!["--http-read-timeout-ms".into(), "1500".into()];
+    options.extra_args = vec!["--http-read-timeout".into(), "1500ms".into()];
     Engine::start(options).await
 }
 

@@ -131,7 +131,8 @@ async fn a_client_that_never_reads_is_bounded_and_delays_no_one() {
     // A fast tick fills the slow reader's socket buffers sooner; the mechanism is the same.
     let mut options = EngineOptions::new("ws-slow");
     let config = std::env::temp_dir().join(format!("{}.toml", options.topic_root));
-    std::fs::write(&config, "tick_ms = 100\nws_client_queue_frames = 16\n").expect("config file");
+    std::fs::write(&config, "tick = \"100ms\"\nws_client_queue_frames = 16\n")
+        .expect("config file");
     options.extra_args = vec!["--config".into(), config.display().to_string()];
     let engine = Engine::start(options).await;
     let root = engine.options.topic_root.clone();

@@ -72,6 +72,24 @@ impl SlotStatuses {
     }
 }
 
+impl mqtt::SessionTotals for SlotStatuses {
+    fn received(&self) -> u64 {
+        SlotStatuses::received(self)
+    }
+
+    fn acknowledged(&self) -> u64 {
+        SlotStatuses::acknowledged(self)
+    }
+
+    fn connection_errors(&self) -> u64 {
+        self.reconnects()
+    }
+
+    fn connected(&self) -> bool {
+        self.all_connected()
+    }
+}
+
 /// What the supervisor needs to start a slot's subscriber.
 pub struct SlotSessions {
     /// Broker, TLS and protocol settings; client id, filter and fence are set per slot.

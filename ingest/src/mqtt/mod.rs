@@ -22,6 +22,6 @@ mod v4;
 mod v5;
 
 pub use config::{BrokerUrl, MqttConfig, Protocol, UrlError};
-pub use status::MqttStatus;
+pub use status::{MqttStatus, SessionTotals};
 pub use subscriber::run;
 pub use tls::{TlsError, TlsFiles};

@@ -56,3 +56,34 @@ impl MqttStatus {
         tracing::warn!(%error, retry_in_ms = backoff.as_millis() as u64, "mqtt connection error");
     }
 }
+
+/// What `/metrics` reports of the broker sessions: one session for a single engine, the sum
+/// of the slot sessions for an instance of a cluster.
+pub trait SessionTotals: Send + Sync {
+    /// Messages received since start.
+    fn received(&self) -> u64;
+    /// Messages journaled and acknowledged since start.
+    fn acknowledged(&self) -> u64;
+    /// Broker connection errors.
+    fn connection_errors(&self) -> u64;
+    /// Whether every session is connected.
+    fn connected(&self) -> bool;
+}
+
+impl SessionTotals for MqttStatus {
+    fn received(&self) -> u64 {
+        MqttStatus::received(self)
+    }
+
+    fn acknowledged(&self) -> u64 {
+        MqttStatus::acknowledged(self)
+    }
+
+    fn connection_errors(&self) -> u64 {
+        self.reconnects()
+    }
+
+    fn connected(&self) -> bool {
+        self.is_connected()
+    }
+}
