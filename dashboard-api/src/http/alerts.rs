@@ -4,6 +4,7 @@
 
 use super::ApiError;
 use super::access::Caller;
+use super::operator_change;
 use crate::ApiState;
 use crate::auth::Role;
 use axum::Json;
@@ -12,7 +13,6 @@ use axum::http::StatusCode;
 use ioc_analytics::alerts::{AlertChangeError, Transition};
 use ioc_analytics::views::{AlertFilter, AlertQuery};
 use ioc_ingest::event::now_ms;
-use ioc_ingest::journal::Outcome;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -132,12 +132,7 @@ pub(crate) async fn change_alert(
             ));
         }
     };
-    let intake = state.reports.clone().ok_or_else(|| {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the journal is not connected",
-        )
-    })?;
+    let intake = operator_change::intake(&state)?;
     if let Some(alert) = state.analytics.alert(&id) {
         caller.require_area(&alert.area)?;
     }
@@ -169,24 +164,9 @@ pub(crate) async fn change_alert(
             at_ms: now,
         }
     };
-    let outcome = intake
-        .journal_visible(&state.analytics, transition.to_event(&alert.area, now))
-        .await
-        .map_err(|error| {
-            tracing::error!(%error, "alert change not journaled");
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the change could not be stored; try again",
-            )
-        })?;
-    // The transition's id is one per alert and action: a duplicate means the same change was
-    // made at the same time elsewhere (another engine instance, or the engine itself).
-    if outcome == Outcome::Duplicate {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            format!("alert {id:?} was changed at the same time by someone else"),
-        ));
-    }
+    // The transition's id is one per alert and action.
+    let event = transition.to_event(&alert.area, now);
+    operator_change::journal(&state, &intake, event, &format!("alert {id:?}")).await?;
     state
         .analytics
         .alert(&id)

@@ -7,6 +7,7 @@ mod health;
 mod history;
 mod limits;
 mod openapi;
+mod operator_change;
 mod page;
 mod reports;
 pub(crate) mod schemas;

@@ -4,6 +4,7 @@
 
 use super::ApiError;
 use super::access::Caller;
+use super::operator_change;
 use crate::ApiState;
 use crate::auth::Role;
 use axum::Json;
@@ -11,7 +12,6 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use ioc_analytics::reports::ChangeError;
 use ioc_ingest::event::now_ms;
-use ioc_ingest::journal::Outcome;
 use ioc_ingest::report::update::{Change, Update};
 use serde::Deserialize;
 use serde_json::Value;
@@ -83,10 +83,7 @@ pub(crate) async fn change_report(
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Operator, "changing a report")?;
     let claims = &caller.claims;
-    let intake = state
-        .reports
-        .clone()
-        .ok_or_else(|| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "reports are not enabled"))?;
+    let intake = operator_change::intake(&state)?;
     let body: ChangeBody = serde_json::from_slice(&body)
         .map_err(|error| ApiError::new(StatusCode::BAD_REQUEST, format!("bad body: {error}")))?;
     let missing =
@@ -152,22 +149,7 @@ pub(crate) async fn change_report(
     // The id names the version the change was checked against: two changes made at once
     // from the same version (on two engine instances) share it, and the journal stores one.
     .into_event(format!("{id}:v{version}"), area, now_ms());
-    let outcome = intake
-        .journal_visible(&state.analytics, event)
-        .await
-        .map_err(|error| {
-            tracing::error!(%error, "report update not journaled");
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the change could not be stored; try again",
-            )
-        })?;
-    if outcome == Outcome::Duplicate {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            format!("report {id:?} was changed at the same time by someone else; reload it"),
-        ));
-    }
+    operator_change::journal(&state, &intake, event, &format!("report {id:?}")).await?;
     state
         .analytics
         .report_detail(&id, now_ms(), claims.role == Role::Admin)
