@@ -96,6 +96,18 @@ pub fn decode_in(
             format!("payload is not UTF-8: {error}"),
         )
     })?;
+    // Most messages are native objects: read those without a JSON tree in between.
+    if text.trim_start().starts_with('{')
+        && let Some(draft) = native::decode_typed(text)
+    {
+        let mut draft = draft?;
+        apply_topic(&mut draft, topic)?;
+        return Ok(Decoded {
+            format: Format::Native,
+            drafts: vec![draft],
+            zoneless: 0,
+        });
+    }
     let value = parse_json(text)?;
     let (format, mut drafts, zoneless) = match &value {
         Value::Array(_) => (Format::Senml, senml::decode(&value, now_ms)?, 0),
