@@ -14,6 +14,7 @@ pub mod open311;
 pub mod postgres;
 pub mod publish;
 pub mod raw;
+pub mod simulate;
 pub mod ws;
 
 pub use engine::{Broker, Engine, EngineOptions};

@@ -82,6 +82,36 @@ impl Publisher {
     }
 }
 
+/// The areas [`feed_noise`] spreads its readings over, in turn.
+pub const NOISE_AREAS: [&str; 3] = ["ba-dinh", "dong-da", "cau-giay"];
+
+/// Publishes `total` noise readings with ids `{prefix}-{i}`, one area of [`NOISE_AREAS`] after
+/// the other, pausing `pause` after every ten (so a run spans an outage a test causes); then
+/// waits up to three minutes for the broker's acknowledgements and returns how many came.
+pub async fn feed_noise(
+    mut publisher: Publisher,
+    root: String,
+    prefix: String,
+    total: u64,
+    pause: Duration,
+) -> u64 {
+    let now = chrono::Utc::now().timestamp_millis();
+    for i in 0..total {
+        let area = NOISE_AREAS[(i % 3) as usize];
+        let source = format!("nm-{area}");
+        let body = serde_json::json!({"id": format!("{prefix}-{i}"), "source": source,
+            "ts": now - 60_000 + i as i64, "values": {"laeq": 58.5}});
+        publisher
+            .publish(&format!("{root}/{area}/noise/{source}"), body.to_string())
+            .await;
+        if i % 10 == 9 {
+            tokio::time::sleep(pause).await;
+        }
+    }
+    publisher.wait_acked_within(Duration::from_secs(180)).await;
+    publisher.acknowledged()
+}
+
 impl Drop for Publisher {
     fn drop(&mut self) {
         self.task.abort();

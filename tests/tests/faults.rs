@@ -8,10 +8,11 @@
 use ioc_sim::{MqttTarget, SimConfig};
 use ioc_tests::engine::count;
 use ioc_tests::mosquitto::{Mosquitto, MosquittoOptions};
-use ioc_tests::publish::Publisher;
+use ioc_tests::publish::{NOISE_AREAS, Publisher, feed_noise};
+use ioc_tests::simulate::{self, Manifest};
 use ioc_tests::{Broker, Engine, EngineOptions};
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 const KEY: &str = "fault-app";
@@ -82,26 +83,6 @@ async fn post_report_until_accepted(http: &reqwest::Client, base: &str, i: usize
     panic!("report {i} never accepted");
 }
 
-/// Per `(area, kind)` counts and the total of a simulator manifest.
-fn manifest_counts(path: &std::path::Path) -> (BTreeMap<(String, String), u64>, u64) {
-    let text = std::fs::read_to_string(path).expect("manifest");
-    let mut counts: BTreeMap<(String, String), u64> = BTreeMap::new();
-    let mut ids = BTreeSet::new();
-    for line in text.lines() {
-        let event: Value = serde_json::from_str(line).expect("manifest line");
-        let key = (
-            event["area"].as_str().unwrap_or_default().to_string(),
-            event["kind"].as_str().unwrap_or_default().to_string(),
-        );
-        *counts.entry(key).or_default() += 1;
-        assert!(
-            ids.insert(event["id"].as_str().unwrap_or_default().to_string()),
-            "duplicate id in the manifest"
-        );
-    }
-    (counts, ids.len() as u64)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_nine_five_times_under_simulator_load_keeps_every_event_and_report_once() {
     const EVENTS: u64 = 10_000;
@@ -111,21 +92,11 @@ async fn kill_nine_five_times_under_simulator_load_keeps_every_event_and_report_
     let mut engine = Engine::start(engine_options("kill5", &broker)).await;
     let manifest = engine.data_dir.with_extension("manifest.jsonl");
 
-    let simulator = tokio::spawn(ioc_sim::run(
-        SimConfig {
-            mqtt: MqttTarget::new("127.0.0.1", broker.port),
-            topic_root: engine.options.topic_root.clone(),
-            rate: 400.0,
-            duration: Duration::from_secs(600),
-            max_events: Some(EVENTS),
-            seed: 11,
-            qos: 1,
-            manifest: Some(manifest.clone()),
-            progress: false,
-            ..SimConfig::default()
-        },
-        std::future::pending(),
-    ));
+    let target = MqttTarget::new("127.0.0.1", broker.port);
+    let simulator = tokio::spawn(simulate::publish_all(SimConfig {
+        manifest: Some(manifest.clone()),
+        ..simulate::city(target, &engine.options.topic_root, EVENTS, 400.0, 11)
+    }));
     let base = engine.url("");
     let reporter = tokio::spawn(async move {
         let http = reqwest::Client::new();
@@ -151,14 +122,14 @@ async fn kill_nine_five_times_under_simulator_load_keeps_every_event_and_report_
         engine.restart().await;
     }
 
-    let summary = simulator
-        .await
-        .expect("simulator task")
-        .expect("simulator run");
-    assert_eq!((summary.sent, summary.unacknowledged), (EVENTS, 0));
+    let summary = simulator.await.expect("simulator task");
+    assert_eq!(summary.sent, EVENTS);
     let ids = reporter.await.expect("reporter task");
-    let (expected, sent) = manifest_counts(&manifest);
-    assert_eq!(sent, EVENTS);
+    let Manifest {
+        ids: sent,
+        counts: expected,
+    } = Manifest::read(&manifest);
+    assert_eq!(sent.len() as u64, EVENTS);
     let total = EVENTS + REPORTS as u64;
     let overview = engine
         .wait_for(Duration::from_secs(120), |o| {
@@ -226,25 +197,16 @@ async fn broker_down_thirty_seconds_engine_not_ready_then_reconnects_and_loses_n
     );
     let engine = Engine::start(engine_options("outage", &broker)).await;
     let root = engine.options.topic_root.clone();
-    let mut publisher =
+    let publisher =
         Publisher::connect_persistent("127.0.0.1", broker.port, &format!("pub-{root}")).await;
-    let now = chrono::Utc::now().timestamp_millis();
     // 100 messages a second for a minute: before, during and after the outage.
-    let feeder = tokio::spawn(async move {
-        for i in 0..TOTAL {
-            let area = ["ba-dinh", "dong-da", "cau-giay"][(i % 3) as usize];
-            let source = format!("nm-{area}");
-            let body = reading(&format!("out-{i}"), &source, now - 60_000 + i as i64);
-            publisher
-                .publish(&format!("{root}/{area}/noise/{source}"), body)
-                .await;
-            if i % 10 == 9 {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
-        publisher.wait_acked_within(Duration::from_secs(180)).await;
-        publisher.acknowledged()
-    });
+    let feeder = tokio::spawn(feed_noise(
+        publisher,
+        root,
+        "out".into(),
+        TOTAL,
+        Duration::from_millis(100),
+    ));
 
     engine
         .wait_metric(
@@ -280,7 +242,7 @@ async fn broker_down_thirty_seconds_engine_not_ready_then_reconnects_and_loses_n
         })
         .await;
     assert_eq!(overview["events_total"].as_u64(), Some(TOTAL));
-    for area in ["ba-dinh", "dong-da", "cau-giay"] {
+    for area in NOISE_AREAS {
         assert_eq!(count(&overview, area, "noise"), TOTAL / 3, "{area}");
     }
     let errors = engine

@@ -3,8 +3,8 @@
 
 use ioc_sim::{MqttTarget, SimConfig};
 use ioc_tests::engine::count;
+use ioc_tests::simulate::{self, Manifest};
 use ioc_tests::{Engine, EngineOptions};
-use serde_json::Value;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -19,39 +19,22 @@ async fn manifest_counts_equal_the_overview(options: EngineOptions) {
     let (host, port) = engine.options.broker.address();
     let manifest = engine.data_dir.with_extension("manifest.jsonl");
     let config = SimConfig {
-        mqtt: MqttTarget::new(host, port),
-        topic_root: engine.options.topic_root.clone(),
-        rate: RATE,
-        duration: Duration::from_secs(3600),
-        max_events: Some(EVENTS),
-        seed: 42,
-        qos: 1,
         manifest: Some(manifest.clone()),
-        progress: false,
-        ..SimConfig::default()
+        ..simulate::city(
+            MqttTarget::new(host, port),
+            &engine.options.topic_root,
+            EVENTS,
+            RATE,
+            42,
+        )
     };
-    let summary = ioc_sim::run(config, std::future::pending())
-        .await
-        .expect("simulator run");
-    assert_eq!(summary.sent, EVENTS);
-    assert_eq!(summary.unacknowledged, 0);
+    simulate::publish_all(config).await;
 
-    // Count the manifest ourselves: what the broker acknowledged, line by line.
-    let text = std::fs::read_to_string(&manifest).expect("manifest");
-    let mut expected: BTreeMap<(String, String), u64> = BTreeMap::new();
-    let mut ids = std::collections::HashSet::new();
-    for line in text.lines() {
-        let event: Value = serde_json::from_str(line).expect("manifest line");
-        let key = (
-            event["area"].as_str().unwrap_or_default().to_string(),
-            event["kind"].as_str().unwrap_or_default().to_string(),
-        );
-        *expected.entry(key).or_default() += 1;
-        assert!(
-            ids.insert(event["id"].as_str().unwrap_or_default().to_string()),
-            "duplicate id in manifest"
-        );
-    }
+    // The manifest: what the broker acknowledged, line by line.
+    let Manifest {
+        ids,
+        counts: expected,
+    } = Manifest::read(&manifest);
     assert_eq!(ids.len() as u64, EVENTS);
     assert_eq!(
         expected.len(),

@@ -3,8 +3,9 @@
 //! with credentials and never logs the password; a wrong password or an untrusted CA leaves it
 //! running but not ready, with a log line that says what is wrong, and nothing ingested.
 
-use ioc_sim::{MqttTarget, SimConfig};
+use ioc_sim::MqttTarget;
 use ioc_tests::mosquitto::{Mosquitto, MosquittoOptions};
+use ioc_tests::simulate;
 use ioc_tests::{Broker, Engine, EngineOptions};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -79,23 +80,8 @@ async fn mqtts_with_credentials_ingests_exact_counts_and_bad_credentials_or_ca_s
     if let Some(files) = &mut target.tls {
         files.ca_file = Some(pki.ca.clone());
     }
-    let summary = ioc_sim::run(
-        SimConfig {
-            mqtt: target,
-            topic_root: engine.options.topic_root.clone(),
-            rate: 1_000.0,
-            duration: Duration::from_secs(600),
-            max_events: Some(EVENTS),
-            seed: 5,
-            qos: 1,
-            progress: false,
-            ..SimConfig::default()
-        },
-        std::future::pending(),
-    )
-    .await
-    .expect("simulator over mqtts");
-    assert_eq!((summary.sent, summary.unacknowledged), (EVENTS, 0));
+    let root = &engine.options.topic_root;
+    simulate::publish_all(simulate::city(target, root, EVENTS, 1_000.0, 5)).await;
     let overview = engine
         .wait_for(Duration::from_secs(60), |o| {
             o["events_total"].as_u64() == Some(EVENTS)

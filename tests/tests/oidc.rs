@@ -89,11 +89,16 @@ fn jwk(key: &EncodingKey, algorithm: Algorithm, kid: &str) -> Jwk {
     jwk
 }
 
-/// A JWKS endpoint: answers every request with the current key set and counts the requests.
+/// An identity provider's two endpoints: its discovery document at
+/// `/realms/ioc/.well-known/openid-configuration` (naming the key set's URL) and, for every
+/// other path, the current key set. Counts the requests of each.
 struct JwksServer {
+    /// The issuer this server stands for: `http://<addr>/realms/ioc`.
+    issuer: String,
     url: String,
     keys: Arc<Mutex<JwkSet>>,
     requests: Arc<AtomicUsize>,
+    discoveries: Arc<AtomicUsize>,
 }
 
 impl JwksServer {
@@ -101,13 +106,17 @@ impl JwksServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
-        let url = format!(
-            "http://{}/realms/ioc/protocol/openid-connect/certs",
-            listener.local_addr().expect("addr")
-        );
+        let issuer = format!("http://{}/realms/ioc", listener.local_addr().expect("addr"));
+        let url = format!("{issuer}/protocol/openid-connect/certs");
         let keys = Arc::new(Mutex::new(keys));
         let requests = Arc::new(AtomicUsize::new(0));
-        let (served, counter) = (Arc::clone(&keys), Arc::clone(&requests));
+        let discoveries = Arc::new(AtomicUsize::new(0));
+        let (served, counter, discovered) = (
+            Arc::clone(&keys),
+            Arc::clone(&requests),
+            Arc::clone(&discoveries),
+        );
+        let document = json!({"issuer": issuer, "jwks_uri": url}).to_string();
         tokio::spawn(async move {
             while let Ok((mut stream, _)) = listener.accept().await {
                 let mut head = Vec::new();
@@ -118,8 +127,18 @@ impl JwksServer {
                         Ok(n) => head.extend_from_slice(&buffer[..n]),
                     }
                 }
-                counter.fetch_add(1, Ordering::SeqCst);
-                let body = serde_json::to_string(&*served.lock().expect("keys")).expect("json");
+                let path = String::from_utf8_lossy(&head)
+                    .split(' ')
+                    .nth(1)
+                    .unwrap_or_default()
+                    .to_string();
+                let body = if path == "/realms/ioc/.well-known/openid-configuration" {
+                    discovered.fetch_add(1, Ordering::SeqCst);
+                    document.clone()
+                } else {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    serde_json::to_string(&*served.lock().expect("keys")).expect("json")
+                };
                 let answer = format!(
                     "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
                      connection: close\r\n\r\n{body}",
@@ -130,14 +149,22 @@ impl JwksServer {
             }
         });
         JwksServer {
+            issuer,
             url,
             keys,
             requests,
+            discoveries,
         }
     }
 
+    /// Requests for the key set.
     fn requests(&self) -> usize {
         self.requests.load(Ordering::SeqCst)
+    }
+
+    /// Requests for the discovery document.
+    fn discoveries(&self) -> usize {
+        self.discoveries.load(Ordering::SeqCst)
     }
 }
 
@@ -404,5 +431,62 @@ async fn oidc_tokens_carry_exactly_their_role_and_areas() {
     // The engine's own HS256 tokens still work next to OIDC.
     let admin = engine.overview().await;
     assert_eq!(admin["areas"].as_array().map(Vec::len), Some(30));
+    let _ = std::fs::remove_dir_all(&keys_dir);
+}
+
+/// Without `--oidc-jwks` the engine finds the keys through the issuer's discovery document;
+/// with a JWKS file it reads the file and asks no server at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_come_from_discovery_or_from_a_jwks_file() {
+    let keys_dir = ioc_tests::scratch_dir("oidc-discovery");
+    let rsa = openssl_key(&keys_dir, "rsa", Algorithm::RS256);
+    let set = JwkSet {
+        keys: vec![jwk(&rsa, Algorithm::RS256, "rsa-1")],
+    };
+    let provider = JwksServer::start(set.clone()).await;
+    let file = keys_dir.join("jwks.json");
+    std::fs::write(&file, serde_json::to_string(&set).expect("json")).expect("jwks file");
+
+    for jwks in [None, Some(file.to_string_lossy().to_string())] {
+        let mut options = EngineOptions::new("oidc-discovery");
+        options.extra_args = [
+            "--oidc-issuer",
+            provider.issuer.as_str(),
+            "--oidc-role-claim",
+            "realm_access.roles",
+            "--oidc-areas-claim",
+            "ioc_areas",
+        ]
+        .map(String::from)
+        .to_vec();
+        if let Some(jwks) = &jwks {
+            options
+                .extra_args
+                .extend(["--oidc-jwks".to_string(), jwks.clone()]);
+        }
+        let engine = Engine::start(options).await;
+        let before = (provider.discoveries(), provider.requests());
+        let mut operator = claims(&["operator"], &["tay-ho"], now() + 3600);
+        operator["iss"] = json!(provider.issuer);
+        operator.as_object_mut().map(|claims| claims.remove("aud"));
+        let token = sign(&rsa, Algorithm::RS256, "rsa-1", &operator);
+        let overview = get(&engine, "/api/views/overview", &token).await;
+        let areas: Vec<&str> = overview["areas"]
+            .as_array()
+            .expect("areas")
+            .iter()
+            .filter_map(|a| a["id"].as_str())
+            .collect();
+        assert_eq!(areas, ["tay-ho"], "jwks {jwks:?}");
+        let asked = (
+            provider.discoveries() - before.0,
+            provider.requests() - before.1,
+        );
+        let expected = if jwks.is_none() { (1, 1) } else { (0, 0) };
+        assert_eq!(
+            asked, expected,
+            "jwks {jwks:?}: (discovery, key set) requests"
+        );
+    }
     let _ = std::fs::remove_dir_all(&keys_dir);
 }
