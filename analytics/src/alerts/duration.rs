@@ -3,8 +3,8 @@
 /// Parses a duration (humantime's syntax: `30s`, `10m`, `1h 30m`, `500ms`) into
 /// milliseconds; a unit is required and a year is the most a rule may span.
 pub fn parse_duration_ms(text: &str) -> Result<i64, String> {
-    let duration = humantime::parse_duration(text.trim())
-        .map_err(|error| format!("{text:?} is not a duration like 30s, 10m, 2h ({error})"))?;
+    // The same reading as every duration setting of the engine.
+    let duration = ioc_ingest::duration_setting::parse(text)?;
     let ms = i64::try_from(duration.as_millis()).unwrap_or(i64::MAX);
     if ms > 365 * 86_400_000 {
         return Err(format!("{text:?} is longer than a year"));
