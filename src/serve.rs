@@ -119,6 +119,9 @@ pub async fn run_with(
         let data_dir = config.data_dir.clone();
         let mut opened = opened;
         tokio::task::spawn_blocking(move || -> anyhow::Result<(Opened, i64)> {
+            // A cluster keeps every row in its shared journal and compacts nothing, so it has
+            // no archive (docs/cluster.md).
+            let has_archive = matches!(opened, Opened::Embedded(_));
             let store: &mut dyn JournalStore = match &mut opened {
                 Opened::Embedded(store) => store.as_mut(),
                 Opened::Cluster(journals) => &mut journals.reader,
@@ -127,10 +130,13 @@ pub async fn run_with(
             analytics.restore(store.recover()?);
             // Weeks of hourly means for the anomaly baselines: the journal keeps only the
             // history horizon, the archive the rest.
-            match analytics.seed_baselines_from_archive(&data_dir, ioc_ingest::event::now_ms()) {
-                Ok(hours) => tracing::info!(hours, "anomaly baselines seeded from the archive"),
-                Err(error) => {
-                    tracing::warn!(%error, "anomaly baselines not seeded from the archive")
+            if has_archive {
+                let now = ioc_ingest::event::now_ms();
+                match analytics.seed_baselines_from_archive(&data_dir, now) {
+                    Ok(hours) => tracing::info!(hours, "anomaly baselines seeded from the archive"),
+                    Err(error) => {
+                        tracing::warn!(%error, "anomaly baselines not seeded from the archive")
+                    }
                 }
             }
             let (events, last) = replay(&mut *store, &analytics)?;
