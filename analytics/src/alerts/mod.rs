@@ -7,7 +7,7 @@ mod duration;
 mod evaluate;
 mod message;
 mod rules;
-mod trackers;
+pub mod trackers;
 
 pub use alert::{ALERT_SOURCE, Alert, AlertState, Transition, alert_id, transition_event_id};
 pub use book::{AlertBook, AlertChangeError, Applied};
