@@ -79,6 +79,7 @@ impl ExactSum {
     const MAX_UNITS: i128 = 1 << 70;
 
     /// The sum of one value (NaN counts as zero; beyond ±[`Self::MAX_UNITS`] it is clamped).
+    /// `of(-v)` is exactly minus `of(v)`, so adding it takes a value back out.
     pub fn of(value: f64) -> Self {
         let units = (value * Self::SCALE).round() as i128;
         Self(units.clamp(-Self::MAX_UNITS, Self::MAX_UNITS))
@@ -153,5 +154,10 @@ mod tests {
         both.add(b);
         assert_eq!(ExactSum::from_limbs(ah + bh, al + bl), both);
         assert_eq!(ExactSum::of(f64::INFINITY), ExactSum::of(1e300));
+        for value in [0.5e-6, 2.5e-6, 35.5, 1e300] {
+            let mut none = ExactSum::of(value);
+            none.add(ExactSum::of(-value));
+            assert_eq!(none, ExactSum::default(), "{value}");
+        }
     }
 }

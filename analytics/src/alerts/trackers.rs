@@ -2,6 +2,7 @@
 //! so a restart rebuilds them exactly), they say whether their condition holds now.
 
 use super::rules::Direction;
+use crate::partial::ExactSum;
 use std::collections::{HashMap, VecDeque};
 
 /// A condition that holds: what an alert raised now would say.
@@ -138,7 +139,12 @@ impl ThresholdTracker {
 pub struct RateTracker {
     /// The condition.
     pub holding: Holding,
-    history: VecDeque<(i64, f64)>,
+    /// The readings that can still be the span's extreme (its lowest when the rule watches
+    /// rises, its highest for falls), oldest first, each more extreme than the ones before:
+    /// a reading that a newer, more extreme one outdoes can never be the extreme again, so it
+    /// is dropped. The front is the extreme; the back is the newest reading. O(1) amortized
+    /// per reading instead of a scan of the span.
+    extremes: VecDeque<(i64, f64)>,
     calm_since: Option<i64>,
 }
 
@@ -152,26 +158,33 @@ impl RateTracker {
         within_ms: i64,
     ) {
         if self
-            .history
+            .extremes
             .back()
             .is_some_and(|(last, _)| reading.ts < *last)
         {
             return;
         }
-        self.history.push_back((reading.ts, reading.value));
+        let outdone = |kept: f64| {
+            if rise > 0.0 {
+                kept >= reading.value
+            } else {
+                kept <= reading.value
+            }
+        };
+        while self.extremes.back().is_some_and(|(_, kept)| outdone(*kept)) {
+            self.extremes.pop_back();
+        }
+        self.extremes.push_back((reading.ts, reading.value));
         while self
-            .history
+            .extremes
             .front()
             .is_some_and(|(ts, _)| *ts < reading.ts - within_ms)
         {
-            self.history.pop_front();
+            self.extremes.pop_front();
         }
-        let values = self.history.iter().map(|(_, v)| *v);
-        let change = if rise > 0.0 {
-            reading.value - values.fold(f64::INFINITY, f64::min)
-        } else {
-            reading.value - values.fold(f64::NEG_INFINITY, f64::max)
-        };
+        // Never empty: the reading itself was just pushed and is within the span.
+        let extreme = self.extremes.front().map_or(reading.value, |(_, v)| *v);
+        let change = reading.value - extreme;
         let steep = if rise > 0.0 {
             change >= rise
         } else {
@@ -491,6 +504,8 @@ pub struct AnomalyTracker {
     slots: Box<[Slot; HOURS_PER_WEEK as usize]>,
     hour: Option<(i64, f64, u32)>,
     recent: VecDeque<(i64, f64)>,
+    /// Sum of `recent`, kept as readings come and go; exact, so it never drifts.
+    recent_sum: ExactSum,
 }
 
 impl Default for AnomalyTracker {
@@ -500,6 +515,7 @@ impl Default for AnomalyTracker {
             slots: Box::new([Slot::default(); HOURS_PER_WEEK as usize]),
             hour: None,
             recent: VecDeque::new(),
+            recent_sum: ExactSum::default(),
         }
     }
 }
@@ -529,14 +545,14 @@ impl AnomalyTracker {
             None => self.hour = Some((hour_start, value, 1)),
         }
         self.recent.push_back((ts, value));
-        while self
-            .recent
-            .front()
-            .is_some_and(|(t, _)| *t <= ts - shape.window_ms)
+        self.recent_sum.add(ExactSum::of(value));
+        while let Some(&(t, old)) = self.recent.front()
+            && t <= ts - shape.window_ms
         {
             self.recent.pop_front();
+            self.recent_sum.add(ExactSum::of(-old));
         }
-        let mean = self.recent.iter().map(|(_, v)| v).sum::<f64>() / self.recent.len() as f64;
+        let mean = self.recent_sum.value() / self.recent.len() as f64;
         let slot = self.slots[hour_of_week(ts)];
         if slot.weeks < shape.min_weeks {
             self.holding.clear();
@@ -675,5 +691,60 @@ mod tests {
         assert_eq!(hour_of_week(1_795_366_800_000), 0);
         assert_eq!(hour_of_week(1_795_366_800_000 + 3_600_000 * 25), 25);
         assert_eq!(hour_of_week(1_795_366_800_000 - 3_600_000), 167);
+    }
+
+    #[test]
+    fn the_rate_trackers_extreme_is_the_spans_lowest_or_highest() {
+        // A fixed pseudo-random walk with irregular gaps, against a scan of the span.
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = move || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            state >> 33
+        };
+        for rise in [15.0, -15.0] {
+            let mut tracker = RateTracker::default();
+            let mut seen: Vec<(i64, f64)> = Vec::new();
+            let mut ts = 0;
+            for _ in 0..5_000 {
+                ts += (next() % 90_000) as i64;
+                let value = (next() % 1_000) as f64 / 10.0;
+                tracker.observe(&at(ts, value), rise, 5.0, 600_000);
+                seen.push((ts, value));
+                let span = seen
+                    .iter()
+                    .filter(|(t, _)| *t >= ts - 600_000)
+                    .map(|(_, v)| *v);
+                let expected = if rise > 0.0 {
+                    span.fold(f64::INFINITY, f64::min)
+                } else {
+                    span.fold(f64::NEG_INFINITY, f64::max)
+                };
+                assert_eq!(tracker.extremes.front().map(|(_, v)| *v), Some(expected));
+                assert_eq!(tracker.extremes.back(), Some(&(ts, value)));
+            }
+        }
+    }
+
+    #[test]
+    fn the_anomaly_trackers_running_sum_equals_the_spans_sum() {
+        let shape = AnomalyShape {
+            direction: Direction::Above,
+            z: 3.0,
+            clear_z: 2.0,
+            window_ms: 900_000,
+            min_weeks: 3,
+            min_spread: 0.1,
+        };
+        let mut tracker = AnomalyTracker::default();
+        for i in 0..10_000_i64 {
+            tracker.observe("a", i * 7_000, 40.0 + (i % 13) as f64 * 0.1, shape);
+            let mut sum = ExactSum::default();
+            for (_, value) in &tracker.recent {
+                sum.add(ExactSum::of(*value));
+            }
+            assert_eq!(tracker.recent_sum, sum);
+        }
     }
 }
