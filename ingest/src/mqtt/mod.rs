@@ -4,7 +4,7 @@
 //! Broker settings that matter: MQTT requires PUBACKs in arrival order, and the broker keeps at
 //! most a window of unacknowledged QoS 1 messages per client. Acknowledged throughput is about
 //! `window / commit latency`. Over MQTT 5 (the default) the engine announces a Receive Maximum
-//! of 4096, which Mosquitto honours; over MQTT 3.1.1 Mosquitto's `max_inflight_messages`
+//! of 16384 (`v5.rs`), which Mosquitto honours; over MQTT 3.1.1 Mosquitto's `max_inflight_messages`
 //! (default 20) is the window. Mosquitto drops QoS 1 messages beyond `max_queued_messages`
 //! (default 1000) while the engine is down or behind: size it for the outages to absorb. Set the
 //! broker's `message_size_limit` at or below [`config::MAX_PACKET_BYTES`].

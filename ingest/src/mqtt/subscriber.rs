@@ -18,11 +18,12 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
-/// Messages waiting between the connection task and the pipeline.
-pub(super) const PIPELINE_DEPTH: usize = 4096;
+/// Messages waiting between the connection task and the pipeline: room for a whole Receive
+/// Maximum, so the connection task never stops reading while the broker may send.
+pub(super) const PIPELINE_DEPTH: usize = 16384;
 
 /// Most messages journaled in one commit.
-const MAX_BATCH: usize = 2048;
+const MAX_BATCH: usize = 4096;
 
 /// Client request queue (acks, dead-letter publishes); larger than the pipeline so that the
 /// pipeline's acks never wait on a connection task that waits on the pipeline.

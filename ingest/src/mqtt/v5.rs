@@ -32,8 +32,11 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 /// How many unacknowledged QoS 1 messages the broker may send (MQTT 5 Receive Maximum).
-/// The pipeline commits whatever arrives in one batch, so a wide window means big commits.
-pub(super) const RECEIVE_MAXIMUM: u16 = 4096;
+/// The pipeline commits whatever arrives in one batch, so a wide window means big commits and
+/// a journal that never waits for the broker's next messages: draining a queued backlog from
+/// Mosquitto reached 0.56 × a bare subscriber with 4096, 0.67 × with 16384, and no more with
+/// 65535, which only kept more in memory (BENCHMARKS.md, "Receive Maximum").
+pub(super) const RECEIVE_MAXIMUM: u16 = 16384;
 
 /// Packet id of the one SUBSCRIBE each connection sends.
 const SUBSCRIBE_PKID: u16 = 1;
