@@ -415,9 +415,12 @@ impl JournalSink for AnalyticsSink {
 const MAX_COALESCED_EVENTS: usize = 50_000;
 
 /// How long readings may wait for their polars micro-batch: polars has a fixed cost per
-/// frame, so at low rates many small commits share one frame instead of paying it each.
-/// The windows (and the views built from them) lag by at most this much.
-const WINDOW_FLUSH_EVERY: Duration = Duration::from_millis(50);
+/// frame (and wakes its thread pool), so at low rates many small commits share one frame
+/// instead of paying it each. Nothing reads the windows without flushing first (views and
+/// the NGSI-LD observations do), so this bounds memory and the size of the next flush, not
+/// how fresh an answer is. 500 ms took B11 (CPU at 1,000 events/s) from 0.12–0.13 cores to
+/// 0.08–0.10 against 50 ms (BENCHMARKS.md).
+const WINDOW_FLUSH_EVERY: Duration = Duration::from_millis(500);
 
 /// Readings that make a polars micro-batch on their own, however young.
 const WINDOW_FLUSH_READINGS: usize = 200_000;

@@ -216,6 +216,8 @@ impl Analytics {
     /// The current per-area observations of one NGSI-LD entity type (or every type), in
     /// (type, area) order (blocking).
     pub fn observations(&self, entity_type: Option<EntityType>) -> Vec<Observation> {
+        // Observations are window means: fold in the readings waiting for their micro-batch.
+        self.flush_windows();
         ngsi::observations(&self.lock(), entity_type)
     }
 }
