@@ -226,8 +226,10 @@ class Harness:
         def time_at(count):
             return next(t for t, c in samples if c >= count)
 
-        first = million / (time_at(million) - samples[0][0])
-        last = million / (samples[-1][0] - time_at(queued - million))
+        # The counter is sampled every 0.1 s: a span shorter than that (a small, fast drain)
+        # is measured as one sample period.
+        first = million / max(time_at(million) - samples[0][0], 0.1)
+        last = million / max(samples[-1][0] - time_at(queued - million), 0.1)
         self.record("B1a", "messages queued", queued, "msgs")
         self.record("B1a", f"bare subscriber drain of {queued:,} queued QoS 1", round(bare), "msg/s")
         self.record("B1a", f"engine drain of {queued:,} queued QoS 1 (from launch)", round(rate),

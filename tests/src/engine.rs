@@ -289,8 +289,8 @@ impl Engine {
         )
     }
 
-    /// GET with the admin token, parsed as JSON; panics on a non-2xx answer.
-    pub async fn get_json(&self, path: &str) -> Value {
+    /// GET with the admin token, the body exactly as served; panics on a non-2xx answer.
+    pub async fn get_text(&self, path: &str) -> String {
         let response = self
             .http
             .get(self.url(path))
@@ -303,7 +303,13 @@ impl Engine {
             "GET {path}: {}",
             response.status()
         );
-        response.json().await.expect("JSON body")
+        response.text().await.expect("body")
+    }
+
+    /// GET with the admin token, parsed as JSON; panics on a non-2xx answer.
+    pub async fn get_json(&self, path: &str) -> Value {
+        let text = self.get_text(path).await;
+        serde_json::from_str(&text).unwrap_or_else(|error| panic!("GET {path}: {error}: {text}"))
     }
 
     /// A request to `path` with `token` (none when `None`) and an optional JSON body: the

@@ -168,6 +168,23 @@ impl JwksServer {
     }
 }
 
+/// The flags of an engine signing in through `issuer` with Keycloak-shaped claims; keys from
+/// `jwks` (a URL or a file), or from the issuer's discovery document when `None`.
+fn oidc_args(issuer: &str, jwks: Option<&str>) -> Vec<String> {
+    let mut args = vec![
+        "--oidc-issuer",
+        issuer,
+        "--oidc-role-claim",
+        "realm_access.roles",
+        "--oidc-areas-claim",
+        "ioc_areas",
+    ];
+    if let Some(jwks) = jwks {
+        args.extend(["--oidc-jwks", jwks]);
+    }
+    args.into_iter().map(String::from).collect()
+}
+
 fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
@@ -232,20 +249,10 @@ async fn oidc_tokens_carry_exactly_their_role_and_areas() {
     .await;
 
     let mut options = EngineOptions::new("oidc").with_env("IOC_OPEN311_API_KEYS", KEY);
-    options.extra_args = [
-        "--oidc-issuer",
-        ISSUER,
-        "--oidc-jwks",
-        jwks.url.as_str(),
-        "--oidc-audience",
-        AUDIENCE,
-        "--oidc-role-claim",
-        "realm_access.roles",
-        "--oidc-areas-claim",
-        "ioc_areas",
-    ]
-    .map(String::from)
-    .to_vec();
+    options.extra_args = oidc_args(ISSUER, Some(&jwks.url));
+    options
+        .extra_args
+        .extend(["--oidc-audience".to_string(), AUDIENCE.to_string()]);
     // Every unknown key id may refresh the set at once (the default waits 10 s in between).
     let engine = Engine::start(options.with_env("IOC_OIDC_REFRESH_MIN_INTERVAL", "0s")).await;
 
@@ -449,21 +456,7 @@ async fn keys_come_from_discovery_or_from_a_jwks_file() {
 
     for jwks in [None, Some(file.to_string_lossy().to_string())] {
         let mut options = EngineOptions::new("oidc-discovery");
-        options.extra_args = [
-            "--oidc-issuer",
-            provider.issuer.as_str(),
-            "--oidc-role-claim",
-            "realm_access.roles",
-            "--oidc-areas-claim",
-            "ioc_areas",
-        ]
-        .map(String::from)
-        .to_vec();
-        if let Some(jwks) = &jwks {
-            options
-                .extra_args
-                .extend(["--oidc-jwks".to_string(), jwks.clone()]);
-        }
+        options.extra_args = oidc_args(&provider.issuer, jwks.as_deref());
         let engine = Engine::start(options).await;
         let before = (provider.discoveries(), provider.requests());
         let mut operator = claims(&["operator"], &["tay-ho"], now() + 3600);

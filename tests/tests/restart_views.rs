@@ -15,22 +15,6 @@ const EVENTS: u64 = 100_000;
 const RATE: f64 = 2_500.0;
 const KEY: &str = "restart-app";
 
-/// The raw body of an authorized GET.
-async fn body(engine: &Engine, path: &str) -> String {
-    let response = reqwest::Client::new()
-        .get(engine.url(path))
-        .bearer_auth(&engine.token)
-        .send()
-        .await
-        .expect("GET");
-    assert!(
-        response.status().is_success(),
-        "GET {path}: {}",
-        response.status()
-    );
-    response.text().await.expect("body")
-}
-
 /// Drops the wall-clock rate wherever it appears, leaving every other byte as served.
 fn without_rate(text: &str) -> String {
     let mut value: Value = serde_json::from_str(text).expect("JSON view");
@@ -56,7 +40,7 @@ async fn every_view(engine: &Engine) -> Vec<(String, String)> {
         "/api/views/reports?status=all".to_string(),
         "/api/alerts?state=all".to_string(),
     ];
-    let overview = body(engine, "/api/views/overview").await;
+    let overview = engine.get_text("/api/views/overview").await;
     let areas: Value = serde_json::from_str(&overview).expect("overview");
     for area in areas["areas"].as_array().expect("areas") {
         let id = area["id"].as_str().expect("area id");
@@ -64,7 +48,7 @@ async fn every_view(engine: &Engine) -> Vec<(String, String)> {
     }
     let mut views = vec![("overview".to_string(), without_rate(&overview))];
     for path in paths {
-        let text = body(engine, &path).await;
+        let text = engine.get_text(&path).await;
         let text = if text.contains("events_per_sec") {
             without_rate(&text)
         } else {
