@@ -29,7 +29,9 @@ pub struct OpenDataConfig {
     /// Requests per minute per client IP address over `/open-data`, `/ngsi-ld` and `/public`
     /// together (also the burst), default 600.
     pub rate_per_ip_per_min: u32,
-    /// How long clients and proxies may keep an answer (`Cache-Control: max-age`), default 60 s.
+    /// `max_age`: how long clients and proxies may keep an answer (`Cache-Control: max-age`),
+    /// default `60s`. Held in seconds.
+    #[serde(rename = "max_age", with = "ioc_ingest::duration_setting::seconds")]
     pub max_age_secs: u32,
 }
 
