@@ -176,6 +176,58 @@ class Harness:
         out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
         return json.loads(out.strip().splitlines()[-1])
 
+    # B1b: live. `ioc sim` publishes at a fixed rate to a Mosquitto with its default queue
+    # (max_queued_messages 1000), the engine and a bare subscriber both subscribed; the highest
+    # rate at which the engine counts every event the broker acknowledged to the simulator.
+    def b1b(self, seconds, rates):
+        best = 0
+        for rate in rates:
+            events = int(rate * seconds)
+            broker = Broker(self.work, unlimited=False)
+            root = f"b1b{rate}"
+            try:
+                engine = Engine(self.ioc, broker.url(), os.path.join(self.work, root), root)
+                engine.wait_ready()
+                # To a file, read afterwards: a pipe nobody reads would stall the subscriber.
+                bare_out = open(os.path.join(self.work, f"{root}.bare"), "w+b")
+                bare = subprocess.Popen(
+                    ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker.port), "-q", "1",
+                     "-t", f"{root}/#", "-C", str(events)],
+                    stdout=bare_out, stderr=subprocess.DEVNULL)
+                time.sleep(0.5)  # both subscribed before the first publish
+                sent = self.sim(broker.url(), root, events, rate)
+                acked = sent["sent"] - sent["unacknowledged"]
+                def total():
+                    return int(engine.events() or 0)
+
+                counted, still = total(), 0
+                while still < 4 and counted != acked:
+                    time.sleep(0.5)
+                    now = total()
+                    still = still + 1 if now == counted else 0
+                    counted = now
+                try:
+                    bare.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    bare.kill()
+                    bare.wait()
+                bare_out.seek(0)
+                received = bare_out.read().count(b"\n")
+                bare_out.close()
+                engine.stop()
+            finally:
+                broker.stop()
+            lost = acked - counted
+            self.record("B1b", f"offered {sent['rate']:,.0f}/s: acknowledged by the broker", acked,
+                        "events")
+            self.record("B1b", f"offered {sent['rate']:,.0f}/s: engine lost of acknowledged",
+                        lost, "events", "0", f"{acked} acknowledged, {counted} counted")
+            self.record("B1b", f"offered {sent['rate']:,.0f}/s: bare subscriber lost", acked - received,
+                        "events", "", f"received {received}")
+            if lost == 0:
+                best = max(best, round(sent["rate"]))
+        self.record("B1b", "highest offered rate with nothing lost", best, "events/s")
+
     # B1a: drain a queued backlog, engine against a bare subscriber on the same queue.
     def b1a(self, events):
         broker = Broker(self.work, unlimited=True)
@@ -315,6 +367,8 @@ class Harness:
         if on("b1a"):
             for n in ([20_000] if smoke else self.args.drain_events):
                 self.b1a(n)
+        if on("b1b"):
+            self.b1b(3 if smoke else 10, [2_000] if smoke else self.args.live_rates)
         if on("b2"):
             self.b2(20_000 if smoke else 1_000_000)
         if on("b3") or on("b8"):
@@ -333,7 +387,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--smoke", action="store_true", help="small volumes, about a minute")
     parser.add_argument("--release", action="store_true", help="use the release binaries")
-    parser.add_argument("--only", help="comma list of b1a,b2,b3,b8,b11")
+    parser.add_argument("--only", help="comma list of b1a,b1b,b2,b3,b8,b11")
+    parser.add_argument("--live-rates", type=lambda s: [int(x) for x in s.split(",")],
+                        default=[10_000, 20_000, 30_000, 40_000],
+                        help="offered rates for B1b, events/s")
     parser.add_argument("--events", type=int, default=10_000_000, help="journal size for B3/B8")
     parser.add_argument("--drain-events", type=lambda s: [int(x) for x in s.split(",")],
                         default=[1_000_000, 3_000_000], help="backlog sizes for B1a")
