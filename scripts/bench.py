@@ -228,6 +228,44 @@ class Harness:
                 best = max(best, round(sent["rate"]))
         self.record("B1b", "highest offered rate with nothing lost", best, "events/s")
 
+    # B4: alert latency under load. The simulator publishes at `rate` while the
+    # `alert_latency` example sends probe readings that each trip a rule and times each until
+    # its `alert` frame arrives on the websocket.
+    def b4(self, rate, probes):
+        broker = Broker(self.work, unlimited=False)
+        root = "b4"
+        sim = None
+        try:
+            data = os.path.join(self.work, "b4")
+            rules = os.path.join(ROOT, "tests", "examples", "alert_latency_rules.toml")
+            engine = Engine(self.ioc, broker.url(), data, root, extra=["--rules", rules])
+            engine.wait_ready()
+            token = subprocess.run(
+                [self.ioc, "token", "--role", "viewer", "--data-dir", data],
+                capture_output=True, text=True, check=True).stdout.strip()
+            sim = subprocess.Popen(
+                [self.ioc, "sim", "--mqtt", broker.url(), "--topic-root", root, "--rate",
+                 str(rate), "--duration", "10h", "--qos", "1", "--seed", "4", "--quiet"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(2)  # the load is on before the first probe
+            out = subprocess.run(
+                [self.example("alert_latency"), f"http://127.0.0.1:{engine.port}", token,
+                 f"127.0.0.1:{broker.port}", root, str(probes)],
+                capture_output=True, text=True, check=True, timeout=600).stdout
+            engine.stop()
+        finally:
+            if sim is not None:
+                sim.kill()
+                sim.wait()
+            broker.stop()
+        # "probes=N p50=…ms p90=…ms p99=…ms max=…ms"
+        fields = dict(part.split("=") for part in out.split())
+        self.record("B4", f"alert latency probes under {rate:,}/s of load", int(fields["probes"]),
+                    "probes")
+        for name, target in [("p50", ""), ("p99", "<= 50"), ("max", "")]:
+            self.record("B4", f"publish -> alert frame, {name}",
+                        float(fields[name].removesuffix("ms")), "ms", target)
+
     # B1a: drain a queued backlog, engine against a bare subscriber on the same queue.
     def b1a(self, events):
         broker = Broker(self.work, unlimited=True)
@@ -369,6 +407,8 @@ class Harness:
                 self.b1a(n)
         if on("b1b"):
             self.b1b(3 if smoke else 10, [2_000] if smoke else self.args.live_rates)
+        if on("b4"):
+            self.b4(500 if smoke else self.args.alert_load, 20 if smoke else 200)
         if on("b2"):
             self.b2(20_000 if smoke else 1_000_000)
         if on("b3") or on("b8"):
@@ -387,7 +427,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--smoke", action="store_true", help="small volumes, about a minute")
     parser.add_argument("--release", action="store_true", help="use the release binaries")
-    parser.add_argument("--only", help="comma list of b1a,b1b,b2,b3,b8,b11")
+    parser.add_argument("--only", help="comma list of b1a,b1b,b2,b3,b4,b8,b11")
+    parser.add_argument("--alert-load", type=int, default=20_000,
+                        help="events/s of simulated load during B4 (half of B1b's best)")
     parser.add_argument("--live-rates", type=lambda s: [int(x) for x in s.split(",")],
                         default=[10_000, 20_000, 30_000, 40_000],
                         help="offered rates for B1b, events/s")

@@ -36,7 +36,7 @@ fn the_benchmark_harness_runs_every_benchmark_on_small_volumes() {
             .and_then(|r| r["value"].as_f64())
             .unwrap_or_else(|| panic!("no {id} {what:?} in {results:?}"))
     };
-    for id in ["B1a", "B1b", "B2", "B3", "B8", "B11"] {
+    for id in ["B1a", "B1b", "B2", "B3", "B4", "B8", "B11"] {
         assert!(results.iter().any(|r| r["id"] == id), "{id} missing");
     }
     // Counts are exact: every queued message was drained, every journaled event replayed.
@@ -44,6 +44,8 @@ fn the_benchmark_harness_runs_every_benchmark_on_small_volumes() {
     // 2,000/s for 3 s at QoS 1: the broker acknowledged each of the 6,000 publishes.
     assert_eq!(value("B1b", "acknowledged by the broker"), 6_000.0);
     assert_eq!(value("B8", "replayed events"), 20_000.0);
+    // Every probe's alert frame arrived.
+    assert_eq!(value("B4", "probes under"), 20.0);
     assert_eq!(value("B2", "events counted"), 20_000.0);
     assert!(value("B3", "bytes per event") > 0.0);
     assert!(value("B11", "CPU at 1,000") > 0.0);
