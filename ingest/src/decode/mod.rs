@@ -96,8 +96,11 @@ pub fn decode_in(
             format!("payload is not UTF-8: {error}"),
         )
     })?;
-    // Most messages are native objects: read those without a JSON tree in between.
+    // Most messages are native objects: read those without a JSON tree in between. An object
+    // without a `values` key cannot be one (NGSI entities, bad input): it goes the general way
+    // at once instead of being parsed twice.
     if text.trim_start().starts_with('{')
+        && text.contains("\"values\"")
         && let Some(draft) = native::decode_typed(text)
     {
         let mut draft = draft?;
