@@ -5,7 +5,7 @@ limit, measured in the same run. See BENCHMARKS.md for what each id means and th
 Each benchmark starts what it needs (a private Mosquitto on a free port, the engine, the
 simulator) and stops it again. Results print as a table and are written as JSON.
 
-  scripts/bench.sh                      # the full run (about 25 minutes on 2 cores)
+  scripts/bench.sh                      # the full run (about an hour on 2 cores, B7 is 30 min)
   scripts/bench.sh --smoke              # one minute, small volumes: checks the harness works
   scripts/bench.sh --only b1a,b3 --events 3000000
 """
@@ -13,6 +13,7 @@ simulator) and stops it again. Results print as a table and are written as JSON.
 import argparse
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -75,6 +76,31 @@ def rss_mb(pid):
     return 0.0
 
 
+def raise_open_files():
+    """Lifts this process's soft limit of open files to the hard one; every child inherits it.
+    B6 holds thousands of websockets, one descriptor each in the engine and in the client."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    # An unlimited hard limit cannot be the soft one (the kernel's nr_open caps it).
+    wanted = 1 << 20 if hard == resource.RLIM_INFINITY else hard
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+        except (ValueError, OSError):
+            pass
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def settle(count, target):
+    """Polls `count()` until it equals `target` or stops moving for 2 s; the last value."""
+    counted, still = count(), 0
+    while still < 4 and counted != target:
+        time.sleep(0.5)
+        now = count()
+        still = still + 1 if now == counted else 0
+        counted = now
+    return counted
+
+
 class Broker:
     """A private Mosquitto for one benchmark; `unlimited` keeps a whole backlog queued."""
 
@@ -102,7 +128,7 @@ class Broker:
 class Engine:
     """`ioc serve` against a broker, on its own data dir and HTTP port."""
 
-    def __init__(self, binary, broker_url, data_dir, root, client_id=None, extra=()):
+    def __init__(self, binary, broker_url, data_dir, root, client_id=None, extra=(), env=None):
         self.port = free_port()
         self.data_dir = data_dir
         args = [
@@ -115,7 +141,7 @@ class Engine:
         self.started = time.time()
         self.process = subprocess.Popen(
             list(args) + list(extra), stdout=self.log, stderr=subprocess.STDOUT,
-            env=dict(os.environ, RUST_LOG=os.environ.get("RUST_LOG", "warn")),
+            env=dict(os.environ, RUST_LOG=os.environ.get("RUST_LOG", "warn"), **(env or {})),
         )
 
     def wait_ready(self, seconds=600):
@@ -157,6 +183,9 @@ class Harness:
         self.ioc = os.path.join(self.bin_dir, "ioc")
         self.work = tempfile.mkdtemp(prefix="ioc-bench-")
         self.results = []
+        # B1b's highest rate with nothing lost, when it ran: B7 soaks at 80 % of it.
+        self.best_live_rate = None
+        raise_open_files()
 
     def example(self, name):
         return os.path.join(self.bin_dir, "examples", name)
@@ -166,6 +195,12 @@ class Harness:
             {"id": bench, "what": what, "value": value, "unit": unit, "target": target, "note": note}
         )
         print(f"  {bench:<5} {what:<58} {value:>12} {unit:<10} {target}", flush=True)
+
+    def token(self, data_dir, role="viewer"):
+        """An access token signed with the secret of the engine on `data_dir`."""
+        return subprocess.run(
+            [self.ioc, "token", "--role", role, "--data-dir", data_dir],
+            capture_output=True, text=True, check=True).stdout.strip()
 
     def sim(self, broker_url, root, events, rate, qos=1, seed=1, extra=()):
         args = [
@@ -197,15 +232,7 @@ class Harness:
                 time.sleep(0.5)  # both subscribed before the first publish
                 sent = self.sim(broker.url(), root, events, rate)
                 acked = sent["sent"] - sent["unacknowledged"]
-                def total():
-                    return int(engine.events() or 0)
-
-                counted, still = total(), 0
-                while still < 4 and counted != acked:
-                    time.sleep(0.5)
-                    now = total()
-                    still = still + 1 if now == counted else 0
-                    counted = now
+                counted = settle(lambda: int(engine.events() or 0), acked)
                 try:
                     bare.wait(timeout=5)
                 except subprocess.TimeoutExpired:
@@ -227,6 +254,7 @@ class Harness:
             if lost == 0:
                 best = max(best, round(sent["rate"]))
         self.record("B1b", "highest offered rate with nothing lost", best, "events/s")
+        self.best_live_rate = best or None
 
     # B4: alert latency under load. The simulator publishes at `rate` while the
     # `alert_latency` example sends probe readings that each trip a rule and times each until
@@ -265,6 +293,181 @@ class Harness:
         for name, target in [("p50", ""), ("p99", "<= 50"), ("max", "")]:
             self.record("B4", f"publish -> alert frame, {name}",
                         float(fields[name].removesuffix("ms")), "ms", target)
+
+    # B6: websocket fan-out. `clients` websockets (the `ws_fanout` example) subscribe to the
+    # overview at a 500 ms tick while the simulator changes it at every tick; every client must
+    # get every tick of the measured interval, for at most one core of engine CPU.
+    def b6(self, clients, seconds, load):
+        tick_ms = 500
+        broker = Broker(self.work, unlimited=False)
+        root = "b6"
+        sim = None
+        fanout = None
+        try:
+            data = os.path.join(self.work, "b6")
+            engine = Engine(self.ioc, broker.url(), data, root, env={"IOC_TICK": f"{tick_ms}ms"})
+            engine.wait_ready()
+            token = self.token(data)
+            sim = subprocess.Popen(
+                [self.ioc, "sim", "--mqtt", broker.url(), "--topic-root", root, "--rate",
+                 str(load), "--duration", "10h", "--qos", "1", "--seed", "6", "--quiet"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(1)  # events flow before the first client subscribes
+            errors = open(os.path.join(self.work, "b6.fanout.log"), "w+")
+            fanout = subprocess.Popen(
+                [self.example("ws_fanout"), f"http://127.0.0.1:{engine.port}", token,
+                 str(clients), str(seconds), str(tick_ms)],
+                stdout=subprocess.PIPE, stderr=errors, text=True)
+            pid = engine.process.pid
+            # The example says when its measured interval begins and ends: the engine's CPU
+            # is read at those two moments.
+            marks = {}
+            result = None
+            for line in fanout.stdout:
+                message = json.loads(line)
+                phase = message.get("phase")
+                if phase in ("measuring", "measured"):
+                    marks[phase] = (cpu_seconds(pid), time.time())
+                else:
+                    result = message
+            if fanout.wait() != 0 or result is None or len(marks) != 2:
+                errors.seek(0)
+                raise RuntimeError(f"ws_fanout failed: {errors.read()[-2000:]}")
+            errors.close()
+            engine.stop()
+        finally:
+            for process in (fanout, sim):
+                if process is not None and process.poll() is None:
+                    process.kill()
+                    process.wait()
+            broker.stop()
+        (cpu0, t0), (cpu1, t1) = marks["measuring"], marks["measured"]
+        cores = (cpu1 - cpu0) / (t1 - t0)
+        expected = result["ticks_expected"]
+        self.record("B6", f"websocket clients connected of {clients:,}", result["connected"],
+                    "clients", f"= {clients}",
+                    f"refused {result['refused']} (503), failed {result['failed']}")
+        self.record("B6", "clients refused with 503 (connection cap)", result["refused"],
+                    "clients", "0")
+        self.record("B6", f"ticks in the {result['seconds']:.0f} s interval", expected, "ticks",
+                    "", f"{result['ticks_by_clock']:.1f} by the clock")
+        self.record("B6", "fewest ticks a client received", result["ticks_min"], "ticks",
+                    f"= {expected}", f"most {result['ticks_max']}")
+        self.record("B6", "clients that missed a tick", result["clients_missing_a_tick"],
+                    "clients", "0", f"{result['ticks_missed']} ticks missed in all")
+        self.record("B6", "gaps in seq", result["seq_gaps"], "gaps", "0")
+        self.record("B6", "slow-client resets", result["resets"], "resets", "0")
+        self.record("B6", "connections dropped", result["dropped"], "clients", "0")
+        self.record("B6", "frames per client in the interval, fewest", result["frames_min"],
+                    "frames", "", f"most {result['frames_max']}")
+        self.record("B6", "updates without events_total (tick not identified)",
+                    result["updates_without_events_total"], "updates", "0")
+        self.record("B6", "longest pause between two ticks",
+                    round(result["longest_pause_between_ticks_ms"]), "ms", f"~{tick_ms}")
+        self.record("B6", f"engine CPU, {result['connected']:,} clients, {load:,} events/s",
+                    round(cores, 3), "cores", "<= 1")
+
+    # B10: Open311 under load, then durability. The `open311_load` example posts from many
+    # clients at once and keeps every 201's id; the engine is killed with SIGKILL, restarted on
+    # the same data directory, and every acknowledged report is read back.
+    def b10(self, posts, clients):
+        broker = Broker(self.work, unlimited=False)
+        root = "b10"
+        key = "bench-b10"
+        # One address posts everything here, so both rate limits are lifted far above the run.
+        env = {"IOC_OPEN311_API_KEYS": key, "IOC_OPEN311_RATE_PER_KEY_PER_MIN": "100000000",
+               "IOC_OPEN311_RATE_PER_IP_PER_MIN": "100000000"}
+        ids = os.path.join(self.work, "b10.ids")
+        try:
+            data = os.path.join(self.work, "b10")
+            engine = Engine(self.ioc, broker.url(), data, root, env=env)
+            engine.wait_ready()
+            out = subprocess.run(
+                [self.example("open311_load"), "post", f"http://127.0.0.1:{engine.port}", key,
+                 str(posts), str(clients), ids],
+                capture_output=True, text=True, check=True, timeout=3600).stdout
+            posted = json.loads(out.strip().splitlines()[-1])
+            engine.kill()
+            engine = Engine(self.ioc, broker.url(), data, root, env=env)
+            ready = engine.wait_ready()
+            out = subprocess.run(
+                [self.example("open311_load"), "read", f"http://127.0.0.1:{engine.port}", ids,
+                 str(clients)],
+                capture_output=True, text=True, check=True, timeout=3600).stdout
+            read = json.loads(out.strip().splitlines()[-1])
+            engine.stop()
+        finally:
+            broker.stop()
+        created = posted["created"]
+        statuses = ", ".join(f"{k}: {v}" for k, v in posted["by_status"].items())
+        self.record("B10", f"POSTs answered 201 of {posts:,} from {clients} clients", created,
+                    "reports", f"= {posts}", statuses)
+        self.record("B10", "reports accepted per second", round(posted["per_sec"]), "reports/s",
+                    ">= 5000")
+        for name in ("p50", "p99", "max"):
+            self.record("B10", f"POST -> 201 latency, {name}", round(posted[f"{name}_ms"], 1),
+                        "ms")
+        self.record("B10", "restart after kill -9: ready after", round(ready, 2), "s")
+        self.record("B10", "acknowledged reports readable after kill -9", read["readable"],
+                    "reports", f"= {created}", f"{read['distinct_ids']} distinct ids")
+        self.record("B10", "acknowledged but not readable", created - read["readable"], "reports",
+                    "0")
+
+    # B7: soak. The simulator publishes at a steady rate into a Mosquitto with its default
+    # queue for `seconds`; the engine's RSS is sampled as it goes. Memory must stay under
+    # 512 MB and level off, and nothing the broker acknowledged may be lost.
+    def b7(self, seconds, rate, every):
+        broker = Broker(self.work, unlimited=False)
+        root = "b7"
+        events = int(rate * seconds)
+        sim = None
+        try:
+            data = os.path.join(self.work, "b7")
+            engine = Engine(self.ioc, broker.url(), data, root)
+            engine.wait_ready()
+            pid = engine.process.pid
+            sim = subprocess.Popen(
+                [self.ioc, "sim", "--mqtt", broker.url(), "--topic-root", root, "--rate",
+                 str(rate), "--duration", "10h", "--max-events", str(events), "--qos", "1",
+                 "--seed", "7", "--quiet"],
+                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            began = time.time()
+            samples = [(0.0, rss_mb(pid))]
+            while sim.poll() is None:
+                # Wakes often enough to notice the end; samples every `every` seconds.
+                time.sleep(min(1.0, every))
+                elapsed = time.time() - began
+                if elapsed - samples[-1][0] >= every:
+                    samples.append((elapsed, rss_mb(pid)))
+                if engine.process.poll() is not None:
+                    raise RuntimeError(f"engine exited during the soak; see {data}.log")
+            sent = json.loads(sim.communicate()[0].strip().splitlines()[-1])
+            sim = None
+            acked = sent["sent"] - sent["unacknowledged"]
+            counted = int(settle(lambda: int(engine.events() or 0), acked))
+            samples.append((time.time() - began, rss_mb(pid)))
+            engine.stop()
+        finally:
+            if sim is not None:
+                sim.kill()
+                sim.wait()
+            broker.stop()
+        lasted = samples[-1][0]
+        # The sample nearest to the end of the first fifth of the run.
+        fifth = min(samples, key=lambda sample: abs(sample[0] - lasted / 5))
+        peak = max(rss for _, rss in samples)
+        self.record("B7", f"soak, {lasted / 60:.1f} min: offered rate", round(sent["rate"]),
+                    "events/s", "", f"asked for {rate:,}/s")
+        self.record("B7", "soak: acknowledged by the broker", acked, "events")
+        self.record("B7", "soak: engine lost of acknowledged", acked - counted, "events", "0",
+                    f"{counted} counted")
+        self.record("B7", "soak: engine RSS, highest sample", round(peak), "MB", "<= 512",
+                    f"{len(samples)} samples")
+        self.record("B7", f"soak: RSS at the end of the first fifth ({fifth[0]:.0f} s)",
+                    round(fifth[1]), "MB")
+        self.record("B7", "soak: RSS at the end", round(samples[-1][1]), "MB")
+        self.record("B7", "soak: RSS at the end / at the first fifth",
+                    round(samples[-1][1] / max(fifth[1], 1), 3), "x", "~1 (flat)")
 
     # B1a: drain a queued backlog, engine against a bare subscriber on the same queue.
     def b1a(self, events):
@@ -415,6 +618,24 @@ class Harness:
             self.b3_b8(20_000 if smoke else self.args.events)
         if on("b11"):
             self.b11(10 if smoke else 60)
+        if on("b6"):
+            self.b6(50 if smoke else self.args.ws_clients, 3 if smoke else self.args.ws_seconds,
+                    500 if smoke else self.args.ws_load)
+        if on("b10"):
+            self.b10(300 if smoke else self.args.open311_posts,
+                     20 if smoke else self.args.open311_clients)
+        if on("b7"):
+            # Last: it is the long one. 80 % of B1b's best when B1b ran, unless a rate is given.
+            if smoke:
+                rate = 1_000
+            elif self.args.soak_rate:
+                rate = self.args.soak_rate
+            elif self.best_live_rate:
+                rate = round(0.8 * self.best_live_rate)
+            else:
+                rate = 32_000
+            seconds = 15 if smoke else round(self.args.soak_minutes * 60)
+            self.b7(seconds, rate, every=3 if smoke else 10)
         report = {"machine": {"cores": os.cpu_count(), "uname": os.uname().release},
                   "smoke": smoke, "results": self.results}
         with open(self.args.json, "w") as f:
@@ -427,7 +648,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--smoke", action="store_true", help="small volumes, about a minute")
     parser.add_argument("--release", action="store_true", help="use the release binaries")
-    parser.add_argument("--only", help="comma list of b1a,b1b,b2,b3,b4,b8,b11")
+    parser.add_argument("--only", help="comma list of b1a,b1b,b2,b3,b4,b6,b7,b8,b10,b11")
     parser.add_argument("--alert-load", type=int, default=20_000,
                         help="events/s of simulated load during B4 (half of B1b's best)")
     parser.add_argument("--live-rates", type=lambda s: [int(x) for x in s.split(",")],
@@ -436,6 +657,18 @@ def main():
     parser.add_argument("--events", type=int, default=10_000_000, help="journal size for B3/B8")
     parser.add_argument("--drain-events", type=lambda s: [int(x) for x in s.split(",")],
                         default=[1_000_000, 3_000_000], help="backlog sizes for B1a")
+    parser.add_argument("--ws-clients", type=int, default=5_000,
+                        help="websocket clients subscribed to the overview in B6")
+    parser.add_argument("--ws-seconds", type=int, default=60, help="B6's measured interval")
+    parser.add_argument("--ws-load", type=int, default=1_000,
+                        help="events/s the simulator feeds the engine during B6")
+    parser.add_argument("--open311-posts", type=int, default=10_000, help="POSTs in B10")
+    parser.add_argument("--open311-clients", type=int, default=200,
+                        help="concurrent Open311 clients in B10")
+    parser.add_argument("--soak-minutes", type=float, default=30, help="B7's length")
+    parser.add_argument("--soak-rate", type=int,
+                        help="B7's rate, events/s (default 80 %% of B1b's best when B1b runs, "
+                             "else 32,000: the simulator tops out near 40k/s on 2 cores)")
     parser.add_argument("--json", default="bench-results.json")
     Harness(parser.parse_args()).run()
 

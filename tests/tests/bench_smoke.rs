@@ -36,7 +36,9 @@ fn the_benchmark_harness_runs_every_benchmark_on_small_volumes() {
             .and_then(|r| r["value"].as_f64())
             .unwrap_or_else(|| panic!("no {id} {what:?} in {results:?}"))
     };
-    for id in ["B1a", "B1b", "B2", "B3", "B4", "B8", "B11"] {
+    for id in [
+        "B1a", "B1b", "B2", "B3", "B4", "B6", "B7", "B8", "B10", "B11",
+    ] {
         assert!(results.iter().any(|r| r["id"] == id), "{id} missing");
     }
     // Counts are exact: every queued message was drained, every journaled event replayed.
@@ -47,6 +49,22 @@ fn the_benchmark_harness_runs_every_benchmark_on_small_volumes() {
     // Every probe's alert frame arrived.
     assert_eq!(value("B4", "probes under"), 20.0);
     assert_eq!(value("B2", "events counted"), 20_000.0);
+    // 50 websocket clients: every one connected and got every tick of the interval, in order.
+    assert_eq!(value("B6", "clients connected"), 50.0);
+    assert!(value("B6", "ticks in the") > 0.0);
+    assert_eq!(
+        value("B6", "fewest ticks a client received"),
+        value("B6", "ticks in the")
+    );
+    assert_eq!(value("B6", "clients that missed a tick"), 0.0);
+    assert_eq!(value("B6", "gaps in seq"), 0.0);
+    // 300 Open311 POSTs all acknowledged, and every one readable after kill -9 and a restart.
+    assert_eq!(value("B10", "POSTs answered 201"), 300.0);
+    assert_eq!(value("B10", "readable after kill -9"), 300.0);
+    assert_eq!(value("B10", "acknowledged but not readable"), 0.0);
+    // The soak: 1,000/s for 15 s, every acknowledged event counted.
+    assert_eq!(value("B7", "acknowledged by the broker"), 15_000.0);
+    assert_eq!(value("B7", "engine lost"), 0.0);
     assert!(value("B3", "bytes per event") > 0.0);
     assert!(value("B11", "CPU at 1,000") > 0.0);
 }
