@@ -4,7 +4,7 @@
 # machine's own limit (a bare subscriber on the same queue). Prints a table, writes JSON.
 #
 #   scripts/bench.sh                 # full run, release build (see BENCHMARKS.md)
-#   scripts/bench.sh --smoke         # about a minute with small volumes (the test suite runs it)
+#   scripts/bench.sh --smoke         # a minute and a half, small volumes (the test suite runs it)
 #   scripts/bench.sh --only b1a --drain-events 1000000,3000000
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,4 +1,4 @@
-//! The benchmark harness must not rot: its one-minute smoke run (small volumes, debug build)
+//! The benchmark harness must not rot: its short smoke run (small volumes, debug build)
 //! runs here against private Mosquitto brokers and every figure it reports is checked for
 //! shape and for exact counts. Speed itself is never asserted (see BENCHMARKS.md).
 
