@@ -10,10 +10,11 @@
 //! a file left behind by a crash before that transaction is not listed and is never read.
 
 use super::JournalError;
-use super::codec::decode_event;
+use super::codec::decode_block;
+use super::sqlite::insert_block;
 use crate::event::{Event, Kind};
-use rusqlite::{Connection, OpenFlags, TransactionBehavior, params};
-use std::collections::BTreeMap;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 /// The kinds whose events are compacted: sensor readings. Reports, report updates and
@@ -24,10 +25,6 @@ pub const COMPACTED_KINDS: [Kind; 4] = [
     Kind::WaterLevel,
     Kind::Noise,
 ];
-
-/// The SQL condition selecting compacted kinds; written exactly like the partial index
-/// `events_telemetry_ts` so that SQLite uses it.
-const TELEMETRY: &str = "kind IN ('traffic', 'air_quality', 'water_level', 'noise')";
 
 /// The shortest horizon compaction may use (10 minutes, docs/guarantees.md's dedupe minimum on top of
 /// the allowed lateness); events newer than this never leave the journal.
@@ -91,41 +88,44 @@ impl CompactionStore {
         Ok(Self { conn })
     }
 
-    /// The oldest compactable events with an event time before `cutoff_ms`, at most `limit`,
-    /// in event-time order.
+    /// At most `limit` compactable events with an event time before `cutoff_ms`, in event-time
+    /// order, read from the blocks whose telemetry is oldest (what is left of a block stays
+    /// for the next call).
     pub fn candidates(
         &self,
         cutoff_ms: i64,
         limit: usize,
     ) -> Result<Vec<Compactable>, JournalError> {
-        let mut statement = self.conn.prepare_cached(&format!(
-            "SELECT seq, received_ms, body FROM events WHERE {TELEMETRY} AND ts_ms < ?1
-             ORDER BY ts_ms LIMIT ?2"
-        ))?;
-        let rows = statement
-            .query_map(params![cutoff_ms, limit as i64], |row| {
-                Ok((
-                    row.get::<_, i64>(0)?,
-                    row.get::<_, i64>(1)?,
-                    row.get_ref(2)?.as_bytes()?.to_vec(),
-                ))
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        rows.into_iter()
-            .map(|(seq, received_ms, body)| {
-                Ok(Compactable {
-                    seq,
-                    received_ms,
-                    event: decode_event(seq, &body)?,
-                })
-            })
-            .collect()
+        let mut statement = self.conn.prepare_cached(
+            "SELECT block, received_ms, body FROM event_blocks
+             WHERE telemetry_min_ts < ?1 ORDER BY telemetry_min_ts",
+        )?;
+        let mut rows = statement.query(params![cutoff_ms])?;
+        let mut found = Vec::new();
+        while found.len() < limit.max(1) {
+            let Some(row) = rows.next()? else { break };
+            let block = row.get::<_, i64>(0)?;
+            let received_ms = row.get::<_, i64>(1)?;
+            for (seq, event) in decode_block(block, row.get_ref(2)?.as_blob()?)? {
+                if is_compacted_kind(event.kind) && event.ts_ms < cutoff_ms {
+                    found.push(Compactable {
+                        seq,
+                        received_ms,
+                        event,
+                    });
+                }
+            }
+        }
+        found.sort_by_key(|item| (item.event.ts_ms, item.seq));
+        found.truncate(limit);
+        Ok(found)
     }
 
-    /// In one transaction: lists `files` in the manifest, deletes `events` from the journal,
-    /// adds them to the compacted counts, and remembers the ids of those received at or after
-    /// `remember_from_ms` so that a late redelivery is still recognised as a duplicate.
-    /// Nothing changes unless every event was still there.
+    /// In one transaction: lists `files` in the manifest, takes `events` out of their journal
+    /// blocks (a block keeps what is left, under the same seqs), forgets their ids in the
+    /// journal's dedupe table, adds them to the compacted counts, and remembers the ids of
+    /// those received at or after `remember_from_ms` so that a late redelivery is still
+    /// recognised as a duplicate. Nothing changes unless every event was still there.
     pub fn commit(
         &mut self,
         events: &[Compactable],
@@ -150,20 +150,24 @@ impl CompactionStore {
                     file.rows as i64
                 ])?;
             }
-            let mut delete = tx.prepare_cached("DELETE FROM events WHERE seq = ?1")?;
+            let leaving: BTreeSet<i64> = events.iter().map(|item| item.seq).collect();
+            let removed = take_out_of_blocks(&tx, &leaving)?;
+            if removed != leaving.len() {
+                // Someone else removed some: roll back rather than count them twice.
+                return Err(JournalError::Storage(format!(
+                    "{} of {} journal events vanished during compaction",
+                    leaving.len() - removed,
+                    leaving.len()
+                )));
+            }
+            let mut forget = tx.prepare_cached("DELETE FROM event_ids WHERE id = ?1")?;
             let mut remember = tx.prepare_cached(
                 "INSERT INTO compacted_ids (id, received_ms) VALUES (?1, ?2)
                  ON CONFLICT(id) DO NOTHING",
             )?;
             let mut counts: BTreeMap<(&str, Kind), i64> = BTreeMap::new();
             for item in events {
-                if delete.execute(params![item.seq])? != 1 {
-                    // Someone else removed it: roll back rather than count it twice.
-                    return Err(JournalError::Storage(format!(
-                        "journal row {} vanished during compaction",
-                        item.seq
-                    )));
-                }
+                forget.execute(params![item.event.id])?;
                 if item.received_ms >= remember_from_ms {
                     remember.execute(params![item.event.id, item.received_ms])?;
                 }
@@ -237,29 +241,80 @@ pub fn read_history(
     let files = list_files(&tx, from_ms, to_ms)?;
     let mut values = Vec::new();
     {
-        let mut statement = tx.prepare(&format!(
-            "SELECT seq, body FROM events
-             WHERE {TELEMETRY} AND ts_ms >= ?1 AND ts_ms < ?2 AND kind = ?3"
-        ))?;
-        let mut rows = statement.query(params![from_ms, to_ms, kind.as_str()])?;
+        let mut statement = tx.prepare(
+            "SELECT block, body FROM event_blocks
+             WHERE telemetry_max_ts >= ?1 AND telemetry_min_ts < ?2 ORDER BY block",
+        )?;
+        let mut rows = statement.query(params![from_ms, to_ms])?;
         while let Some(row) = rows.next()? {
-            let seq = row.get::<_, i64>(0)?;
-            let event = decode_event(seq, row.get_ref(1)?.as_bytes()?)?;
-            // Booleans count as 0/1, like the windows and the archive do.
-            let value = event
-                .numeric_fields()
-                .find_map(|(name, value)| (name == field).then_some(value));
-            if let Some(value) = value.filter(|v| v.is_finite()) {
-                values.push(JournalValue {
-                    ts_ms: event.ts_ms,
-                    area: event.area,
-                    value,
-                });
+            let block = row.get::<_, i64>(0)?;
+            for (_, event) in decode_block(block, row.get_ref(1)?.as_blob()?)? {
+                if event.kind != kind || event.ts_ms < from_ms || event.ts_ms >= to_ms {
+                    continue;
+                }
+                // Booleans count as 0/1, like the windows and the archive do.
+                let value = event
+                    .numeric_fields()
+                    .find_map(|(name, value)| (name == field).then_some(value));
+                if let Some(value) = value.filter(|v| v.is_finite()) {
+                    values.push(JournalValue {
+                        ts_ms: event.ts_ms,
+                        area: event.area,
+                        value,
+                    });
+                }
             }
         }
     }
     tx.commit()?;
     Ok(HistorySnapshot { values, files })
+}
+
+/// Removes the events with the seqs in `leaving` from the blocks holding them: a block left
+/// empty is deleted, any other is written again with what remains (same block number, same
+/// seqs). Returns how many of `leaving` were found.
+fn take_out_of_blocks(
+    tx: &rusqlite::Transaction<'_>,
+    leaving: &BTreeSet<i64>,
+) -> Result<usize, JournalError> {
+    let mut find = tx.prepare_cached(
+        "SELECT block, last_seq, received_ms, body FROM event_blocks
+         WHERE block <= ?1 ORDER BY block DESC LIMIT 1",
+    )?;
+    let mut delete = tx.prepare_cached("DELETE FROM event_blocks WHERE block = ?1")?;
+    let mut removed = 0;
+    let mut next = leaving.first().copied();
+    while let Some(seq) = next {
+        let Some((block, last_seq, received_ms, body)) = find
+            .query_row(params![seq], |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, i64>(1)?,
+                    row.get::<_, i64>(2)?,
+                    row.get::<_, Vec<u8>>(3)?,
+                ))
+            })
+            .optional()?
+        else {
+            // No block at or below this seq: skip to the next one.
+            next = leaving.range(seq + 1..).next().copied();
+            continue;
+        };
+        let events = decode_block(block, &body)?;
+        let before = events.len();
+        let kept: Vec<(i64, &Event)> = events
+            .iter()
+            .filter(|(seq, _)| !leaving.contains(seq))
+            .map(|(seq, event)| (*seq, event))
+            .collect();
+        if kept.len() < before {
+            removed += before - kept.len();
+            delete.execute(params![block])?;
+            insert_block(tx, block, &kept, received_ms)?;
+        }
+        next = leaving.range(seq.max(last_seq) + 1..).next().copied();
+    }
+    Ok(removed)
 }
 
 fn list_files(

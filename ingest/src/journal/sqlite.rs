@@ -3,25 +3,42 @@
 //! `synchronous=NORMAL` in WAL mode makes a commit survive the process being killed (the
 //! demo's and the tests' kill -9); `synchronous=FULL` ([`Durability::PowerLoss`]) adds an fsync
 //! per commit so it also survives power loss.
+//!
+//! Layout (docs/architecture.md, "The journal"): the events of one commit are one row of
+//! `event_blocks` ([`codec::encode_block`]), and their ids are one narrow table, `event_ids`,
+//! whose primary key is the dedupe. A commit therefore writes one B-tree entry per event (its
+//! id) and one row for the whole batch, where the first format wrote a row and three index
+//! entries per event. Data directories of the first format (one row per event in `events`) are
+//! moved into blocks when they are first opened ([`migrate_event_rows`]).
 
 use super::compaction::{MIN_HORIZON_MS, is_compacted_kind};
 use super::{Entry, Fence, JournalError, JournalStore, Outcome, Recovered, codec};
 use crate::deadletter::DeadLetter;
 use crate::event::Event;
 use crate::reject::Reason;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use std::path::Path;
 
 const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS events (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT NOT NULL UNIQUE,
-    kind TEXT NOT NULL,
-    area TEXT NOT NULL,
-    source TEXT NOT NULL,
-    ts_ms INTEGER NOT NULL,
+CREATE TABLE IF NOT EXISTS event_blocks (
+    block INTEGER PRIMARY KEY,
+    last_seq INTEGER NOT NULL,
+    events INTEGER NOT NULL,
     received_ms INTEGER NOT NULL,
-    body TEXT NOT NULL
+    telemetry_min_ts INTEGER,
+    telemetry_max_ts INTEGER,
+    body BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS event_blocks_telemetry_min ON event_blocks (telemetry_min_ts)
+    WHERE telemetry_min_ts IS NOT NULL;
+CREATE INDEX IF NOT EXISTS event_blocks_telemetry_max ON event_blocks (telemetry_max_ts)
+    WHERE telemetry_max_ts IS NOT NULL;
+CREATE TABLE IF NOT EXISTS event_ids (
+    id TEXT PRIMARY KEY
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS journal_meta (
+    key TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS dead_letters (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -49,12 +66,17 @@ CREATE TABLE IF NOT EXISTS archive_files (
     events INTEGER NOT NULL,
     rows INTEGER NOT NULL
 );
-CREATE INDEX IF NOT EXISTS events_telemetry_ts ON events (ts_ms)
-    WHERE kind IN ('traffic', 'air_quality', 'water_level', 'noise');
 ";
 
 /// The journal's file name in the data directory.
 pub(super) const JOURNAL_FILE: &str = "journal.sqlite";
+
+/// `journal_meta` key of the highest event seq ever given out. Kept apart from the blocks
+/// because compaction may delete the newest block; a seq is never given out twice.
+const LAST_SEQ_KEY: &str = "last_event_seq";
+
+/// Events per block when the rows of the first format are moved into blocks.
+const MIGRATION_BLOCK: usize = 4096;
 
 /// How hard a commit holds on to its data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -70,10 +92,13 @@ pub enum Durability {
 pub struct SqliteJournal {
     conn: Connection,
     dead_letter_capacity: usize,
+    /// The highest seq given out so far (mirrors `journal_meta`).
+    last_seq: i64,
 }
 
 impl SqliteJournal {
-    /// Opens (creating if needed) `journal.sqlite` in `data_dir`.
+    /// Opens (creating if needed) `journal.sqlite` in `data_dir`, moving the rows of the first
+    /// format into blocks if it finds any.
     pub fn open(
         data_dir: &Path,
         durability: Durability,
@@ -83,7 +108,7 @@ impl SqliteJournal {
             path: data_dir.display().to_string(),
             source: std::sync::Arc::new(source),
         })?;
-        let conn = Connection::open(data_dir.join(JOURNAL_FILE))?;
+        let mut conn = Connection::open(data_dir.join(JOURNAL_FILE))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         let sync = match durability {
             Durability::ProcessCrash => "NORMAL",
@@ -92,9 +117,12 @@ impl SqliteJournal {
         conn.pragma_update(None, "synchronous", sync)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
+        migrate_event_rows(&mut conn)?;
+        let last_seq = read_last_seq(&conn)?;
         Ok(Self {
             conn,
             dead_letter_capacity,
+            last_seq,
         })
     }
 }
@@ -109,13 +137,12 @@ impl JournalStore for SqliteJournal {
         // One process owns the file: there are no leases to check.
         let tx = self.conn.transaction()?;
         let mut outcomes = Vec::with_capacity(entries.len());
-        let mut body = Vec::with_capacity(256);
+        let mut stored: Vec<(i64, &Event)> = Vec::with_capacity(entries.len());
+        let mut seq = self.last_seq;
         let mut rejected_any = false;
         {
-            let mut insert_event = tx.prepare_cached(
-                "INSERT INTO events (id, kind, area, source, ts_ms, received_ms, body)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(id) DO NOTHING",
-            )?;
+            let mut insert_id =
+                tx.prepare_cached("INSERT INTO event_ids (id) VALUES (?1) ON CONFLICT DO NOTHING")?;
             let mut insert_dead =
                 tx.prepare_cached("INSERT INTO dead_letters (body) VALUES (?1)")?;
             let mut count_reason = tx.prepare_cached(
@@ -135,22 +162,13 @@ impl JournalStore for SqliteJournal {
                             outcomes.push(Outcome::Duplicate);
                             continue;
                         }
-                        body.clear();
-                        codec::encode_event(event, &mut body)?;
-                        let changed = insert_event.execute(params![
-                            event.id,
-                            event.kind.as_str(),
-                            event.area,
-                            event.source,
-                            event.ts_ms,
-                            received_ms,
-                            body.as_slice()
-                        ])?;
-                        outcomes.push(if changed == 0 {
-                            Outcome::Duplicate
-                        } else {
-                            Outcome::Stored(tx.last_insert_rowid())
-                        });
+                        if insert_id.execute(params![event.id])? == 0 {
+                            outcomes.push(Outcome::Duplicate);
+                            continue;
+                        }
+                        seq += 1;
+                        stored.push((seq, event));
+                        outcomes.push(Outcome::Stored(seq));
                     }
                     Entry::Rejected(record) => {
                         insert_dead.execute(params![to_json(record)?])?;
@@ -161,6 +179,10 @@ impl JournalStore for SqliteJournal {
                 }
             }
         }
+        if let Some(&(first, _)) = stored.first() {
+            insert_block(&tx, first, &stored, received_ms)?;
+            write_last_seq(&tx, seq)?;
+        }
         if rejected_any {
             tx.execute(
                 "DELETE FROM dead_letters WHERE seq <= (SELECT MAX(seq) FROM dead_letters) - ?1",
@@ -168,6 +190,7 @@ impl JournalStore for SqliteJournal {
             )?;
         }
         tx.commit()?;
+        self.last_seq = seq;
         Ok(outcomes)
     }
 
@@ -226,44 +249,183 @@ impl JournalStore for SqliteJournal {
         chunk: usize,
         each: &mut dyn FnMut(Vec<Event>, i64),
     ) -> Result<u64, JournalError> {
+        let chunk = chunk.max(1);
         let mut statement = self
             .conn
-            .prepare("SELECT seq, body FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
-        let mut after = after_seq;
+            .prepare("SELECT block, body FROM event_blocks WHERE last_seq > ?1 ORDER BY block")?;
+        let mut rows = statement.query(params![after_seq])?;
+        let mut pending = Vec::with_capacity(chunk);
+        let mut last = after_seq;
         let mut total = 0_u64;
-        loop {
-            let rows = statement
-                .query_map(params![after, chunk as i64], |row| {
-                    let seq = row.get::<_, i64>(0)?;
-                    Ok((seq, codec::decode_event(seq, row.get_ref(1)?.as_bytes()?)))
-                })?
-                .collect::<Result<Vec<_>, _>>()?;
-            let Some((last, _)) = rows.last() else { break };
-            after = *last;
-            let events = rows
-                .into_iter()
-                .map(|(_, event)| event)
-                .collect::<Result<Vec<_>, _>>()?;
-            total += events.len() as u64;
-            each(events, after);
+        while let Some(row) = rows.next()? {
+            let block = row.get::<_, i64>(0)?;
+            for (seq, event) in codec::decode_block(block, row.get_ref(1)?.as_blob()?)? {
+                if seq <= after_seq {
+                    continue;
+                }
+                pending.push(event);
+                last = seq;
+                if pending.len() == chunk {
+                    total += pending.len() as u64;
+                    each(
+                        std::mem::replace(&mut pending, Vec::with_capacity(chunk)),
+                        last,
+                    );
+                }
+            }
+        }
+        if !pending.is_empty() {
+            total += pending.len() as u64;
+            each(pending, last);
         }
         Ok(total)
     }
 
     fn last_event_seq(&mut self) -> Result<i64, JournalError> {
-        let seq: Option<i64> = self
-            .conn
-            .query_row("SELECT MAX(seq) FROM events", [], |row| row.get(0))?;
-        Ok(seq.unwrap_or(0))
+        Ok(self.last_seq)
     }
 
     fn event_count(&mut self) -> Result<u64, JournalError> {
         let count: Option<i64> = self
             .conn
-            .query_row("SELECT COUNT(*) FROM events", [], |row| row.get(0))
-            .optional()?;
+            .query_row("SELECT SUM(events) FROM event_blocks", [], |row| row.get(0))
+            .optional()?
+            .flatten();
         Ok(count.and_then(|c| u64::try_from(c).ok()).unwrap_or(0))
     }
+}
+
+/// Writes `events` (seq order, the first one's seq numbering the block) as one block row.
+pub(super) fn insert_block(
+    tx: &Transaction<'_>,
+    block: i64,
+    events: &[(i64, &Event)],
+    received_ms: i64,
+) -> Result<(), JournalError> {
+    let Some(&(last_seq, _)) = events.last() else {
+        return Ok(());
+    };
+    let (telemetry_min, telemetry_max) = telemetry_span(events.iter().map(|(_, e)| *e));
+    let body = codec::encode_block(block, events)?;
+    tx.prepare_cached(
+        "INSERT INTO event_blocks
+             (block, last_seq, events, received_ms, telemetry_min_ts, telemetry_max_ts, body)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        block,
+        last_seq,
+        events.len() as i64,
+        received_ms,
+        telemetry_min,
+        telemetry_max,
+        body
+    ])?;
+    Ok(())
+}
+
+/// The earliest and latest event time among the compacted kinds (telemetry), if any: what
+/// compaction and history queries select blocks by.
+fn telemetry_span<'a>(events: impl Iterator<Item = &'a Event>) -> (Option<i64>, Option<i64>) {
+    events
+        .filter(|event| is_compacted_kind(event.kind))
+        .fold((None, None), |(low, high), event| {
+            (
+                Some(low.map_or(event.ts_ms, |l: i64| l.min(event.ts_ms))),
+                Some(high.map_or(event.ts_ms, |h: i64| h.max(event.ts_ms))),
+            )
+        })
+}
+
+fn read_last_seq(conn: &Connection) -> Result<i64, JournalError> {
+    let stored: Option<i64> = conn
+        .query_row(
+            "SELECT value FROM journal_meta WHERE key = ?1",
+            params![LAST_SEQ_KEY],
+            |row| row.get(0),
+        )
+        .optional()?;
+    let in_blocks: Option<i64> =
+        conn.query_row("SELECT MAX(last_seq) FROM event_blocks", [], |row| {
+            row.get(0)
+        })?;
+    Ok(stored.unwrap_or(0).max(in_blocks.unwrap_or(0)))
+}
+
+fn write_last_seq(tx: &Transaction<'_>, seq: i64) -> Result<(), JournalError> {
+    tx.prepare_cached(
+        "INSERT INTO journal_meta (key, value) VALUES (?1, ?2)
+         ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+    )?
+    .execute(params![LAST_SEQ_KEY, seq])?;
+    Ok(())
+}
+
+/// Moves a journal of the first format (one `events` row per event, JSON or binary v1 bodies)
+/// into blocks of [`MIGRATION_BLOCK`] events, keeping every seq and id, in one transaction: a
+/// crash part-way leaves the old table as it was and the next start does it again.
+fn migrate_event_rows(conn: &mut Connection) -> Result<(), JournalError> {
+    let has_rows_table: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events')",
+        [],
+        |row| row.get(0),
+    )?;
+    if !has_rows_table {
+        return Ok(());
+    }
+    let started = std::time::Instant::now();
+    let tx = conn.transaction()?;
+    let mut moved = 0_u64;
+    let mut last_seq: i64 = tx
+        .query_row(
+            "SELECT seq FROM sqlite_sequence WHERE name = 'events'",
+            [],
+            |row| row.get(0),
+        )
+        .optional()?
+        .unwrap_or(0);
+    {
+        let mut rows_statement =
+            tx.prepare("SELECT seq, received_ms, body FROM events ORDER BY seq")?;
+        let mut rows = rows_statement.query([])?;
+        let mut insert_id =
+            tx.prepare("INSERT INTO event_ids (id) VALUES (?1) ON CONFLICT DO NOTHING")?;
+        let mut chunk: Vec<(i64, Event)> = Vec::with_capacity(MIGRATION_BLOCK);
+        let mut chunk_received = i64::MIN;
+        loop {
+            let row = rows.next()?;
+            if let Some(row) = row {
+                let seq = row.get::<_, i64>(0)?;
+                let event = codec::decode_event(seq, row.get_ref(2)?.as_bytes()?)?;
+                insert_id.execute(params![event.id])?;
+                chunk_received = chunk_received.max(row.get::<_, i64>(1)?);
+                last_seq = last_seq.max(seq);
+                chunk.push((seq, event));
+                if chunk.len() < MIGRATION_BLOCK {
+                    continue;
+                }
+            }
+            if let Some(&(first, _)) = chunk.first() {
+                let refs: Vec<(i64, &Event)> = chunk.iter().map(|(s, e)| (*s, e)).collect();
+                insert_block(&tx, first, &refs, chunk_received)?;
+                moved += chunk.len() as u64;
+                chunk.clear();
+                chunk_received = i64::MIN;
+            }
+            if row.is_none() {
+                break;
+            }
+        }
+    }
+    write_last_seq(&tx, last_seq)?;
+    tx.execute_batch("DROP TABLE events;")?;
+    tx.commit()?;
+    tracing::info!(
+        events = moved,
+        seconds = started.elapsed().as_secs_f64(),
+        "journal moved from one row per event to blocks"
+    );
+    Ok(())
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> Result<String, JournalError> {
@@ -393,6 +555,99 @@ mod tests {
             .map(|d| d.detail.as_str())
             .collect();
         assert_eq!(kept, ["#2", "#3", "#4"]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// The first format's table, as earlier releases created it.
+    const ROWS_SCHEMA: &str = "
+        CREATE TABLE events (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            id TEXT NOT NULL UNIQUE,
+            kind TEXT NOT NULL,
+            area TEXT NOT NULL,
+            source TEXT NOT NULL,
+            ts_ms INTEGER NOT NULL,
+            received_ms INTEGER NOT NULL,
+            body TEXT NOT NULL
+        );";
+
+    #[test]
+    fn a_journal_of_one_row_per_event_is_moved_into_blocks_with_its_seqs_and_ids() {
+        let dir = temp_dir("migrate");
+        std::fs::create_dir_all(&dir).expect("dir");
+        {
+            let conn = Connection::open(dir.join(JOURNAL_FILE)).expect("create");
+            conn.execute_batch(ROWS_SCHEMA).expect("old schema");
+            let mut insert = conn
+                .prepare(
+                    "INSERT INTO events (seq, id, kind, area, source, ts_ms, received_ms, body)
+                     VALUES (?1, ?2, 'noise', 'hoan-kiem', 's1', ?3, ?4, ?5)",
+                )
+                .expect("insert");
+            // Seqs with a gap (a compacted row), bodies in JSON and in binary v1.
+            for (seq, id, binary) in [(1, "a", false), (2, "b", true), (5, "c", false)] {
+                let event = event(id, seq * 10);
+                let body = if binary {
+                    let mut body = Vec::new();
+                    codec::encode_event(&event, &mut body).expect("encode");
+                    body
+                } else {
+                    serde_json::to_vec(&event).expect("json")
+                };
+                insert
+                    .execute(params![seq, id, seq * 10, 100 + seq, body])
+                    .expect("row");
+            }
+            // The highest seq ever given out was 7 (rows 6 and 7 were deleted).
+            conn.execute(
+                "UPDATE sqlite_sequence SET seq = 7 WHERE name = 'events'",
+                [],
+            )
+            .expect("sequence");
+        }
+        let mut journal = SqliteJournal::open(&dir, Durability::ProcessCrash, 2).expect("open");
+        let mut seen = Vec::new();
+        journal
+            .replay(0, 2, &mut |batch, last| {
+                seen.push((batch.into_iter().map(|e| e.id).collect::<Vec<_>>(), last))
+            })
+            .expect("replay");
+        assert_eq!(
+            seen,
+            [
+                (vec!["a".to_string(), "b".into()], 2),
+                (vec!["c".to_string()], 5)
+            ]
+        );
+        assert_eq!(journal.last_event_seq().ok(), Some(7));
+        let outcomes = journal
+            .append(
+                &[Entry::Event(event("b", 20)), Entry::Event(event("d", 40))],
+                200,
+                &[],
+            )
+            .expect("append");
+        assert_eq!(outcomes, [Outcome::Duplicate, Outcome::Stored(8)]);
+        drop(journal);
+        // The old table is gone; opening again moves nothing and keeps the numbering.
+        let mut journal = SqliteJournal::open(&dir, Durability::ProcessCrash, 2).expect("reopen");
+        let tables: i64 = journal
+            .conn
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE name = 'events'",
+                [],
+                |row| row.get(0),
+            )
+            .expect("tables");
+        assert_eq!(tables, 0);
+        assert_eq!(journal.event_count().ok(), Some(4));
+        let mut after_five = Vec::new();
+        journal
+            .replay(5, 10, &mut |batch, last| {
+                after_five.push((batch.into_iter().map(|e| e.id).collect::<Vec<_>>(), last))
+            })
+            .expect("replay");
+        assert_eq!(after_five, [(vec!["d".to_string()], 8)]);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
