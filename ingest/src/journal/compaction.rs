@@ -11,7 +11,7 @@
 
 use super::JournalError;
 use super::codec::decode_block;
-use super::sqlite::insert_block;
+use super::sqlite::{insert_block, raise_seq_floor};
 use crate::event::{Event, Kind};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use std::collections::{BTreeMap, BTreeSet};
@@ -152,6 +152,10 @@ impl CompactionStore {
             }
             let leaving: BTreeSet<i64> = events.iter().map(|item| item.seq).collect();
             let removed = take_out_of_blocks(&tx, &leaving)?;
+            // The newest block may have gone: its seqs must still never be given out again.
+            if let Some(&highest) = leaving.last() {
+                raise_seq_floor(&tx, highest)?;
+            }
             if removed != leaving.len() {
                 // Someone else removed some: roll back rather than count them twice.
                 return Err(JournalError::Storage(format!(
@@ -469,6 +473,40 @@ mod tests {
         assert_eq!(values, [1.0, 0.0]);
         let speeds = read_history(&dir, Kind::Traffic, "speed", 0, 10_000).expect("read");
         assert_eq!(speeds.values.len(), 1);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn seqs_of_a_block_compacted_whole_are_never_given_out_again() {
+        let dir = temp_dir("seq-floor");
+        let day = 86_400_000;
+        let now = 10 * day;
+        let mut journal = SqliteJournal::open(&dir, Durability::ProcessCrash, 10).expect("open");
+        let old = [
+            reading("old-a", Kind::Noise, 2 * day, json!({"laeq": 50.0})),
+            reading("old-b", Kind::Noise, 2 * day + 1, json!({"laeq": 51.0})),
+        ];
+        let entries: Vec<Entry> = old.iter().cloned().map(Entry::Event).collect();
+        assert_eq!(
+            journal.append(&entries, now, &[]).expect("append"),
+            [Outcome::Stored(1), Outcome::Stored(2)]
+        );
+        drop(journal);
+        let mut store = CompactionStore::open(&dir).expect("compaction store");
+        let found = store.candidates(now - day, 100).expect("candidates");
+        store.commit(&found, &[], now - day).expect("commit");
+
+        // The only block is gone; a reopened journal still continues after seq 2.
+        let mut journal = SqliteJournal::open(&dir, Durability::ProcessCrash, 10).expect("reopen");
+        assert_eq!(journal.event_count().ok(), Some(0));
+        assert_eq!(journal.last_event_seq().ok(), Some(2));
+        let fresh = reading("new", Kind::Noise, now, json!({"laeq": 55.0}));
+        assert_eq!(
+            journal
+                .append(&[Entry::Event(fresh)], now, &[])
+                .expect("append"),
+            [Outcome::Stored(3)]
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -71,8 +71,10 @@ CREATE TABLE IF NOT EXISTS archive_files (
 /// The journal's file name in the data directory.
 pub(super) const JOURNAL_FILE: &str = "journal.sqlite";
 
-/// `journal_meta` key of the highest event seq ever given out. Kept apart from the blocks
-/// because compaction may delete the newest block; a seq is never given out twice.
+/// `journal_meta` key of a floor under the next seq: the highest seq of events that left the
+/// blocks (compaction, or rows of the first format that were deleted before the move). The
+/// next seq is above both it and every block, so a seq is never given out twice; a commit
+/// does not write it (one page less per commit).
 const LAST_SEQ_KEY: &str = "last_event_seq";
 
 /// SQLite's page cache for the journal connection, in KiB (its default is 2 MiB). A commit of
@@ -194,7 +196,6 @@ impl JournalStore for SqliteJournal {
         }
         if let Some(&(first, _)) = stored.first() {
             insert_block(&tx, first, &stored, received_ms)?;
-            write_last_seq(&tx, seq)?;
         }
         if rejected_any {
             tx.execute(
@@ -365,10 +366,11 @@ fn read_last_seq(conn: &Connection) -> Result<i64, JournalError> {
     Ok(stored.unwrap_or(0).max(in_blocks.unwrap_or(0)))
 }
 
-fn write_last_seq(tx: &Transaction<'_>, seq: i64) -> Result<(), JournalError> {
+/// Raises the seq floor of `journal_meta` to `seq` (never lowers it).
+pub(super) fn raise_seq_floor(tx: &Transaction<'_>, seq: i64) -> Result<(), JournalError> {
     tx.prepare_cached(
         "INSERT INTO journal_meta (key, value) VALUES (?1, ?2)
-         ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+         ON CONFLICT(key) DO UPDATE SET value = MAX(value, excluded.value)",
     )?
     .execute(params![LAST_SEQ_KEY, seq])?;
     Ok(())
@@ -430,7 +432,7 @@ fn migrate_event_rows(conn: &mut Connection) -> Result<(), JournalError> {
             }
         }
     }
-    write_last_seq(&tx, last_seq)?;
+    raise_seq_floor(&tx, last_seq)?;
     tx.execute_batch("DROP TABLE events;")?;
     tx.commit()?;
     tracing::info!(
