@@ -110,6 +110,9 @@ pub struct ServeArgs {
     /// Largest HTTP request body in bytes (default 65536); larger ones get 413.
     #[arg(long)]
     pub http_max_body_bytes: Option<usize>,
+    /// Most websocket connections at once (default 1024); more are refused with 503.
+    #[arg(long)]
+    pub ws_max_connections: Option<usize>,
     /// OpenID Connect issuer whose RS256/ES256 tokens are accepted besides the HS256 ones.
     #[arg(long)]
     pub oidc_issuer: Option<String>,

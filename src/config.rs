@@ -92,6 +92,9 @@ pub struct EngineConfig {
     pub tick_ms: u64,
     /// Frames a websocket client may have queued before it is reset to a snapshot.
     pub ws_client_queue_frames: usize,
+    /// Most websocket connections open at once; a further upgrade is refused with 503. Each
+    /// costs a few tens of KiB and a share of the tick's fan-out (BENCHMARKS.md, B6).
+    pub ws_max_connections: usize,
     /// `http_read_timeout`: how long a client may take to send a request head or body before
     /// it is cut off (default `10s`). Held in milliseconds.
     #[serde(
@@ -226,6 +229,7 @@ impl Default for EngineConfig {
             device_time_zone: ioc_ingest::decode::DEFAULT_DEVICE_ZONE,
             tick_ms: 500,
             ws_client_queue_frames: 64,
+            ws_max_connections: 1024,
             http_read_timeout_ms: 10_000,
             http_max_body_bytes: 64 * 1024,
             analytics: AnalyticsConfig::default(),
@@ -428,6 +432,10 @@ fn flag_layer(args: &ServeArgs) -> anyhow::Result<serde_json::Map<String, Value>
         "http_max_body_bytes",
         args.http_max_body_bytes.map(Value::from),
     );
+    put(
+        "ws_max_connections",
+        args.ws_max_connections.map(Value::from),
+    );
     put("oidc.issuer", text(&args.oidc_issuer));
     put("oidc.jwks", text(&args.oidc_jwks));
     put("oidc.audience", text(&args.oidc_audience));
@@ -591,6 +599,9 @@ impl EngineConfig {
         }
         if self.http_max_body_bytes < 1024 {
             problems.push("http_max_body_bytes must be at least 1024".into());
+        }
+        if self.ws_max_connections == 0 {
+            problems.push("ws_max_connections must be at least 1".into());
         }
         if self.tick_ms < 50 {
             problems.push("tick must be at least 50ms".into());

@@ -306,6 +306,7 @@ pub async fn run_with(
         ApiConfig {
             tick: Duration::from_millis(config.tick_ms),
             client_queue_frames: config.ws_client_queue_frames,
+            max_connections: config.ws_max_connections,
             max_body_bytes: config.http_max_body_bytes,
             read_timeout: Duration::from_millis(config.http_read_timeout_ms),
             ..ApiConfig::default()
