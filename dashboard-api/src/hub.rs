@@ -2,7 +2,7 @@
 //! publishes the results to all sessions. The cost per tick depends on the number of distinct
 //! views watched, not on the number of clients or the event rate.
 
-use crate::patch::normalize;
+use crate::patch::{diff, normalize};
 use ioc_analytics::{Analytics, ViewError, ViewRequest};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -17,6 +17,54 @@ pub struct TickFrame {
     pub tick: u64,
     /// View data, normalized, by request.
     pub views: HashMap<ViewRequest, Arc<Value>>,
+    /// This tick's merge patches as JSON text, by request and the data a session held before
+    /// (nearly every session of a view holds the previous tick's data): the first session to
+    /// ask computes and serializes the patch, every other one shares the text.
+    patches: Mutex<HashMap<(ViewRequest, usize), SharedPatch>>,
+}
+
+/// A patch computed for one tick, kept with the data it starts from so that the address in its
+/// key cannot be reused by other data while the frame lives.
+#[derive(Debug)]
+struct SharedPatch {
+    _from: Arc<Value>,
+    text: Option<Arc<str>>,
+}
+
+impl TickFrame {
+    /// A frame of tick `tick` holding `views`.
+    pub fn new(tick: u64, views: HashMap<ViewRequest, Arc<Value>>) -> Self {
+        Self {
+            tick,
+            views,
+            patches: Mutex::default(),
+        }
+    }
+
+    /// The RFC 7386 merge patch that takes `from` to this tick's data for `request`, as JSON
+    /// text; `None` when the view is not in this frame or nothing changed.
+    pub fn patch_from(&self, request: &ViewRequest, from: &Arc<Value>) -> Option<Arc<str>> {
+        let data = self.views.get(request)?;
+        let key = (request.clone(), Arc::as_ptr(from) as usize);
+        let mut patches = self
+            .patches
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(shared) = patches.get(&key) {
+            return shared.text.clone();
+        }
+        let text = diff(from, data)
+            .and_then(|patch| serde_json::to_string(&patch).ok())
+            .map(Arc::<str>::from);
+        patches.insert(
+            key,
+            SharedPatch {
+                _from: Arc::clone(from),
+                text: text.clone(),
+            },
+        );
+        text
+    }
 }
 
 /// Shared between sessions and the tick task.
@@ -122,7 +170,56 @@ impl Hub {
                 }
             }
             self.frames
-                .send_replace(Arc::new(TickFrame { tick: count, views }));
+                .send_replace(Arc::new(TickFrame::new(count, views)));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::patch::apply;
+    use ioc_analytics::ViewName;
+    use serde_json::json;
+
+    fn overview() -> ViewRequest {
+        ViewRequest {
+            view: ViewName::Overview,
+            area: None,
+            status: None,
+            service_code: None,
+            scope: None,
+        }
+    }
+
+    #[test]
+    fn sessions_at_the_same_data_share_one_patch_text_that_leads_to_the_new_data() {
+        let before = Arc::new(json!({"events_total": 10, "areas": {"a": 1, "b": 2}}));
+        let now = json!({"events_total": 12, "areas": {"a": 1, "b": 3}});
+        let frame = TickFrame::new(2, HashMap::from([(overview(), Arc::new(now.clone()))]));
+        let first = frame.patch_from(&overview(), &before).expect("a patch");
+        let second = frame
+            .patch_from(&overview(), &Arc::clone(&before))
+            .expect("a patch");
+        assert!(Arc::ptr_eq(&first, &second), "computed once, shared");
+        let mut document = (*before).clone();
+        apply(
+            &mut document,
+            &serde_json::from_str(&first).expect("patch JSON"),
+        );
+        assert_eq!(document, now);
+
+        // A session further behind (other data, equal or not) gets its own patch.
+        let older = Arc::new(json!({"events_total": 7, "areas": {"a": 0, "b": 2}}));
+        let third = frame.patch_from(&overview(), &older).expect("a patch");
+        let mut document = (*older).clone();
+        apply(
+            &mut document,
+            &serde_json::from_str(&third).expect("patch JSON"),
+        );
+        assert_eq!(document, now);
+        // Nothing changed: no patch.
+        let current = Arc::new(now);
+        assert_eq!(frame.patch_from(&overview(), &current), None);
     }
 }

@@ -23,8 +23,9 @@ pub enum Outgoing {
     Update {
         /// Subscription id.
         id: String,
-        /// RFC 7386 patch.
-        patch: Value,
+        /// RFC 7386 patch as JSON text, shared by every session that gets the same patch in
+        /// this tick ([`crate::hub::TickFrame::patch_from`]).
+        patch: Arc<str>,
     },
     /// An alert transition for an `alerts` subscription, sent at once (not on the tick).
     Alert {

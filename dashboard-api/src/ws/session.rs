@@ -5,8 +5,7 @@ use super::outbox::{Outbox, Outgoing};
 use super::protocol::{ClientOp, error_frame, parse_op};
 use crate::ApiCounters;
 use crate::auth::Claims;
-use crate::hub::{Hub, Interest};
-use crate::patch::diff;
+use crate::hub::{Hub, Interest, TickFrame};
 use axum::extract::ws::{CloseFrame, Message, WebSocket, close_code};
 use futures_util::{SinkExt, StreamExt};
 use ioc_analytics::{ViewError, ViewRequest};
@@ -96,7 +95,7 @@ pub async fn serve_socket(
             changed = frames.changed() => {
                 if changed.is_err() { break }
                 let frame = Arc::clone(&frames.borrow_and_update());
-                session.tick(&frame.views);
+                session.tick(&frame);
             }
             _ = shutdown.recv() => {
                 let _ = stop_writer.send(());
@@ -126,8 +125,16 @@ fn render(frame: Outgoing, seqs: &mut HashMap<String, u64>) -> Option<String> {
             json!({"type": "snapshot", "id": id, "view": view, "seq": seq, "at": at, "data": &*data})
         }
         Outgoing::Update { id, patch } => {
+            // Only the envelope is written per client; the patch text is shared.
             let seq = next_seq(&id);
-            json!({"type": "update", "id": id, "seq": seq, "at": at, "patch": patch})
+            let mut text =
+                serde_json::to_string(&json!({"type": "update", "id": id, "seq": seq, "at": at}))
+                    .ok()?;
+            text.pop();
+            text.push_str(",\"patch\":");
+            text.push_str(&patch);
+            text.push('}');
+            return Some(text);
         }
         Outgoing::Alert { id, alert } => {
             let seq = next_seq(&id);
@@ -220,16 +227,16 @@ impl Session {
     }
 
     /// Turns a tick into patches for every subscription whose data changed.
-    fn tick(&mut self, views: &HashMap<ViewRequest, Arc<Value>>) {
+    fn tick(&mut self, frame: &TickFrame) {
         let mut patches = Vec::new();
         for (id, subscription) in &mut self.subscriptions {
-            let Some(data) = views.get(&subscription.request) else {
+            let Some(data) = frame.views.get(&subscription.request) else {
                 continue;
             };
             if Arc::ptr_eq(data, &subscription.sent) {
                 continue;
             }
-            if let Some(patch) = diff(&subscription.sent, data) {
+            if let Some(patch) = frame.patch_from(&subscription.request, &subscription.sent) {
                 patches.push(Outgoing::Update {
                     id: id.clone(),
                     patch,
