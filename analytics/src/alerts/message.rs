@@ -1,10 +1,11 @@
-//! The Vietnamese text of an alert: a template per rule type, overridable per rule.
+//! The Vietnamese text of an alert: a template per rule type (each condition gives its own
+//! [`Wording`]), overridable per rule.
 //!
 //! Placeholders: `{area}` (area name), `{source}`, `{metric}` (Vietnamese label), `{value}`,
-//! `{threshold}`, `{duration}`, `{reference}` (baseline mean), `{category}`.
+//! `{threshold}`, `{duration}`, `{reference}` (baseline mean), `{category}`, `{radius}`.
 
 use super::duration::vietnamese;
-use super::rules::{Condition, Metric, Rule};
+use super::metric::Metric;
 use super::trackers::Firing;
 
 /// The Vietnamese label of a metric.
@@ -28,26 +29,19 @@ pub fn metric_label(metric: &Metric) -> String {
     label.to_string()
 }
 
-/// The default template of a rule type.
-fn template(condition: &Condition) -> &'static str {
-    match condition {
-        Condition::Threshold { above: true, .. } => {
-            "{metric} tại {source} ({area}) là {value}, vượt ngưỡng {threshold} liên tục {duration}"
-        }
-        Condition::Threshold { above: false, .. } => {
-            "{metric} tại {source} ({area}) là {value}, dưới ngưỡng {threshold} liên tục {duration}"
-        }
-        Condition::RateOfChange { .. } => {
-            "{metric} tại {source} ({area}) thay đổi {value} trong {duration} (ngưỡng {threshold})"
-        }
-        Condition::Stale { .. } => "Cảm biến {source} ({area}) không gửi dữ liệu quá {duration}",
-        Condition::ReportBurst { .. } => {
-            "{value} phản ánh \"{category}\" trong bán kính {radius} m trong {duration} tại {area}"
-        }
-        Condition::Anomaly { .. } => {
-            "{metric} tại {area} là {value}, bất thường so với mức thường lệ {reference} của khung giờ này"
-        }
-    }
+/// What an alert's text says about its rule, besides the numbers of its firing.
+#[derive(Debug, Clone)]
+pub struct Wording<'a> {
+    /// The rule type's default template, used when the rule has no `message` of its own.
+    pub template: &'static str,
+    /// `{metric}`: the metric watched, if the rule watches one.
+    pub metric: Option<&'a Metric>,
+    /// `{duration}`: the rule's span, ms.
+    pub duration_ms: i64,
+    /// `{category}`: the report category (service code), if any.
+    pub category: &'a str,
+    /// `{radius}`: the cluster radius, metres.
+    pub radius_m: f64,
 }
 
 /// Numbers as an operator reads them: no trailing `.0`, at most one decimal.
@@ -60,38 +54,24 @@ fn number(value: f64) -> String {
     }
 }
 
-/// Renders the message of an alert raised by `rule` for `subject`.
-pub fn render(rule: &Rule, firing: &Firing, area_name: &str, subject: &str) -> String {
-    let (metric, duration_ms, category, radius) = match &rule.condition {
-        Condition::Threshold { metric, for_ms, .. } => (metric_label(metric), *for_ms, "", 0.0),
-        Condition::RateOfChange {
-            metric, within_ms, ..
-        } => (metric_label(metric), *within_ms, "", 0.0),
-        Condition::Stale { after_ms, .. } => (String::new(), *after_ms, "", 0.0),
-        Condition::ReportBurst {
-            within_ms,
-            radius_m,
-            ..
-        } => (
-            String::new(),
-            *within_ms,
-            subject.split('@').next().unwrap_or(subject),
-            *radius_m,
-        ),
-        Condition::Anomaly {
-            metric, window_ms, ..
-        } => (metric_label(metric), *window_ms, "", 0.0),
-    };
-    let text = rule
-        .message
-        .as_deref()
-        .unwrap_or_else(|| template(&rule.condition));
+/// Renders the message of an alert about `subject`: the rule's own `message` template, or else
+/// its type's.
+pub fn render(
+    message: Option<&str>,
+    wording: &Wording<'_>,
+    firing: &Firing,
+    area_name: &str,
+    subject: &str,
+) -> String {
+    let metric = wording.metric.map(metric_label).unwrap_or_default();
+    let category = wording.category;
+    let text = message.unwrap_or(wording.template);
     text.replace("{area}", area_name)
         .replace("{source}", firing.source.as_deref().unwrap_or(subject))
         .replace("{metric}", &metric)
         .replace("{value}", &number(firing.value))
         .replace("{threshold}", &number(firing.threshold))
-        .replace("{duration}", &vietnamese(duration_ms))
+        .replace("{duration}", &vietnamese(wording.duration_ms))
         .replace(
             "{reference}",
             &firing.reference.map(number).unwrap_or_default(),
@@ -100,5 +80,5 @@ pub fn render(rule: &Rule, firing: &Firing, area_name: &str, subject: &str) -> S
             "{category}",
             ioc_ingest::report::catalog::service(category).map_or(category, |s| s.name),
         )
-        .replace("{radius}", &number(radius))
+        .replace("{radius}", &number(wording.radius_m))
 }

@@ -3,18 +3,23 @@
 
 mod alert;
 mod book;
+mod conditions;
 mod duration;
 mod evaluate;
 mod message;
+mod metric;
 mod rules;
 pub mod trackers;
 
 pub use alert::{ALERT_SOURCE, Alert, AlertState, Transition, alert_id, transition_event_id};
 pub use book::{AlertBook, AlertChangeError, Applied};
+pub use conditions::{
+    AnomalySpec, Condition, Direction, Limit, RateOfChangeSpec, ReportBurstSpec, RuleSpec,
+    StaleSpec, ThresholdSpec,
+};
 pub use duration::parse_duration_ms;
 pub use evaluate::Evaluator;
-pub use rules::{
-    Condition, DEFAULT_RULES, Direction, Limit, Metric, Rule, RuleProblem, RuleSet, RulesError,
-    Severity,
-};
+pub use message::Wording;
+pub use metric::Metric;
+pub use rules::{DEFAULT_RULES, Rule, RuleProblem, RuleSet, RulesError, Severity};
 pub use trackers::{distance_m, hour_of_week};

@@ -1,7 +1,7 @@
 //! Per-subject state of each rule type: fed every event in journal order (live and in replay,
 //! so a restart rebuilds them exactly), they say whether their condition holds now.
 
-use super::rules::Direction;
+use super::conditions::Direction;
 use crate::partial::ExactSum;
 use std::collections::{HashMap, VecDeque};
 
