@@ -323,4 +323,168 @@ severity = \"warning\"
         .expect_err("bad duration");
         assert!(error.problems[0].message.contains("`after`"), "{error}");
     }
+
+    /// A valid rule of each type, its table on line 1, without its last key on line 6.
+    const ONE_OF_EACH: [(&str, &str); 5] = [
+        (
+            "threshold",
+            "metric = \"noise.laeq\"\nabove = 70\nfor = \"15m\"\n",
+        ),
+        (
+            "rate_of_change",
+            "metric = \"water_level.level_cm\"\nrise = 20\nwithin = \"10m\"\n",
+        ),
+        (
+            "stale",
+            "kinds = [\"noise\"]\nafter = \"15m\"\nrecover_readings = 3\n",
+        ),
+        (
+            "report_burst",
+            "count = 5\nradius_m = 300\nwithin = \"30m\"\n",
+        ),
+        (
+            "anomaly",
+            "metric = \"traffic.speed\"\ndirection = \"below\"\nwindow = \"15m\"\n",
+        ),
+    ];
+
+    /// A rule of `type_name` with its keys and then `extra` on line 8.
+    fn rule_with(type_name: &str, keys: &str, extra: &str) -> String {
+        format!(
+            "[[rule]]\nid = \"r\"\ntype = \"{type_name}\"\nseverity = \"minor\"\n{keys}{extra}\n"
+        )
+    }
+
+    #[test]
+    fn a_key_no_type_has_is_refused_with_its_line_and_the_type() {
+        for (type_name, keys) in ONE_OF_EACH {
+            assert!(
+                RuleSet::parse(&rule_with(type_name, keys, "")).is_ok(),
+                "{type_name}"
+            );
+            let error = RuleSet::parse(&rule_with(type_name, keys, "colour = \"red\""))
+                .expect_err("unknown key");
+            assert_eq!(error.problems.len(), 1, "{error}");
+            assert_eq!(error.problems[0].line, 8, "{error}");
+            let message = &error.problems[0].message;
+            assert!(message.contains("`colour`"), "{message}");
+            assert!(
+                message.contains(&format!("rule \"r\" ({type_name})")),
+                "{message}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_key_of_another_type_is_refused_for_this_one() {
+        let borrowed = [
+            ("threshold", "within = \"5m\"", "`within`"),
+            ("rate_of_change", "for = \"5m\"", "`for`"),
+            ("stale", "metric = \"noise.laeq\"", "`metric`"),
+            ("report_burst", "direction = \"above\"", "`direction`"),
+            ("anomaly", "above = 3", "`above`"),
+        ];
+        for ((type_name, keys), (expected, extra, key)) in ONE_OF_EACH.into_iter().zip(borrowed) {
+            assert_eq!(type_name, expected);
+            let error =
+                RuleSet::parse(&rule_with(type_name, keys, extra)).expect_err("borrowed key");
+            assert_eq!(error.problems[0].line, 8, "{error}");
+            let message = &error.problems[0].message;
+            assert!(message.contains(key), "{message}");
+            assert!(message.contains(&format!("({type_name})")), "{message}");
+        }
+    }
+
+    #[test]
+    fn every_refused_key_in_the_file_is_listed() {
+        let text = format!(
+            "{}\n{}",
+            rule_with("stale", ONE_OF_EACH[2].1, "within = \"5m\""),
+            rule_with("threshold", ONE_OF_EACH[0].1, "rise = 3").replace("\"r\"", "\"s\""),
+        );
+        let error = RuleSet::parse(&text).expect_err("two bad keys");
+        let lines: Vec<usize> = error.problems.iter().map(|p| p.line).collect();
+        assert_eq!(lines, vec![8, 17], "{error}");
+    }
+
+    #[test]
+    fn a_wrong_value_names_its_key_and_line() {
+        let error = RuleSet::parse(&rule_with(
+            "rate_of_change",
+            "metric = \"water_level.level_cm\"\nrise = \"20\"\nwithin = \"10m\"\n",
+            "",
+        ))
+        .expect_err("a string rise");
+        assert_eq!(error.problems[0].line, 6, "{error}");
+        assert!(error.problems[0].message.contains("`rise`"), "{error}");
+    }
+
+    #[test]
+    fn keys_outside_the_rules_are_refused() {
+        let error = RuleSet::parse(&format!(
+            "{}rules = 3\n",
+            rule_with("stale", ONE_OF_EACH[2].1, "")
+        ))
+        .expect_err("a key of the rule");
+        // `rules = 3` after a `[[rule]]` header belongs to that rule.
+        assert!(error.problems[0].message.contains("`rules`"), "{error}");
+        let error = RuleSet::parse("title = \"x\"\n\n[[rule]]\nid = \"a\"\ntype = \"stale\"\nafter = \"5m\"\nseverity = \"minor\"\n")
+            .expect_err("a top-level key");
+        assert_eq!(error.problems[0].line, 1, "{error}");
+        assert!(error.problems[0].message.contains("`title`"), "{error}");
+    }
+
+    /// `spec` written back to TOML holds the same keys and values as `table` (less the common
+    /// keys) and reads back into the same spec.
+    fn round_trips<S>(spec: &S, table: &toml::Table)
+    where
+        S: serde::Serialize + serde::de::DeserializeOwned + PartialEq + fmt::Debug,
+    {
+        let written = toml::Table::try_from(spec).expect("serializable");
+        let mut expected = table.clone();
+        for key in Common::KEYS {
+            expected.remove(key);
+        }
+        let keys = |table: &toml::Table| table.keys().cloned().collect::<Vec<_>>();
+        assert_eq!(keys(&written), keys(&expected));
+        for (key, value) in &expected {
+            // `above = 200` is written back as `200.0`: the same number.
+            let same = match (value.as_float(), value.as_integer(), &written[key]) {
+                (_, Some(integer), toml::Value::Float(float)) => integer as f64 == *float,
+                (Some(a), _, toml::Value::Float(b)) => a == *b,
+                (_, _, other) => other == value,
+            };
+            assert!(same, "{key}: {value} written as {}", written[key]);
+        }
+        let text = toml::to_string(spec).expect("writable");
+        let read: S = toml::from_str(&text).expect("readable");
+        assert_eq!(&read, spec);
+    }
+
+    #[test]
+    fn each_spec_round_trips_the_compiled_in_rules() {
+        let rules = RuleSet::parse(DEFAULT_RULES).expect("default rules");
+        let file: toml::Table = toml::from_str(DEFAULT_RULES).expect("toml");
+        let tables = file["rule"].as_array().expect("[[rule]]");
+        assert_eq!(tables.len(), rules.rules.len());
+        let mut types: Vec<&str> = Vec::new();
+        for (rule, table) in rules.rules.iter().zip(tables) {
+            let table = table.as_table().expect("a table");
+            assert_eq!(table["type"].as_str(), Some(rule.spec.type_name()));
+            match &rule.spec {
+                RuleSpec::Threshold(spec) => round_trips(spec, table),
+                RuleSpec::RateOfChange(spec) => round_trips(spec, table),
+                RuleSpec::Stale(spec) => round_trips(spec, table),
+                RuleSpec::ReportBurst(spec) => round_trips(spec, table),
+                RuleSpec::Anomaly(spec) => round_trips(spec, table),
+            }
+            types.push(rule.spec.type_name());
+        }
+        for type_name in RuleSpec::TYPES {
+            assert!(
+                types.contains(&type_name),
+                "no {type_name} rule compiled in"
+            );
+        }
+    }
 }
