@@ -309,7 +309,6 @@ pub async fn run_with(
             max_connections: config.ws_max_connections,
             max_body_bytes: config.http_max_body_bytes,
             read_timeout: Duration::from_millis(config.http_read_timeout_ms),
-            ..ApiConfig::default()
         },
     )
     .with_reports(
