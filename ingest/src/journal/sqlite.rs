@@ -75,7 +75,7 @@ pub(super) const JOURNAL_FILE: &str = "journal.sqlite";
 /// blocks (compaction, or rows of the first format that were deleted before the move). The
 /// next seq is above both it and every block, so a seq is never given out twice; a commit
 /// does not write it (one page less per commit).
-const LAST_SEQ_KEY: &str = "last_event_seq";
+const SEQ_FLOOR_KEY: &str = "seq_floor";
 
 /// SQLite's page cache for the journal connection, in KiB (its default is 2 MiB). A commit of
 /// a few thousand events dirties a few thousand pages of the id table; with the default cache
@@ -87,6 +87,9 @@ const PAGE_CACHE_KIB: i64 = 32 * 1024;
 /// WAL pages after which a commit checkpoints them into the main file (SQLite's default is
 /// 1,000, 4 MiB). A page that several commits rewrite between two checkpoints is copied once.
 const WAL_AUTOCHECKPOINT_PAGES: i64 = 4000;
+
+/// Records an event's id; no row changes when the id is already there (a duplicate).
+const INSERT_ID: &str = "INSERT INTO event_ids (id) VALUES (?1) ON CONFLICT DO NOTHING";
 
 /// Events per block when the rows of the first format are moved into blocks.
 const MIGRATION_BLOCK: usize = 4096;
@@ -105,7 +108,8 @@ pub enum Durability {
 pub struct SqliteJournal {
     conn: Connection,
     dead_letter_capacity: usize,
-    /// The highest seq given out so far (mirrors `journal_meta`).
+    /// The highest seq given out so far: above every block and the `journal_meta` seq floor
+    /// when opened, then advanced by each commit.
     last_seq: i64,
 }
 
@@ -156,8 +160,7 @@ impl JournalStore for SqliteJournal {
         let mut seq = self.last_seq;
         let mut rejected_any = false;
         {
-            let mut insert_id =
-                tx.prepare_cached("INSERT INTO event_ids (id) VALUES (?1) ON CONFLICT DO NOTHING")?;
+            let mut insert_id = tx.prepare_cached(INSERT_ID)?;
             let mut insert_dead =
                 tx.prepare_cached("INSERT INTO dead_letters (body) VALUES (?1)")?;
             let mut count_reason = tx.prepare_cached(
@@ -355,7 +358,7 @@ fn read_last_seq(conn: &Connection) -> Result<i64, JournalError> {
     let stored: Option<i64> = conn
         .query_row(
             "SELECT value FROM journal_meta WHERE key = ?1",
-            params![LAST_SEQ_KEY],
+            params![SEQ_FLOOR_KEY],
             |row| row.get(0),
         )
         .optional()?;
@@ -372,7 +375,7 @@ pub(super) fn raise_seq_floor(tx: &Transaction<'_>, seq: i64) -> Result<(), Jour
         "INSERT INTO journal_meta (key, value) VALUES (?1, ?2)
          ON CONFLICT(key) DO UPDATE SET value = MAX(value, excluded.value)",
     )?
-    .execute(params![LAST_SEQ_KEY, seq])?;
+    .execute(params![SEQ_FLOOR_KEY, seq])?;
     Ok(())
 }
 
@@ -403,8 +406,7 @@ fn migrate_event_rows(conn: &mut Connection) -> Result<(), JournalError> {
         let mut rows_statement =
             tx.prepare("SELECT seq, received_ms, body FROM events ORDER BY seq")?;
         let mut rows = rows_statement.query([])?;
-        let mut insert_id =
-            tx.prepare("INSERT INTO event_ids (id) VALUES (?1) ON CONFLICT DO NOTHING")?;
+        let mut insert_id = tx.prepare(INSERT_ID)?;
         let mut chunk: Vec<(i64, Event)> = Vec::with_capacity(MIGRATION_BLOCK);
         let mut chunk_received = i64::MIN;
         loop {
