@@ -1,6 +1,7 @@
 //! Micro-benchmarks of the analytics hot path: one partial merged into another, a bucket
 //! partial merged into the window store (its area's series and the city's), the polars batch
-//! aggregation of 10,000 readings, and each alert tracker taking one reading.
+//! aggregation of 10,000 readings, the hour window of a busy series, and each alert tracker
+//! taking one reading.
 //! `cargo bench -p ioc-analytics`; the figures are in BENCHMARKS.md ("Micro-benchmarks").
 
 // Bench code: a panic is how a broken set-up reports itself.
@@ -63,6 +64,26 @@ fn windows(c: &mut Criterion) {
         .collect();
     c.bench_function("windows/polars_aggregate_10000", |b| {
         b.iter(|| aggregate(black_box(&readings)).unwrap())
+    });
+    // The 60-minute window of a busy series, as a view asks for it every tick: 360 buckets,
+    // each holding 3,000 speeds between 5 and 80 km/h.
+    let mut store = WindowStore::default();
+    let key = SeriesKey {
+        area: "ba-dinh".into(),
+        kind: Kind::Traffic,
+        field: "speed_kmh".into(),
+    };
+    for bucket in 0..360_i64 {
+        let mut partial = Partial::empty();
+        for i in 0..3_000_i64 {
+            let mut reading = one(5.0 + ((i * 37 + bucket) % 750) as f64 * 0.1, NOW);
+            reading.sketch.add(reading.last);
+            partial.merge(&reading);
+        }
+        store.merge(key.clone(), NOW + bucket * 10_000, &partial);
+    }
+    c.bench_function("windows/hour_window_of_busy_buckets", |b| {
+        b.iter(|| store.window(black_box(&key), NOW + 3_600_000, 3_600_000))
     });
 }
 
