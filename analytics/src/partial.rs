@@ -90,6 +90,11 @@ impl ExactSum {
         self.0 = self.0.saturating_add(other.0);
     }
 
+    /// The same sum with the opposite sign, to take a part back out of a running total.
+    pub fn negated(self) -> ExactSum {
+        ExactSum(self.0.saturating_neg())
+    }
+
     /// The sum as a number.
     pub fn value(self) -> f64 {
         self.0 as f64 / Self::SCALE

@@ -496,6 +496,22 @@ pub struct AnomalyShape {
     pub min_spread: f64,
 }
 
+/// Width of the slices the recent mean is kept in. The readings of one second share one sum,
+/// so a tracker holds at most `window / 1 s` slices whatever the rate: a list of every reading
+/// held about 14 million of them, 230 MB, at 16,000 readings a second over 15 minutes.
+const RECENT_SLICE_MS: i64 = 1_000;
+
+/// The readings of one slice of the recent window.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct RecentSlice {
+    /// Start of the second, epoch ms.
+    start: i64,
+    /// Sum of its readings, exact.
+    sum: ExactSum,
+    /// Number of its readings.
+    count: u64,
+}
+
 /// "Far from the usual for this hour of the week", per area.
 #[derive(Debug, Clone)]
 pub struct AnomalyTracker {
@@ -503,9 +519,12 @@ pub struct AnomalyTracker {
     pub holding: Holding,
     slots: Box<[Slot; HOURS_PER_WEEK as usize]>,
     hour: Option<(i64, f64, u32)>,
-    recent: VecDeque<(i64, f64)>,
-    /// Sum of `recent`, kept as readings come and go; exact, so it never drifts.
+    /// The seconds of the recent window that had readings, oldest first.
+    recent: VecDeque<RecentSlice>,
+    /// Sum of `recent`, kept as slices come and go; exact, so it never drifts.
     recent_sum: ExactSum,
+    /// Readings in `recent`.
+    recent_count: u64,
 }
 
 impl Default for AnomalyTracker {
@@ -516,6 +535,7 @@ impl Default for AnomalyTracker {
             hour: None,
             recent: VecDeque::new(),
             recent_sum: ExactSum::default(),
+            recent_count: 0,
         }
     }
 }
@@ -525,6 +545,49 @@ impl AnomalyTracker {
     pub fn seed_hour(&mut self, hour_start_ms: i64, mean: f64, readings: u32) {
         if readings >= MIN_READINGS_PER_HOUR && mean.is_finite() {
             self.slots[hour_of_week(hour_start_ms)].add(mean);
+        }
+    }
+
+    /// Counts a reading into the recent window: the seconds after `newest − window`, where
+    /// `newest` is the latest second seen. A reading older than that is left out.
+    fn add_recent(&mut self, ts: i64, value: f64, window_ms: i64) {
+        let start = ts - ts.rem_euclid(RECENT_SLICE_MS);
+        let newest = self
+            .recent
+            .back()
+            .map_or(start, |last| last.start.max(start));
+        if start <= newest - window_ms {
+            return;
+        }
+        let reading = ExactSum::of(value);
+        match self
+            .recent
+            .binary_search_by_key(&start, |slice| slice.start)
+        {
+            Ok(at) => {
+                if let Some(slice) = self.recent.get_mut(at) {
+                    slice.sum.add(reading);
+                    slice.count += 1;
+                }
+            }
+            Err(at) => self.recent.insert(
+                at,
+                RecentSlice {
+                    start,
+                    sum: reading,
+                    count: 1,
+                },
+            ),
+        }
+        self.recent_sum.add(reading);
+        self.recent_count += 1;
+        while let Some(oldest) = self.recent.front()
+            && oldest.start <= newest - window_ms
+        {
+            let gone = *oldest;
+            self.recent.pop_front();
+            self.recent_sum.add(gone.sum.negated());
+            self.recent_count -= gone.count;
         }
     }
 
@@ -544,15 +607,11 @@ impl AnomalyTracker {
             }
             None => self.hour = Some((hour_start, value, 1)),
         }
-        self.recent.push_back((ts, value));
-        self.recent_sum.add(ExactSum::of(value));
-        while let Some(&(t, old)) = self.recent.front()
-            && t <= ts - shape.window_ms
-        {
-            self.recent.pop_front();
-            self.recent_sum.add(ExactSum::of(-old));
+        self.add_recent(ts, value, shape.window_ms);
+        if self.recent_count == 0 {
+            return;
         }
-        let mean = self.recent_sum.value() / self.recent.len() as f64;
+        let mean = self.recent_sum.value() / self.recent_count as f64;
         let slot = self.slots[hour_of_week(ts)];
         if slot.weeks < shape.min_weeks {
             self.holding.clear();
@@ -741,10 +800,75 @@ mod tests {
         for i in 0..10_000_i64 {
             tracker.observe("a", i * 7_000, 40.0 + (i % 13) as f64 * 0.1, shape);
             let mut sum = ExactSum::default();
-            for (_, value) in &tracker.recent {
-                sum.add(ExactSum::of(*value));
+            for slice in &tracker.recent {
+                sum.add(slice.sum);
             }
             assert_eq!(tracker.recent_sum, sum);
+            assert_eq!(tracker.recent_count, tracker.recent.len() as u64);
         }
+    }
+
+    #[test]
+    fn the_anomaly_window_keeps_one_slice_per_second_and_the_exact_mean_of_its_seconds() {
+        let shape = AnomalyShape {
+            direction: Direction::Above,
+            z: 3.0,
+            clear_z: 2.0,
+            window_ms: 60_000,
+            min_weeks: 3,
+            min_spread: 0.1,
+        };
+        let mut tracker = AnomalyTracker::default();
+        let mut seen: Vec<(i64, f64)> = Vec::new();
+        // 40 readings a second for 100 s, 25 ms apart, with a late one now and then.
+        for i in 0..4_000_i64 {
+            let ts = 1_000_000 + i * 25;
+            let late = i % 97 == 0 && i > 0;
+            let ts = if late { ts - 30_000 } else { ts };
+            let value = (i % 17) as f64 * 1.5 + 0.25;
+            tracker.observe("a", ts, value, shape);
+            seen.push((ts, value));
+            let newest = seen.iter().map(|(t, _)| t - t.rem_euclid(1_000)).max();
+            let newest = newest.unwrap_or_default();
+            let mut expected = ExactSum::default();
+            let mut count = 0_u64;
+            for (t, v) in &seen {
+                let second = t - t.rem_euclid(1_000);
+                if second > newest - 60_000 {
+                    expected.add(ExactSum::of(*v));
+                    count += 1;
+                }
+            }
+            assert_eq!(tracker.recent_sum, expected, "reading {i}");
+            assert_eq!(tracker.recent_count, count, "reading {i}");
+            assert!(tracker.recent.len() <= 60);
+        }
+        assert_eq!(tracker.recent.len(), 60);
+    }
+
+    #[test]
+    fn a_reading_older_than_the_window_leaves_the_recent_mean_alone() {
+        let shape = AnomalyShape {
+            direction: Direction::Above,
+            z: 3.0,
+            clear_z: 2.0,
+            window_ms: 60_000,
+            min_weeks: 3,
+            min_spread: 0.1,
+        };
+        let mut tracker = AnomalyTracker::default();
+        tracker.observe("a", 500_000, 10.0, shape);
+        tracker.observe("a", 500_400, 20.0, shape);
+        tracker.observe("a", 440_000, 99.0, shape);
+        assert_eq!(
+            (tracker.recent_count, tracker.recent_sum.value()),
+            (2, 30.0)
+        );
+        tracker.observe("a", 441_000, 5.0, shape);
+        assert_eq!(
+            (tracker.recent_count, tracker.recent_sum.value()),
+            (3, 35.0)
+        );
+        assert_eq!(tracker.recent.len(), 2);
     }
 }
