@@ -37,7 +37,8 @@ pub struct AnomalySpec {
     /// Deviation under which it clears (default `z` − 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clear_z: Option<f64>,
-    /// Span of the recent mean (a duration; default 15 minutes).
+    /// Span of the recent mean (a duration; default 15 minutes), counted in whole seconds: the
+    /// readings of the seconds after the latest second seen minus the span.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window: Option<String>,
     /// Weeks of baseline needed before the rule judges anything (default 2).
