@@ -492,6 +492,10 @@ class Harness:
         self.record("B7", "soak: RSS at the end", round(samples[-1][1]), "MB")
         self.record("B7", "soak: RSS at the end / at the first fifth",
                     round(samples[-1][1] / max(fifth[1], 1), 3), "x", "~1 (flat)")
+        # The curve, one sample per tenth of the run, so "flat" can be read and not only the ends.
+        tenths = [min(samples, key=lambda s, k=k: abs(s[0] - lasted * k / 10)) for k in range(1, 11)]
+        self.record("B7", "soak: RSS at each tenth of the run", " ".join(
+            f"{rss:.0f}" for _, rss in tenths), "MB")
 
     # B1a: drain a queued backlog, engine against a bare subscriber on the same queue.
     def b1a(self, events):
