@@ -786,16 +786,21 @@ mod tests {
         }
     }
 
-    #[test]
-    fn the_anomaly_trackers_running_sum_equals_the_spans_sum() {
-        let shape = AnomalyShape {
+    /// An anomaly rule above the baseline with the given window.
+    fn anomaly_shape(window_ms: i64) -> AnomalyShape {
+        AnomalyShape {
             direction: Direction::Above,
             z: 3.0,
             clear_z: 2.0,
-            window_ms: 900_000,
+            window_ms,
             min_weeks: 3,
             min_spread: 0.1,
-        };
+        }
+    }
+
+    #[test]
+    fn the_anomaly_trackers_running_sum_equals_the_spans_sum() {
+        let shape = anomaly_shape(900_000);
         let mut tracker = AnomalyTracker::default();
         for i in 0..10_000_i64 {
             tracker.observe("a", i * 7_000, 40.0 + (i % 13) as f64 * 0.1, shape);
@@ -810,14 +815,7 @@ mod tests {
 
     #[test]
     fn the_anomaly_window_keeps_one_slice_per_second_and_the_exact_mean_of_its_seconds() {
-        let shape = AnomalyShape {
-            direction: Direction::Above,
-            z: 3.0,
-            clear_z: 2.0,
-            window_ms: 60_000,
-            min_weeks: 3,
-            min_spread: 0.1,
-        };
+        let shape = anomaly_shape(60_000);
         let mut tracker = AnomalyTracker::default();
         let mut seen: Vec<(i64, f64)> = Vec::new();
         // 40 readings a second for 100 s, 25 ms apart, with a late one now and then.
@@ -848,14 +846,7 @@ mod tests {
 
     #[test]
     fn a_reading_older_than_the_window_leaves_the_recent_mean_alone() {
-        let shape = AnomalyShape {
-            direction: Direction::Above,
-            z: 3.0,
-            clear_z: 2.0,
-            window_ms: 60_000,
-            min_weeks: 3,
-            min_spread: 0.1,
-        };
+        let shape = anomaly_shape(60_000);
         let mut tracker = AnomalyTracker::default();
         tracker.observe("a", 500_000, 10.0, shape);
         tracker.observe("a", 500_400, 20.0, shape);

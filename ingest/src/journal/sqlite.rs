@@ -392,14 +392,19 @@ fn telemetry_span<'a>(events: impl Iterator<Item = &'a Event>) -> (Option<i64>, 
         })
 }
 
-fn read_last_seq(conn: &Connection) -> Result<i64, JournalError> {
-    let stored: Option<i64> = conn
+/// A value of `journal_meta`, `None` when the key was never written.
+fn read_meta(conn: &Connection, key: &str) -> Result<Option<i64>, JournalError> {
+    Ok(conn
         .query_row(
             "SELECT value FROM journal_meta WHERE key = ?1",
-            params![SEQ_FLOOR_KEY],
+            params![key],
             |row| row.get(0),
         )
-        .optional()?;
+        .optional()?)
+}
+
+fn read_last_seq(conn: &Connection) -> Result<i64, JournalError> {
+    let stored = read_meta(conn, SEQ_FLOOR_KEY)?;
     let in_blocks: Option<i64> =
         conn.query_row("SELECT MAX(last_seq) FROM event_blocks", [], |row| {
             row.get(0)
@@ -433,14 +438,7 @@ fn index_ids(
 /// `ids_indexed_through` yet was written by a format that indexed every id at its commit:
 /// the key is set to its last seq and nothing is pending.
 fn read_unindexed_ids(conn: &Connection, last_seq: i64) -> Result<HashSet<String>, JournalError> {
-    let through: Option<i64> = conn
-        .query_row(
-            "SELECT value FROM journal_meta WHERE key = ?1",
-            params![IDS_INDEXED_THROUGH_KEY],
-            |row| row.get(0),
-        )
-        .optional()?;
-    let Some(through) = through else {
+    let Some(through) = read_meta(conn, IDS_INDEXED_THROUGH_KEY)? else {
         conn.execute(
             "INSERT INTO journal_meta (key, value) VALUES (?1, ?2)",
             params![IDS_INDEXED_THROUGH_KEY, last_seq],
@@ -641,15 +639,8 @@ mod tests {
 
         let mut journal = SqliteJournal::open(&dir, Durability::ProcessCrash, 2).expect("reopen");
         assert!(journal.unindexed.is_empty());
-        let through: i64 = journal
-            .conn
-            .query_row(
-                "SELECT value FROM journal_meta WHERE key = ?1",
-                params![IDS_INDEXED_THROUGH_KEY],
-                |row| row.get(0),
-            )
-            .expect("key");
-        assert_eq!(through, 11 + ID_INDEX_BATCH as i64);
+        let through = read_meta(&journal.conn, IDS_INDEXED_THROUGH_KEY).expect("key");
+        assert_eq!(through, Some(11 + ID_INDEX_BATCH as i64));
         let mut replayed = 0;
         journal
             .replay(0, 1000, &mut |batch, _| replayed += batch.len())

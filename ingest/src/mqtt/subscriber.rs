@@ -315,10 +315,6 @@ async fn acknowledge_in_order(
                 }
                 _ => {}
             }
-            if matches!(error, JournalError::Fenced { .. }) {
-                tracing::warn!(%error, messages = batch.len(), "slot lost: batch not acknowledged, its new owner receives it");
-                return;
-            }
             tracing::error!(%error, retry_in_ms = backoff.as_millis() as u64, "journal write failed; holding acknowledgements");
             tokio::select! {
                 () = tokio::time::sleep(backoff) => {}
