@@ -305,12 +305,20 @@ async fn journal_write_error_stops_acks_turns_readiness_red_and_loses_nothing() 
         acked < TOTAL,
         "acknowledged {acked} of {TOTAL} despite the failure"
     );
+    // A batch behind the failing one may have been written and counted without its
+    // acknowledgement (acknowledgements go in arrival order, and a smaller commit can still
+    // fit where the failing one does not): the broker redelivers it and the dedupe drops it,
+    // which the restart below checks to the exact count.
     let overview = engine
         .wait_for(Duration::from_secs(10), |o| {
-            o["events_total"].as_u64() == Some(acked)
+            o["events_total"].as_u64().is_some_and(|n| n >= acked)
         })
         .await;
-    assert_eq!(overview["events_total"].as_u64(), Some(acked));
+    let counted = overview["events_total"].as_u64().unwrap_or(0);
+    assert!(
+        counted >= acked,
+        "acknowledged {acked} but counted only {counted}"
+    );
     tokio::time::sleep(Duration::from_secs(3)).await;
     let acked_later = engine
         .metric("ioc_mqtt_acknowledged_total")
