@@ -188,44 +188,48 @@ impl Store {
 
     /// Adds every count of `other`.
     fn merge(&mut self, other: &Store) {
-        match (&mut *self, other) {
-            (_, Store::Empty) => {}
-            (Store::Empty, _) => *self = other.clone(),
-            (
-                Store::Dense { first, counts },
-                Store::Dense {
-                    first: other_first,
-                    counts: other_counts,
-                },
-            ) => {
-                let other_last = other_first + other_counts.len() as u32 - 1;
-                if dense_slot(first, counts, *other_first).is_some()
-                    && dense_slot(first, counts, other_last).is_some()
-                {
-                    let offset = (other_first - *first) as usize;
-                    let mine = &mut counts[offset..offset + other_counts.len()];
-                    let fits = mine
-                        .iter()
-                        .zip(other_counts)
-                        .all(|(a, b)| a.checked_add(*b).is_some());
-                    if fits {
-                        for (a, b) in mine.iter_mut().zip(other_counts) {
-                            *a += *b;
-                        }
-                        return;
-                    }
-                }
-                // Too wide or a count past u32::MAX: bin by bin, which moves to the map.
-                for (index, count) in other.ascending() {
-                    self.add(index, count);
-                }
+        match other {
+            Store::Empty => return,
+            _ if matches!(self, Store::Empty) => {
+                *self = other.clone();
+                return;
             }
-            _ => {
-                for (index, count) in other.ascending() {
-                    self.add(index, count);
-                }
-            }
+            Store::Dense { first, counts } if self.add_dense_run(*first, counts) => return,
+            _ => {}
         }
+        // A map on either side, too wide a spread or a count past u32::MAX: bin by bin, which
+        // moves this store to the map where it must.
+        for (index, count) in other.ascending() {
+            self.add(index, count);
+        }
+    }
+
+    /// Adds a dense run of counts starting at bin `run_first` in one pass; `false`, with no
+    /// count added, when this store is not dense, the run would make it wider than
+    /// [`MAX_DENSE_BINS`] or a count would pass `u32::MAX`.
+    fn add_dense_run(&mut self, run_first: u32, run: &[u32]) -> bool {
+        let Store::Dense { first, counts } = self else {
+            return false;
+        };
+        let run_last = run_first + run.len() as u32 - 1;
+        if dense_slot(first, counts, run_first).is_none()
+            || dense_slot(first, counts, run_last).is_none()
+        {
+            return false;
+        }
+        let offset = (run_first - *first) as usize;
+        let mine = &mut counts[offset..offset + run.len()];
+        if !mine
+            .iter()
+            .zip(run)
+            .all(|(a, b)| a.checked_add(*b).is_some())
+        {
+            return false;
+        }
+        for (a, b) in mine.iter_mut().zip(run) {
+            *a += *b;
+        }
+        true
     }
 
     /// Non-empty bins, lowest index first.

@@ -305,30 +305,20 @@ impl JournalStore for SqliteJournal {
         each: &mut dyn FnMut(Vec<Event>, i64),
     ) -> Result<u64, JournalError> {
         let chunk = chunk.max(1);
-        let mut statement = self
-            .conn
-            .prepare("SELECT block, body FROM event_blocks WHERE last_seq > ?1 ORDER BY block")?;
-        let mut rows = statement.query(params![after_seq])?;
         let mut pending = Vec::with_capacity(chunk);
         let mut last = after_seq;
         let mut total = 0_u64;
-        while let Some(row) = rows.next()? {
-            let block = row.get::<_, i64>(0)?;
-            for (seq, event) in codec::decode_block(block, row.get_ref(1)?.as_blob()?)? {
-                if seq <= after_seq {
-                    continue;
-                }
-                pending.push(event);
-                last = seq;
-                if pending.len() == chunk {
-                    total += pending.len() as u64;
-                    each(
-                        std::mem::replace(&mut pending, Vec::with_capacity(chunk)),
-                        last,
-                    );
-                }
+        for_each_event_after(&self.conn, after_seq, |seq, event| {
+            pending.push(event);
+            last = seq;
+            if pending.len() == chunk {
+                total += pending.len() as u64;
+                each(
+                    std::mem::replace(&mut pending, Vec::with_capacity(chunk)),
+                    last,
+                );
             }
-        }
+        })?;
         if !pending.is_empty() {
             total += pending.len() as u64;
             each(pending, last);
@@ -426,11 +416,16 @@ fn index_ids(
     for id in ids {
         insert.execute(params![id])?;
     }
-    tx.prepare_cached(
+    write_meta(tx, IDS_INDEXED_THROUGH_KEY, through_seq)
+}
+
+/// Sets a value of `journal_meta`.
+fn write_meta(conn: &Connection, key: &str, value: i64) -> Result<(), JournalError> {
+    conn.prepare_cached(
         "INSERT INTO journal_meta (key, value) VALUES (?1, ?2)
          ON CONFLICT(key) DO UPDATE SET value = excluded.value",
     )?
-    .execute(params![IDS_INDEXED_THROUGH_KEY, through_seq])?;
+    .execute(params![key, value])?;
     Ok(())
 }
 
@@ -439,23 +434,35 @@ fn index_ids(
 /// the key is set to its last seq and nothing is pending.
 fn read_unindexed_ids(conn: &Connection, last_seq: i64) -> Result<HashSet<String>, JournalError> {
     let Some(through) = read_meta(conn, IDS_INDEXED_THROUGH_KEY)? else {
-        conn.execute(
-            "INSERT INTO journal_meta (key, value) VALUES (?1, ?2)",
-            params![IDS_INDEXED_THROUGH_KEY, last_seq],
-        )?;
+        write_meta(conn, IDS_INDEXED_THROUGH_KEY, last_seq)?;
         return Ok(HashSet::new());
     };
     let mut ids = HashSet::new();
+    for_each_event_after(conn, through, |_, event| {
+        ids.insert(event.id);
+    })?;
+    Ok(ids)
+}
+
+/// Hands every event above `after_seq` to `each` with its seq, in seq order, decoding the
+/// blocks that hold one.
+fn for_each_event_after(
+    conn: &Connection,
+    after_seq: i64,
+    mut each: impl FnMut(i64, Event),
+) -> Result<(), JournalError> {
     let mut blocks =
         conn.prepare("SELECT block, body FROM event_blocks WHERE last_seq > ?1 ORDER BY block")?;
-    let mut rows = blocks.query(params![through])?;
+    let mut rows = blocks.query(params![after_seq])?;
     while let Some(row) = rows.next()? {
         let block = row.get::<_, i64>(0)?;
-        for (_, event) in codec::decode_block(block, row.get_ref(1)?.as_blob()?)? {
-            ids.insert(event.id);
+        for (seq, event) in codec::decode_block(block, row.get_ref(1)?.as_blob()?)? {
+            if seq > after_seq {
+                each(seq, event);
+            }
         }
     }
-    Ok(ids)
+    Ok(())
 }
 
 /// Raises the seq floor of `journal_meta` to `seq` (never lowers it).
