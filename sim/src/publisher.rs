@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use ioc_ingest::event::{Kind, now_ms};
+use ioc_ingest::mqtt::transport::{Backoff, Endpoint, Session, describe};
 use rumqttc::{
     AsyncClient, ConnectionError, Event, EventLoop, MqttOptions, Outgoing, Packet, QoS, Request,
 };
@@ -26,8 +27,8 @@ use crate::tracker::{Record, Sink, Tracker};
 const INFLIGHT: u16 = 512;
 /// Capacity of the channel between the sender and the event loop.
 const CHANNEL_CAPACITY: usize = 2048;
-/// Largest packet accepted or sent (docs/events.md: payloads up to 64 KiB; events are far smaller).
-const MAX_PACKET_BYTES: usize = 1 << 20;
+/// Keep-alive announced to the broker.
+const KEEP_ALIVE: Duration = Duration::from_secs(30);
 /// Pacing tick: due events are published in a batch every tick.
 const TICK: Duration = Duration::from_millis(10);
 /// How long the first connection may take, retries included.
@@ -36,8 +37,6 @@ const CONNECT_DEADLINE: Duration = Duration::from_secs(10);
 const ACK_STALL_LIMIT: Duration = Duration::from_secs(30);
 /// How long the event loop may take to flush and disconnect at the end.
 const DISCONNECT_LIMIT: Duration = Duration::from_secs(10);
-/// Reconnect back-off, doubling from the first to the second.
-const BACKOFF: (Duration, Duration) = (Duration::from_millis(100), Duration::from_secs(5));
 
 /// State shared by the sender and the event-loop task.
 struct Shared {
@@ -177,60 +176,59 @@ impl Sender {
     }
 }
 
-/// Client options for `target`; TLS settings are built from its PEM files.
+/// Client options for `target` (the engine's shared transport: credentials, TLS, packet size),
+/// with a clean session and the simulator's inflight window.
 fn mqtt_options(target: &MqttTarget) -> Result<MqttOptions, SimError> {
-    let mut options = MqttOptions::new(target.client_id.clone(), target.host.clone(), target.port);
-    if let Some(files) = &target.tls {
-        let config = ioc_ingest::mqtt::tls::client_config(files).map_err(|error| {
-            crate::config::ConfigError::Value {
-                field: "mqtt TLS",
-                problem: error.to_string(),
-            }
-        })?;
-        options.set_transport(rumqttc::Transport::tls_with_config(
-            rumqttc::TlsConfiguration::Rustls(config),
-        ));
-    }
-    options
-        .set_keep_alive(Duration::from_secs(30))
-        .set_max_packet_size(MAX_PACKET_BYTES, MAX_PACKET_BYTES)
-        .set_clean_session(true)
-        .set_inflight(INFLIGHT);
-    if let Some(username) = &target.username {
-        options.set_credentials(
-            username.clone(),
-            target.password.clone().unwrap_or_default(),
-        );
-    }
+    let tls = match &target.tls {
+        Some(files) => Some(
+            ioc_ingest::mqtt::tls::client_config(files).map_err(|error| {
+                crate::config::ConfigError::Value {
+                    field: "mqtt TLS",
+                    problem: error.to_string(),
+                }
+            })?,
+        ),
+        None => None,
+    };
+    let endpoint = Endpoint {
+        host: target.host.clone(),
+        port: target.port,
+        username: target.username.clone(),
+        password: target.password.clone(),
+        tls,
+        keep_alive: KEEP_ALIVE,
+    };
+    let mut options = endpoint.client_options(&target.client_id, Session::Clean);
+    options.set_inflight(INFLIGHT);
     Ok(options)
 }
 
 /// Polls until the broker's CONNACK, retrying with back-off until [`CONNECT_DEADLINE`].
 async fn connect(eventloop: &mut EventLoop, address: &str) -> Result<(), SimError> {
     let deadline = tokio::time::Instant::now() + CONNECT_DEADLINE;
-    let mut backoff = BACKOFF.0;
+    let mut backoff = Backoff::new();
     loop {
         let reason = match tokio::time::timeout_at(deadline, eventloop.poll()).await {
             Ok(Ok(Event::Incoming(Packet::ConnAck(_)))) => return Ok(()),
             Ok(Ok(_)) => continue,
-            Ok(Err(ConnectionError::ConnectionRefused(code))) => {
+            Ok(Err(error @ ConnectionError::ConnectionRefused(_))) => {
                 return Err(SimError::Connect {
                     address: address.to_string(),
-                    reason: format!("refused by the broker ({code:?})"),
+                    reason: describe(&error),
                 });
             }
-            Ok(Err(error)) => error.to_string(),
+            Ok(Err(error)) => describe(&error),
             Err(_) => "timed out".to_string(),
         };
-        if tokio::time::Instant::now() + backoff >= deadline {
+        let delay = backoff.next_delay();
+        if tokio::time::Instant::now() + delay >= deadline {
             return Err(SimError::Connect {
                 address: address.to_string(),
                 reason,
             });
         }
         tracing::debug!(%reason, "MQTT connect failed, retrying");
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(BACKOFF.1);
+        tokio::time::sleep(delay).await;
     }
 }
 
@@ -240,7 +238,7 @@ async fn connect(eventloop: &mut EventLoop, address: &str) -> Result<(), SimErro
 /// forgets them on a clean one; they are kept here and replayed after the next CONNACK, and the
 /// publishes it had not written yet go back to the sender to be published again in order.
 async fn drive(mut eventloop: EventLoop, shared: Arc<Shared>) {
-    let mut backoff = BACKOFF.0;
+    let mut backoff = Backoff::new();
     let mut replay: Vec<Request> = Vec::new();
     loop {
         match eventloop.poll().await {
@@ -248,7 +246,7 @@ async fn drive(mut eventloop: EventLoop, shared: Arc<Shared>) {
                 if matches!(event, Event::Incoming(Packet::ConnAck(_))) {
                     shared.reconnects.fetch_add(1, Ordering::Relaxed);
                     tracing::info!(replayed = replay.len(), "reconnected to the MQTT broker");
-                    backoff = BACKOFF.0;
+                    backoff.reset();
                     eventloop.pending.extend(replay.drain(..));
                 }
                 if shared.observe(&event) {
@@ -276,9 +274,10 @@ async fn drive(mut eventloop: EventLoop, shared: Arc<Shared>) {
                 if unwritten > 0 {
                     shared.lock().requeue_unwritten(unwritten);
                 }
-                tracing::warn!(%error, retry_in_ms = backoff.as_millis(), "MQTT connection lost");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(BACKOFF.1);
+                let delay = backoff.next_delay();
+                let error = describe(&error);
+                tracing::warn!(%error, retry_in_ms = delay.as_millis(), "MQTT connection lost");
+                tokio::time::sleep(delay).await;
             }
         }
     }

@@ -9,6 +9,9 @@
 //! (default 1000) while the engine is down or behind: size it for the outages to absorb. Set the
 //! broker's `message_size_limit` at or below [`config::MAX_PACKET_BYTES`].
 //!
+//! Every connection (the 3.1.1 and 5 subscribers, the alert publisher, and the simulator's
+//! publisher) reaches the broker, logs in and backs off through [`transport`].
+//!
 //! Security: credentials come from the URL (`mqtt://user:pass@host`) or the config; `mqtts://`
 //! connects over TLS with the settings [`tls::client_config`] builds from PEM files. A refused
 //! login or a failed handshake is logged in plain words and retried with back-off.
@@ -18,6 +21,7 @@ pub mod publisher;
 mod status;
 mod subscriber;
 pub mod tls;
+pub mod transport;
 mod v4;
 mod v5;
 
@@ -25,3 +29,4 @@ pub use config::{BrokerUrl, MqttConfig, Protocol, UrlError};
 pub use status::{MqttStatus, SessionTotals};
 pub use subscriber::run;
 pub use tls::{TlsError, TlsFiles};
+pub use transport::{Backoff, Endpoint, Session};

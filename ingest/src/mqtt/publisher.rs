@@ -3,9 +3,9 @@
 //! sits in front of the acknowledgements of incoming ones.
 
 use super::config::MqttConfig;
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use super::transport::{Backoff, Endpoint, Session, describe};
+use rumqttc::{AsyncClient, Event, Packet, QoS};
 use std::future::Future;
-use std::time::Duration;
 use tokio::sync::mpsc;
 
 /// Messages the publisher may hold while the broker is away; older ones are then dropped
@@ -20,29 +20,19 @@ pub async fn publish(
     mut messages: mpsc::Receiver<Vec<u8>>,
     shutdown: impl Future<Output = ()> + Send,
 ) {
-    let mut options = MqttOptions::new(
-        format!("{}-pub", config.client_id),
-        &config.broker.host,
-        config.broker.port,
-    );
-    options
-        .set_clean_session(true)
-        .set_keep_alive(config.keep_alive)
-        .set_transport(super::tls::transport(config.tls.as_ref()));
-    if let Some(user) = &config.broker.username {
-        options.set_credentials(user, config.broker.password.clone().unwrap_or_default());
-    }
+    let options =
+        Endpoint::of(&config).client_options(&format!("{}-pub", config.client_id), Session::Clean);
     let (client, mut event_loop) = AsyncClient::new(options, PUBLISH_QUEUE);
     let poller = tokio::spawn(async move {
-        let mut backoff = Duration::from_millis(100);
+        let mut backoff = Backoff::new();
         loop {
             match event_loop.poll().await {
-                Ok(Event::Incoming(Packet::ConnAck(_))) => backoff = Duration::from_millis(100),
+                Ok(Event::Incoming(Packet::ConnAck(_))) => backoff.reset(),
                 Ok(_) => {}
                 Err(error) => {
+                    let error = describe(&error);
                     tracing::debug!(%error, "alert publisher connection failed; retrying");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                    tokio::time::sleep(backoff.next_delay()).await;
                 }
             }
         }

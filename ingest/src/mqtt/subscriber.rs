@@ -6,6 +6,7 @@
 
 use super::config::{MqttConfig, Protocol};
 use super::status::MqttStatus;
+use super::transport::Backoff;
 use super::{v4, v5};
 use crate::event::now_ms;
 use crate::intake::Intake;
@@ -29,14 +30,24 @@ const MAX_BATCH: usize = 4096;
 /// pipeline's acks never wait on a connection task that waits on the pipeline.
 pub(super) const REQUEST_CAPACITY: usize = 4 * PIPELINE_DEPTH + MAX_BATCH;
 
+/// Below this many messages a second (counted over the current and the previous second) a
+/// small batch waits up to [`LINGER`] for more before it goes to the journal. At low rates
+/// messages come in small bursts (a gateway's tick); each commit, PUBACK write and analytics
+/// hand-off has a fixed cost, so one commit per few bursts costs a fraction of one per burst
+/// (BENCHMARKS.md: at 1,000 messages/s, 205 → 41 commits/s and 0.137 → 0.078 cores). Above it
+/// batches are large anyway and a linger would only add latency, so none is added.
+const LINGER_MAX_RATE: u32 = 5_000;
+
+/// A lingering batch stops waiting once it holds this many messages.
+const LINGER_BELOW: usize = 256;
+
+/// Longest a small batch waits for more messages: well inside the 50 ms alert latency budget
+/// (BENCHMARKS.md, B4), and the operators' views refresh every 500 ms anyway.
+const LINGER: Duration = Duration::from_millis(20);
+
 /// Batches handed to the journal and not yet acknowledged. The journal thread commits the ones
 /// that queue up while it writes in one transaction; two or three are enough to keep it busy.
 const COMMITS_IN_FLIGHT: usize = 3;
-
-/// Shortest back-off for reconnecting and for retrying a failed journal write.
-pub(super) const MIN_BACKOFF: Duration = Duration::from_millis(100);
-/// Longest back-off.
-pub(super) const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// One received message, whichever protocol version carried it.
 pub(super) enum Inbound {
@@ -152,12 +163,12 @@ pub(super) async fn drive(
     messages: mpsc::Sender<Inbound>,
     status: Arc<MqttStatus>,
 ) {
-    let mut backoff = MIN_BACKOFF;
+    let mut backoff = Backoff::new();
     loop {
         match poll().await {
             Polled::Connected { session_present } => {
                 status.on_connected(session_present);
-                backoff = MIN_BACKOFF;
+                backoff.reset();
                 if let Err(error) = subscribe() {
                     tracing::error!(%error, "cannot queue subscription");
                 }
@@ -171,9 +182,9 @@ pub(super) async fn drive(
             }
             Polled::Other => {}
             Polled::Failed(error) => {
-                status.on_error(&error, backoff);
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(MAX_BACKOFF);
+                let delay = backoff.next_delay();
+                status.on_error(&error, delay);
+                tokio::time::sleep(delay).await;
             }
         }
     }
@@ -235,8 +246,9 @@ struct Submitted {
     commit: Result<PendingCommit, JournalError>,
 }
 
-/// Takes every message waiting (up to [`MAX_BATCH`]), decodes the batch and hands it to the
-/// journal without waiting for the commit, then takes the next.
+/// Takes every message waiting (up to [`MAX_BATCH`]; a small batch lingers for more, see
+/// [`LINGER`]), decodes the batch and hands it to the journal without waiting for the commit,
+/// then takes the next.
 async fn decode_and_submit(
     mut inbox: mpsc::Receiver<Inbound>,
     intake: Intake,
@@ -244,12 +256,23 @@ async fn decode_and_submit(
     fence: Option<Fence>,
     committing: mpsc::Sender<Submitted>,
 ) {
+    let mut rate = ArrivalRate::new(tokio::time::Instant::now());
     while let Some(first) = inbox.recv().await {
         let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match inbox.try_recv() {
-                Ok(next) => batch.push(next),
-                Err(_) => break,
+        take_waiting(&mut inbox, &mut batch);
+        let now = tokio::time::Instant::now();
+        rate.add(batch.len(), now);
+        let deadline = now + LINGER;
+        while batch.len() < LINGER_BELOW && rate.is_low() {
+            match tokio::time::timeout_at(deadline, inbox.recv()).await {
+                Ok(Some(next)) => {
+                    let before = batch.len();
+                    batch.push(next);
+                    take_waiting(&mut inbox, &mut batch);
+                    rate.add(batch.len() - before, tokio::time::Instant::now());
+                }
+                // Closed (stopping) or lingered long enough: journal what is in hand.
+                Ok(None) | Err(_) => break,
             }
         }
         let entries = classify(&intake, &batch);
@@ -268,6 +291,57 @@ async fn decode_and_submit(
         };
         if committing.send(submitted).await.is_err() {
             return;
+        }
+    }
+}
+
+/// Messages received in the current second and the one before, to tell a low rate (where small
+/// batches linger) from a busy stream (where they never do).
+struct ArrivalRate {
+    second_began: tokio::time::Instant,
+    this_second: u32,
+    previous_second: u32,
+}
+
+impl ArrivalRate {
+    fn new(now: tokio::time::Instant) -> Self {
+        Self {
+            second_began: now,
+            this_second: 0,
+            previous_second: 0,
+        }
+    }
+
+    /// Counts `messages` received at `now`.
+    fn add(&mut self, messages: usize, now: tokio::time::Instant) {
+        let elapsed = now.saturating_duration_since(self.second_began);
+        if elapsed >= Duration::from_secs(1) {
+            // A gap of a whole second or more means the previous second was quiet.
+            self.previous_second = if elapsed < Duration::from_secs(2) {
+                self.this_second
+            } else {
+                0
+            };
+            self.this_second = 0;
+            self.second_began = now;
+        }
+        self.this_second = self
+            .this_second
+            .saturating_add(u32::try_from(messages).unwrap_or(u32::MAX));
+    }
+
+    /// Whether the rate is low enough for a small batch to linger.
+    fn is_low(&self) -> bool {
+        self.this_second.max(self.previous_second) < LINGER_MAX_RATE
+    }
+}
+
+/// Moves the messages already waiting into `batch`, up to [`MAX_BATCH`].
+fn take_waiting(inbox: &mut mpsc::Receiver<Inbound>, batch: &mut Vec<Inbound>) {
+    while batch.len() < MAX_BATCH {
+        match inbox.try_recv() {
+            Ok(next) => batch.push(next),
+            Err(_) => break,
         }
     }
 }
@@ -302,7 +376,7 @@ async fn acknowledge_in_order(
             Ok(pending) => pending.await,
             Err(error) => Err(error),
         };
-        let mut backoff = MIN_BACKOFF;
+        let mut backoff = Backoff::new();
         let mut refused = false;
         while let Err(error) = &result {
             match error {
@@ -315,15 +389,15 @@ async fn acknowledge_in_order(
                 }
                 _ => {}
             }
-            tracing::error!(%error, retry_in_ms = backoff.as_millis() as u64, "journal write failed; holding acknowledgements");
+            let delay = backoff.next_delay();
+            tracing::error!(%error, retry_in_ms = delay.as_millis() as u64, "journal write failed; holding acknowledgements");
             tokio::select! {
-                () = tokio::time::sleep(backoff) => {}
+                () = tokio::time::sleep(delay) => {}
                 _ = stopping.wait_for(|stop| *stop) => {
                     tracing::warn!(messages = batch.len(), "stopping with a batch the journal could not write; not acknowledged, the broker redelivers it");
                     return;
                 }
             }
-            backoff = (backoff * 2).min(MAX_BACKOFF);
             result = journal
                 .append_fenced(classify(&intake, &batch), fence)
                 .await;
@@ -338,5 +412,34 @@ async fn acknowledge_in_order(
         for body in dead_letters {
             client.publish_dead_letter(body);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_batches_linger_only_below_the_rate_and_again_after_a_quiet_second() {
+        let start = tokio::time::Instant::now();
+        let at = |ms: u64| start + Duration::from_millis(ms);
+        let limit = LINGER_MAX_RATE as usize;
+        let mut rate = ArrivalRate::new(start);
+        assert!(rate.is_low());
+        rate.add(limit - 1, at(10));
+        assert!(rate.is_low());
+        rate.add(1, at(900));
+        assert!(!rate.is_low(), "this second reached the limit");
+        rate.add(10, at(1_500));
+        assert!(!rate.is_low(), "the previous second reached the limit");
+        rate.add(10, at(2_500));
+        assert!(rate.is_low(), "both seconds counted are quiet");
+        rate.add(limit, at(9_000));
+        assert!(
+            !rate.is_low(),
+            "a burst after a long gap stops the linger at once"
+        );
+        rate.add(1, at(11_000));
+        assert!(rate.is_low(), "two seconds later the burst is forgotten");
     }
 }

@@ -102,16 +102,6 @@ pub fn client_config(files: &TlsFiles) -> Result<Arc<ClientConfig>, TlsError> {
     Ok(Arc::new(config))
 }
 
-/// The rumqttc transport for a connection: TLS with `config`, or plain TCP.
-pub(super) fn transport(config: Option<&Arc<ClientConfig>>) -> rumqttc::Transport {
-    match config {
-        Some(config) => rumqttc::Transport::tls_with_config(rumqttc::TlsConfiguration::Rustls(
-            Arc::clone(config),
-        )),
-        None => rumqttc::Transport::tcp(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

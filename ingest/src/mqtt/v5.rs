@@ -17,7 +17,8 @@
 
 use super::config::{MAX_PACKET_BYTES, MqttConfig};
 use super::status::MqttStatus;
-use super::subscriber::{Client, Inbound, MAX_BACKOFF, MIN_BACKOFF};
+use super::subscriber::{Client, Inbound};
+use super::transport::{Backoff, Endpoint, refused};
 use bytes::BytesMut;
 use rumqttc::v5::mqttbytes::v5::{
     ConnAck, ConnectProperties, ConnectReturnCode, Disconnect, DisconnectReasonCode, Filter, Login,
@@ -27,7 +28,7 @@ use rumqttc::v5::mqttbytes::{self, QoS};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -117,47 +118,31 @@ async fn keep_connected(
     messages: mpsc::Sender<Inbound>,
     status: Arc<MqttStatus>,
 ) {
-    let mut backoff = MIN_BACKOFF;
+    let endpoint = Endpoint::of(&config);
+    let mut backoff = Backoff::new();
     loop {
         let mut connected = false;
-        match serve(&config, &mut queue, &messages, &status, &mut connected).await {
+        match serve(
+            &config,
+            &endpoint,
+            &mut queue,
+            &messages,
+            &status,
+            &mut connected,
+        )
+        .await
+        {
             Ok(Ended::Stopped) => return,
             Err(error) => {
                 if connected {
-                    backoff = MIN_BACKOFF;
+                    backoff.reset();
                 }
-                status.on_error(&error, backoff);
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(MAX_BACKOFF);
+                let delay = backoff.next_delay();
+                status.on_error(&error, delay);
+                tokio::time::sleep(delay).await;
             }
         }
     }
-}
-
-/// A byte stream to the broker: TCP, or TLS over TCP.
-trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
-
-async fn open(config: &MqttConfig) -> Result<Box<dyn Stream>, String> {
-    let address = (config.broker.host.as_str(), config.broker.port);
-    let tcp = tokio::net::TcpStream::connect(address)
-        .await
-        .map_err(|error| format!("cannot reach the broker: {error}"))?;
-    let _ = tcp.set_nodelay(true);
-    let Some(tls) = &config.tls else {
-        return Ok(Box::new(tcp));
-    };
-    let name = rustls::pki_types::ServerName::try_from(config.broker.host.clone())
-        .map_err(|error| format!("TLS with the broker failed: bad host name: {error}"))?;
-    let stream = tokio_rustls::TlsConnector::from(Arc::clone(tls))
-        .connect(name, tcp)
-        .await
-        .map_err(|error| {
-            format!(
-                "TLS with the broker failed: {error} (check mqtt_ca_file, the broker's certificate and its host name)"
-            )
-        })?;
-    Ok(Box::new(stream))
 }
 
 fn encode(packet: &Packet, out: &mut BytesMut) -> Result<(), String> {
@@ -170,17 +155,24 @@ fn encode(packet: &Packet, out: &mut BytesMut) -> Result<(), String> {
 /// One connection: CONNECT, SUBSCRIBE, then reading, acknowledging and pinging until it fails.
 async fn serve(
     config: &MqttConfig,
+    endpoint: &Endpoint,
     queue: &mut mpsc::UnboundedReceiver<Outgoing>,
     messages: &mpsc::Sender<Inbound>,
     status: &MqttStatus,
     connected: &mut bool,
 ) -> Result<Ended, String> {
     let max_packet = u32::try_from(MAX_PACKET_BYTES).unwrap_or(u32::MAX);
-    let stream = open(config).await?;
+    let stream = endpoint.open().await?;
     let (mut reader, mut writer) = tokio::io::split(stream);
     let mut out = BytesMut::with_capacity(64 * 1024);
     encode(
-        &Packet::Connect(connect_packet(config, max_packet), None, login(config)),
+        &Packet::Connect(
+            connect_packet(config, max_packet),
+            None,
+            endpoint
+                .login()
+                .map(|(user, password)| Login::new(user, password)),
+        ),
         &mut out,
     )?;
     writer.write_all(&out).await.map_err(io_error)?;
@@ -315,15 +307,6 @@ fn connect_packet(config: &MqttConfig, max_packet: u32) -> rumqttc::v5::mqttbyte
     }
 }
 
-fn login(config: &MqttConfig) -> Option<Login> {
-    config.broker.username.as_ref().map(|user| {
-        Login::new(
-            user.clone(),
-            config.broker.password.clone().unwrap_or_default(),
-        )
-    })
-}
-
 /// Reads until the CONNACK is complete.
 async fn read_connack(
     reader: &mut (impl AsyncRead + Unpin),
@@ -345,12 +328,11 @@ async fn read_connack(
 
 /// A refused CONNECT in words an operator can act on.
 fn refusal(code: ConnectReturnCode) -> String {
-    match code {
-        ConnectReturnCode::BadUserNamePassword | ConnectReturnCode::NotAuthorized => format!(
-            "broker refused the connection ({code:?}): check the MQTT user name and password"
-        ),
-        other => format!("broker refused the connection ({other:?})"),
-    }
+    let credentials = matches!(
+        code,
+        ConnectReturnCode::BadUserNamePassword | ConnectReturnCode::NotAuthorized
+    );
+    refused(&format!("{code:?}"), credentials)
 }
 
 fn io_error(error: std::io::Error) -> String {
