@@ -52,15 +52,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         DEFAULT_MAX_PAYLOAD_BYTES,
     );
     let mut city = ioc_sim::city::City::new(7, areas);
-    let entries: Vec<Entry> = city
+    // Built straight into the writers' chunks: a copy of 10 M decoded events on top of them
+    // would not fit in this machine's memory.
+    let mut entries = city
         .events(now - 3_600_000, step)
         .take(events)
-        .flat_map(|event| intake.classify(&event.topic, &event.payload_bytes(), now))
-        .collect();
+        .flat_map(|event| intake.classify(&event.topic, &event.payload_bytes(), now));
+    let mut chunks: Vec<Vec<Entry>> = Vec::with_capacity(events.div_ceil(batch.max(1)));
+    loop {
+        let chunk: Vec<Entry> = entries.by_ref().take(batch.max(1)).collect();
+        if chunk.is_empty() {
+            break;
+        }
+        chunks.push(chunk);
+    }
 
     let store = SqliteJournal::open(&dir, Durability::ProcessCrash, 1000)?;
     let (handle, thread) = journal::spawn(Box::new(store), Discard)?;
-    let chunks: Vec<Vec<Entry>> = entries.chunks(batch).map(<[Entry]>::to_vec).collect();
     let queue = Arc::new(std::sync::Mutex::new(chunks));
     let began = Instant::now();
     let mut writers = Vec::new();
