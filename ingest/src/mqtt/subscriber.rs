@@ -34,7 +34,7 @@ pub(super) const REQUEST_CAPACITY: usize = 4 * PIPELINE_DEPTH + MAX_BATCH;
 /// small batch waits up to [`LINGER`] for more before it goes to the journal. At low rates
 /// messages come in small bursts (a gateway's tick); each commit, PUBACK write and analytics
 /// hand-off has a fixed cost, so one commit per few bursts costs a fraction of one per burst
-/// (BENCHMARKS.md: at 1,000 messages/s, 205 → 41 commits/s and 0.137 → 0.078 cores). Above it
+/// (BENCHMARKS.md: at 1,000 messages/s, 205 → 41 commits/s, 0.137–0.155 → 0.067–0.086 cores). Above it
 /// batches are large anyway and a linger would only add latency, so none is added.
 const LINGER_MAX_RATE: u32 = 5_000;
 
