@@ -25,7 +25,7 @@ fn event(source: String, kind: Kind, area: &str, ts_ms: i64, values: Value) -> E
         ts_ms,
         lat: None,
         lon: None,
-        values: values.as_object().cloned().unwrap_or_else(Map::new),
+        values: values.as_object().cloned().unwrap_or_else(Map::new).into(),
     }
 }
 

@@ -2,7 +2,8 @@
 //! VN_AQI (NowCast for PM over 12 h) and the daily VN_AQI are computed from.
 
 use crate::aqi::{self, Pollutant};
-use serde_json::{Map, Value};
+use ioc_ingest::Values;
+use serde_json::Value;
 use std::collections::VecDeque;
 
 /// One hour, ms.
@@ -36,9 +37,9 @@ impl Hour {
     }
 
     /// Adds a reading's pollutant fields.
-    pub(crate) fn add_values(&mut self, values: &Map<String, Value>) {
+    pub(crate) fn add_values(&mut self, values: &Values) {
         for (i, (_, field)) in Pollutant::ALL.iter().enumerate() {
-            if let Some(value) = values.get(*field).and_then(Value::as_f64) {
+            if let Some(value) = values.get(field).and_then(Value::as_f64) {
                 self.sums[i] += value;
                 self.counts[i] += 1;
             }
@@ -124,7 +125,7 @@ pub struct HourlyAir {
 
 impl HourlyAir {
     /// Adds a reading's pollutant fields at event time `ts`.
-    pub fn add(&mut self, ts: i64, values: &Map<String, Value>) {
+    pub fn add(&mut self, ts: i64, values: &Values) {
         let start = ts - ts.rem_euclid(HOUR_MS);
         let newest = self.hours.back().map_or(start, |h| h.start.max(start));
         if start <= newest - HOURS_KEPT * HOUR_MS {
@@ -187,11 +188,8 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn pm25(value: f64) -> Map<String, Value> {
-        match json!({ "pm25": value }) {
-            Value::Object(map) => map,
-            _ => Map::new(),
-        }
+    fn pm25(value: f64) -> Values {
+        Values::from_iter([("pm25", json!(value))])
     }
 
     #[test]

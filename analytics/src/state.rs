@@ -10,8 +10,8 @@ use crate::rate::RateMeter;
 use crate::sketch::QuantileSketch;
 use crate::windows::{BUCKET_MS, SeriesKey, WindowStore, bucket_of};
 use ioc_ingest::deadletter::DeadLetter;
-use ioc_ingest::{Areas, Event, Kind, Reason};
-use serde_json::{Map, Value};
+use ioc_ingest::{Areas, Event, Kind, Reason, Values};
+use serde_json::Value;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
@@ -35,9 +35,41 @@ pub struct SourceState {
     /// Event time of its latest event, epoch ms.
     pub last_ts: i64,
     /// Fields of its latest event.
-    pub values: Map<String, Value>,
+    pub values: Values,
     /// Its speeds so far (traffic sensors), to learn the free-flow speed.
     pub speeds: QuantileSketch,
+}
+
+impl SourceState {
+    /// A source first seen in `event`, before that event is observed.
+    fn new(event: &Event) -> Self {
+        Self {
+            id: event.source.clone(),
+            kind: event.kind,
+            area: event.area.clone(),
+            last_ts: i64::MIN,
+            values: Values::new(),
+            speeds: QuantileSketch::default(),
+        }
+    }
+
+    /// Takes the source's next event: its speed joins the sketch, and the newest event (by
+    /// event time) gives the kind, area and latest fields.
+    fn observe(&mut self, event: &Event) {
+        if let Some(speed) = event.values.get("speed").and_then(Value::as_f64) {
+            self.speeds.add(speed);
+        }
+        if event.ts_ms >= self.last_ts {
+            self.last_ts = event.ts_ms;
+            self.kind = event.kind;
+            if self.area != event.area {
+                self.area.clone_from(&event.area);
+            }
+            // Reuses the fields' storage when a source sends the same fields again (the
+            // usual case): no allocation per reading.
+            self.values.clone_from(&event.values);
+        }
+    }
 }
 
 /// The analytics state.
@@ -122,7 +154,10 @@ impl State {
                 continue;
             }
             counted += 1;
-            *per_area.entry(event.area.as_str()).or_insert(0) += 1;
+            if live_at_ms.is_some() {
+                // Only the live rate meters need it; replay skips the lookup.
+                *per_area.entry(event.area.as_str()).or_insert(0) += 1;
+            }
             match self.counts.get_mut(event.area.as_str()) {
                 Some(kinds) => *kinds.entry(event.kind).or_insert(0) += 1,
                 None => {
@@ -147,7 +182,12 @@ impl State {
             let watermark = self.max_ts.map(|max| max - self.config.allowed_lateness_ms);
             if watermark.is_some_and(|w| event.ts_ms < w) {
                 self.late_total += 1;
-                *self.late_by_area.entry(event.area.clone()).or_insert(0) += 1;
+                match self.late_by_area.get_mut(event.area.as_str()) {
+                    Some(late) => *late += 1,
+                    None => {
+                        self.late_by_area.insert(event.area.clone(), 1);
+                    }
+                }
                 continue;
             }
             self.max_ts = Some(self.max_ts.map_or(event.ts_ms, |max| max.max(event.ts_ms)));
@@ -207,11 +247,10 @@ impl State {
         if event.kind != Kind::AirQuality {
             return None;
         }
-        if !self.hourly_air.contains_key(event.source.as_str()) {
-            self.hourly_air
-                .insert(event.source.clone(), HourlyAir::default());
-        }
-        let station = self.hourly_air.get_mut(event.source.as_str())?;
+        let station = match self.hourly_air.get_mut(event.source.as_str()) {
+            Some(station) => station,
+            None => self.hourly_air.entry(event.source.clone()).or_default(),
+        };
         station.add(event.ts_ms, &event.values);
         station.hourly_aqi().map(|hourly| f64::from(hourly.aqi))
     }
@@ -292,32 +331,14 @@ impl State {
     }
 
     fn update_source(&mut self, event: &Event) {
-        if !self.sources.contains_key(event.source.as_str()) {
-            self.sources.insert(
-                event.source.clone(),
-                SourceState {
-                    id: event.source.clone(),
-                    kind: event.kind,
-                    area: event.area.clone(),
-                    last_ts: i64::MIN,
-                    values: Map::new(),
-                    speeds: QuantileSketch::default(),
-                },
-            );
-        }
-        let Some(source) = self.sources.get_mut(event.source.as_str()) else {
-            return;
-        };
-        if let Some(speed) = event.values.get("speed").and_then(Value::as_f64) {
-            source.speeds.add(speed);
-        }
-        if event.ts_ms >= source.last_ts {
-            source.last_ts = event.ts_ms;
-            source.kind = event.kind;
-            if source.area != event.area {
-                source.area.clone_from(&event.area);
+        // One lookup for a known source (the usual case); `entry` would need an owned key.
+        match self.sources.get_mut(event.source.as_str()) {
+            Some(source) => source.observe(event),
+            None => {
+                let mut source = SourceState::new(event);
+                source.observe(event);
+                self.sources.insert(event.source.clone(), source);
             }
-            copy_values(&mut source.values, &event.values);
         }
     }
 
@@ -391,19 +412,6 @@ impl State {
             .and_then(|k| k.get(&kind))
             .copied()
             .unwrap_or(0)
-    }
-}
-
-/// Makes `into` equal to `from`, reusing its keys when a source sends the same fields again
-/// (the usual case): no allocation per reading.
-fn copy_values(into: &mut Map<String, Value>, from: &Map<String, Value>) {
-    let same_fields = into.len() == from.len() && into.keys().zip(from.keys()).all(|(a, b)| a == b);
-    if same_fields {
-        for (slot, value) in into.values_mut().zip(from.values()) {
-            slot.clone_from(value);
-        }
-    } else {
-        into.clone_from(from);
     }
 }
 

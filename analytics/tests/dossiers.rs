@@ -20,7 +20,7 @@ fn event(n: i64, kind: Kind, area: &str, values: Value) -> Event {
         ts_ms: T0 + n * 1_000,
         lat: None,
         lon: None,
-        values: values.as_object().cloned().unwrap_or_default(),
+        values: values.as_object().cloned().unwrap_or_default().into(),
     }
 }
 

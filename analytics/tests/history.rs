@@ -22,7 +22,7 @@ fn event(id: usize, kind: Kind, area: &str, ts_ms: i64, values: serde_json::Valu
         ts_ms,
         lat: Some(21.03),
         lon: Some(105.85),
-        values: values.as_object().cloned().unwrap_or_default(),
+        values: values.as_object().cloned().unwrap_or_default().into(),
     }
 }
 

@@ -55,7 +55,7 @@ fn reading(kind: Kind, area: &str, source: &str, ts: i64, values: Value) -> Even
         ts_ms: ts,
         lat: None,
         lon: None,
-        values: values.as_object().cloned().unwrap_or_default(),
+        values: values.as_object().cloned().unwrap_or_default().into(),
     }
 }
 

@@ -21,5 +21,5 @@ pub mod topic;
 pub mod validate;
 
 pub use area::{Area, Areas};
-pub use event::{Event, Kind};
+pub use event::{Event, Kind, Values};
 pub use reject::{Reason, Rejection};

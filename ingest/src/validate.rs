@@ -2,7 +2,7 @@
 
 use crate::area::Areas;
 use crate::decode::Draft;
-use crate::event::{Event, Kind};
+use crate::event::{Event, Kind, Values};
 use crate::fields::{self, FieldType};
 use crate::reject::{Reason, Rejection};
 use serde_json::{Map, Value};
@@ -154,8 +154,8 @@ fn check_id(id: Option<&str>, field: &str) -> Result<String, Rejection> {
 
 /// Keeps the kind's known fields, checked; refuses a draft with no known reading or without a
 /// required field. Unknown fields are not stored.
-fn check_values(kind: Kind, values: &Map<String, Value>) -> Result<Map<String, Value>, Rejection> {
-    let mut kept = Map::new();
+fn check_values(kind: Kind, values: &Map<String, Value>) -> Result<Values, Rejection> {
+    let mut kept = Values::new();
     for spec in fields::specs(kind) {
         let Some(value) = values.get(spec.name).filter(|v| !v.is_null()) else {
             if spec.required {
@@ -167,7 +167,7 @@ fn check_values(kind: Kind, values: &Map<String, Value>) -> Result<Map<String, V
             continue;
         };
         check_field(spec.name, spec.ty, value)?;
-        kept.insert(spec.name.to_string(), value.clone());
+        kept.insert(spec.name, value.clone());
     }
     if kept.is_empty() {
         let names: Vec<&str> = fields::specs(kind).iter().map(|s| s.name).collect();

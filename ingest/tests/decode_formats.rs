@@ -7,8 +7,8 @@
 use ioc_ingest::decode::{Draft, decode};
 use ioc_ingest::topic::{TopicInfo, TopicScheme};
 use ioc_ingest::validate::Validator;
-use ioc_ingest::{Areas, Event, Kind, Reason};
-use serde_json::{Map, Value, json};
+use ioc_ingest::{Areas, Event, Kind, Reason, Values};
+use serde_json::{Value, json};
 use std::sync::Arc;
 
 /// 2026-11-22T09:00:30Z: half a minute after the payloads' 09:00:00Z.
@@ -58,9 +58,9 @@ fn validate_reason(payload: &str, topic_name: &str) -> Reason {
 }
 
 /// A JSON object literal as an event's values map.
-fn values(value: Value) -> Map<String, Value> {
+fn values(value: Value) -> Values {
     match value {
-        Value::Object(map) => map,
+        Value::Object(map) => map.into(),
         other => panic!("not an object: {other}"),
     }
 }

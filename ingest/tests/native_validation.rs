@@ -46,6 +46,7 @@ fn the_design_example_is_accepted_with_its_id_and_values() {
             .as_object()
             .cloned()
             .unwrap_or_default()
+            .into()
     );
 }
 

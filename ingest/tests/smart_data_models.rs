@@ -62,7 +62,7 @@ fn key_values_example_with_a_zoneless_time_is_read_in_hanoi_time() {
     assert_eq!(event.ts_ms, ELEVEN_HANOI_MS);
     assert_eq!(event.id, format!("{SOURCE}:{ELEVEN_HANOI_MS}:air_quality"));
     assert_eq!(
-        serde_json::Value::Object(event.values),
+        serde_json::Value::from(event.values),
         json!({"no2": 69, "co": 500, "so2": 11, "temperature": 12.2, "humidity": 0.54})
     );
     assert_eq!(intake.counters().zoneless(), 1);
@@ -79,7 +79,7 @@ fn normalized_example_with_an_interval_and_upper_case_pollutants_counts_at_its_e
     assert_eq!(event.source, SOURCE);
     assert_eq!(event.ts_ms, NOON_HANOI_MS);
     assert_eq!(
-        serde_json::Value::Object(event.values),
+        serde_json::Value::from(event.values),
         json!({"no2": 69, "co": 500, "so2": 11, "temperature": 12.2, "humidity": 0.54})
     );
     assert_eq!(intake.counters().zoneless(), 1);

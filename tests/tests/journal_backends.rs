@@ -62,7 +62,8 @@ fn event(id: &str, ts_ms: i64) -> Event {
         values: json!({"laeq": 55.5, "note": "Hoàn Kiếm"})
             .as_object()
             .cloned()
-            .unwrap_or_default(),
+            .unwrap_or_default()
+            .into(),
     }
 }
 

@@ -5,9 +5,9 @@
 
 use super::rules::Severity;
 use ioc_ingest::event::format_ts;
-use ioc_ingest::{Event, Kind};
+use ioc_ingest::{Event, Kind, Values};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 /// Source name of the engine's own alert events in the journal.
 pub const ALERT_SOURCE: &str = "ioc-alerts";
@@ -187,10 +187,10 @@ impl Transition {
             ),
         };
         let mut values = match values {
-            Value::Object(map) => map,
-            _ => Map::new(),
+            Value::Object(map) => Values::from(map),
+            _ => Values::new(),
         };
-        values.insert("action".into(), json!(action));
+        values.insert("action", json!(action));
         Event {
             id: transition_event_id(self.alert_id(), action),
             source: ALERT_SOURCE.to_string(),

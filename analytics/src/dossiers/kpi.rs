@@ -109,7 +109,7 @@ mod tests {
             ts_ms: 1_000 * n as i64,
             lat: None,
             lon: None,
-            values: values.as_object().cloned().unwrap_or_else(Map::new),
+            values: values.as_object().cloned().unwrap_or_else(Map::new).into(),
         }
     }
 

@@ -13,7 +13,7 @@
 //!      | id: str (full id, or only the part after "{source}:{ts_ms}:" when flags say so)
 //!      | [lat: number] [lon: number] | field count: varint | fields…
 //! field  = name | value
-//! name   = u8 index into FIELD_NAMES (1-based), or 0 then str
+//! name   = u8 index into KNOWN_NAMES (1-based), or 0 then str
 //! value  = tag u8, then: nothing (null/false/true) · 8 bytes f64 LE · zigzag varint mantissa
 //!          of a decimal (tags DECIMAL..DECIMAL+6 carry the scale) · zigzag varint i64 ·
 //!          varint u64 · str · str of JSON (arrays, objects)
@@ -22,58 +22,14 @@
 //!
 //! Every value comes back exactly: a decimal is used only when dividing its mantissa by the
 //! power of ten gives the very same `f64` bits, otherwise the eight bytes are stored. The
-//! field-name table and the tags are part of the format: append to them, never reorder.
+//! field-name table (`KNOWN_NAMES` in `event/values.rs`) and the tags are part of the format: append to them, never reorder.
 
 use super::JournalError;
-use crate::event::{Event, Kind};
-use serde_json::{Map, Number, Value};
+use crate::event::{Event, KNOWN_NAMES, Kind, Values, field_name};
+use serde_json::{Number, Value};
 
 /// First byte of a binary v1 body.
 pub const BINARY_V1: u8 = 1;
-
-/// Field names stored as one byte (index + 1). Append only: a stored index must keep its name.
-const FIELD_NAMES: [&str; 40] = [
-    "intensity",
-    "speed",
-    "occupancy",
-    "congested",
-    "pm25",
-    "pm10",
-    "no2",
-    "o3",
-    "co",
-    "so2",
-    "temperature",
-    "humidity",
-    "level_cm",
-    "alert_cm",
-    "danger_cm",
-    "laeq",
-    "lamax",
-    "service",
-    "channel",
-    "level",
-    "stage",
-    "on_time",
-    "agency",
-    "service_code",
-    "description",
-    "media_url",
-    "address",
-    "status",
-    "email",
-    "phone",
-    "first_name",
-    "last_name",
-    "device_id",
-    "account_id",
-    "report_id",
-    "rating",
-    "by",
-    "note",
-    "rule",
-    "alert_id",
-];
 
 const FLAG_ID_SUFFIX: u8 = 1;
 const FLAG_LAT: u8 = 2;
@@ -118,7 +74,7 @@ pub fn encode_event(event: &Event, out: &mut Vec<u8>) -> Result<(), JournalError
     }
     put_varint(out, event.values.len() as u64);
     for (name, value) in &event.values {
-        match FIELD_NAMES.iter().position(|known| known == name) {
+        match KNOWN_NAMES.iter().position(|known| *known == name) {
             Some(index) => out.push(index as u8 + 1),
             None => {
                 out.push(0);
@@ -342,14 +298,27 @@ impl<'a> Reader<'a> {
             None
         };
         let fields = usize::try_from(self.varint()?).ok()?;
-        let mut values = Map::new();
+        // A field count beyond the body's length is damage, not a reason to reserve memory.
+        let mut values = Values::with_capacity(fields.min(self.body.len().saturating_sub(self.at)));
+        // Known names seen so far, one bit each: a known name met for the first time, before
+        // any name spelled out, cannot be in `values` yet, and is appended without a search.
+        let mut known_seen = 0_u64;
+        let mut spelled_out = false;
         for _ in 0..fields {
-            let name = match self.byte()? {
-                0 => self.str()?.to_string(),
-                index => (*FIELD_NAMES.get(usize::from(index) - 1)?).to_string(),
+            let code = self.byte()?;
+            let name = match code {
+                0 => field_name(self.str()?),
+                index => std::borrow::Cow::Borrowed(*KNOWN_NAMES.get(usize::from(index) - 1)?),
             };
             let value = self.value()?;
-            values.insert(name, value);
+            let bit = 1_u64.checked_shl(u32::from(code)).unwrap_or(0);
+            if code != 0 && bit != 0 && known_seen & bit == 0 && !spelled_out {
+                known_seen |= bit;
+                values.push_absent(name, value);
+            } else {
+                spelled_out |= code == 0;
+                values.insert(name, value);
+            }
         }
         (self.at == self.body.len()).then_some(Event {
             id,
@@ -503,7 +472,8 @@ mod tests {
                            "temperature": -3.5, "odd": 0.1 + 0.2, "neg_zero": -0.0})
             .as_object()
             .cloned()
-            .unwrap_or_default(),
+            .unwrap_or_default()
+            .into(),
         }
     }
 
@@ -536,7 +506,8 @@ mod tests {
                            "big": u64::MAX, "neg": -7, "on_time": true, "nothing": null})
             .as_object()
             .cloned()
-            .unwrap_or_default(),
+            .unwrap_or_default()
+            .into(),
         };
         assert_eq!(roundtrip(&event), event);
     }
@@ -570,7 +541,7 @@ mod tests {
             event.ts_ms = ts;
             event.id = format!("{}:{ts}:x", event.source);
             event.lat = Some(value);
-            event.values = json!({"v": value, "i": int}).as_object().cloned().unwrap_or_default();
+            event.values = json!({"v": value, "i": int}).as_object().cloned().unwrap_or_default().into();
             prop_assert_eq!(roundtrip(&event), event);
         }
     }

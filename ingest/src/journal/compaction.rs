@@ -358,7 +358,7 @@ mod tests {
             ts_ms,
             lat: None,
             lon: None,
-            values: values.as_object().cloned().unwrap_or_default(),
+            values: values.as_object().cloned().unwrap_or_default().into(),
         }
     }
 

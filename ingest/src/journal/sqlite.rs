@@ -573,7 +573,8 @@ mod tests {
             values: json!({"laeq": 55.5})
                 .as_object()
                 .cloned()
-                .unwrap_or_default(),
+                .unwrap_or_default()
+                .into(),
         }
     }
 

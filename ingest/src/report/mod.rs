@@ -13,7 +13,7 @@ pub use check::{
 };
 
 use crate::area::Areas;
-use crate::event::{Event, Kind};
+use crate::event::{Event, Kind, Values};
 use crate::reject::{Reason, Rejection};
 use serde_json::{Map, Value};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -62,8 +62,8 @@ pub fn fresh_id(prefix: &str) -> String {
 
 /// The event of a checked report.
 pub fn into_event(report: CheckedReport, id: String, source: String, ts_ms: i64) -> Event {
-    let mut values = report.values;
-    values.insert("service_request_id".into(), Value::String(request_id(&id)));
+    let mut values = Values::from(report.values);
+    values.insert("service_request_id", Value::String(request_id(&id)));
     Event {
         id,
         source,

@@ -1,8 +1,8 @@
 //! Operators' changes to a report, journaled as `report_update` events: the fields their
 //! `values` hold, built and read in one place.
 
-use crate::event::{Event, Kind};
-use serde_json::{Map, Value};
+use crate::event::{Event, Kind, Values};
+use serde_json::Value;
 
 /// What an operator did to a report.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,25 +40,25 @@ pub struct Update {
 impl Update {
     /// The event that journals this change, made at `ts_ms`, placed in the report's area.
     pub fn into_event(self, id: String, area: String, ts_ms: i64) -> Event {
-        let mut values = Map::new();
-        values.insert("report_id".into(), Value::String(self.report_id));
-        values.insert("by".into(), Value::String(self.by.clone()));
+        let mut values = Values::with_capacity(5);
+        values.insert("report_id", Value::String(self.report_id));
+        values.insert("by", Value::String(self.by.clone()));
         match self.change {
             Change::Assign { agency } => {
-                values.insert("action".into(), "assign".into());
-                values.insert("agency".into(), Value::String(agency));
+                values.insert("action", "assign".into());
+                values.insert("agency", Value::String(agency));
             }
             Change::Status { status } => {
-                values.insert("action".into(), "status".into());
-                values.insert("status".into(), Value::String(status));
+                values.insert("action", "status".into());
+                values.insert("status", Value::String(status));
             }
             Change::Rate { rating } => {
-                values.insert("action".into(), "rate".into());
-                values.insert("rating".into(), Value::from(rating));
+                values.insert("action", "rate".into());
+                values.insert("rating", Value::from(rating));
             }
         }
         if let Some(note) = self.note {
-            values.insert("note".into(), Value::String(note));
+            values.insert("note", Value::String(note));
         }
         Event {
             id,

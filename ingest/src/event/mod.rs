@@ -1,7 +1,11 @@
 //! The event model: what every payload format decodes into and what the journal stores.
 
+mod values;
+
+pub use values::{FieldName, KNOWN_NAMES, Values, field_name};
+
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// What an event is about (docs/events.md "Kinds and fields").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -94,7 +98,7 @@ pub struct Event {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lon: Option<f64>,
     /// The kind's fields: numbers for readings, strings and booleans where the kind has them.
-    pub values: Map<String, Value>,
+    pub values: Values,
 }
 
 impl Event {
@@ -116,7 +120,7 @@ impl Event {
                 Value::Bool(b) => Some(f64::from(u8::from(*b))),
                 _ => None,
             };
-            number.map(|n| (name.as_str(), n))
+            number.map(|n| (name, n))
         })
     }
 }

@@ -1,0 +1,363 @@
+//! An event's fields: a small ordered list of names and JSON values.
+//!
+//! Events carry a handful of fields (three to eight for telemetry), and the engine looks them
+//! up, copies and drops millions of them a second during replay. A `serde_json::Map` costs an
+//! allocation per name, a hash table per event and a SipHash per lookup; here the names the
+//! engine knows are `&'static str` (no allocation), the fields sit in one vector, and a lookup
+//! compares a few short strings. In JSON an event's fields are the same object as before.
+
+use serde::de::{MapAccess, Visitor};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::{Map, Value};
+use std::borrow::Cow;
+
+/// A field's name: one of [`KNOWN_NAMES`] without an allocation, or any other text owned.
+pub type FieldName = Cow<'static, str>;
+
+/// Field names the engine knows: every kind's fields, the report fields and the alert fields.
+///
+/// The journal stores a name from this table as its position (one byte), so the table is part
+/// of the journal's binary format: append to it, never reorder or remove.
+pub const KNOWN_NAMES: [&str; 40] = [
+    "intensity",
+    "speed",
+    "occupancy",
+    "congested",
+    "pm25",
+    "pm10",
+    "no2",
+    "o3",
+    "co",
+    "so2",
+    "temperature",
+    "humidity",
+    "level_cm",
+    "alert_cm",
+    "danger_cm",
+    "laeq",
+    "lamax",
+    "service",
+    "channel",
+    "level",
+    "stage",
+    "on_time",
+    "agency",
+    "service_code",
+    "description",
+    "media_url",
+    "address",
+    "status",
+    "email",
+    "phone",
+    "first_name",
+    "last_name",
+    "device_id",
+    "account_id",
+    "report_id",
+    "rating",
+    "by",
+    "note",
+    "rule",
+    "alert_id",
+];
+
+/// `name` as a [`FieldName`]: borrowed from [`KNOWN_NAMES`] when it is there.
+pub fn field_name(name: &str) -> FieldName {
+    match KNOWN_NAMES.iter().find(|known| **known == name) {
+        Some(known) => Cow::Borrowed(known),
+        None => Cow::Owned(name.to_string()),
+    }
+}
+
+/// The fields of one event, in the order they were added; a name appears at most once.
+#[derive(Default)]
+pub struct Values {
+    fields: Vec<(FieldName, Value)>,
+}
+
+impl Clone for Values {
+    fn clone(&self) -> Self {
+        Self {
+            fields: self.fields.clone(),
+        }
+    }
+
+    /// Reuses this vector's storage: a sensor's latest fields are overwritten by its next
+    /// reading without an allocation.
+    fn clone_from(&mut self, source: &Self) {
+        self.fields.clone_from(&source.fields);
+    }
+}
+
+impl Values {
+    /// No fields.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// No fields, with room for `capacity` of them.
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self {
+            fields: Vec::with_capacity(capacity),
+        }
+    }
+
+    /// The value of `name`, if the event has that field.
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.fields
+            .iter()
+            .find(|(field, _)| field.as_ref() == name)
+            .map(|(_, value)| value)
+    }
+
+    /// The value of `name` to change in place, if the event has that field.
+    pub fn get_mut(&mut self, name: &str) -> Option<&mut Value> {
+        self.fields
+            .iter_mut()
+            .find(|(field, _)| field.as_ref() == name)
+            .map(|(_, value)| value)
+    }
+
+    /// Whether the event has a field `name`.
+    pub fn contains_key(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
+    /// Sets `name` to `value`; returns the value it replaces (the field keeps its place).
+    pub fn insert(&mut self, name: impl Into<FieldName>, value: Value) -> Option<Value> {
+        let name = name.into();
+        match self.get_mut(&name) {
+            Some(slot) => Some(std::mem::replace(slot, value)),
+            None => {
+                self.fields.push((name, value));
+                None
+            }
+        }
+    }
+
+    /// Appends `name`, which the caller knows is not among the fields yet (a decoder that
+    /// tracks the names it has read): no search.
+    pub(crate) fn push_absent(&mut self, name: FieldName, value: Value) {
+        debug_assert!(!self.contains_key(&name), "{name} is already a field");
+        self.fields.push((name, value));
+    }
+
+    /// Takes the field `name` out, keeping the order of the others.
+    pub fn remove(&mut self, name: &str) -> Option<Value> {
+        let at = self
+            .fields
+            .iter()
+            .position(|(field, _)| field.as_ref() == name)?;
+        Some(self.fields.remove(at).1)
+    }
+
+    /// How many fields there are.
+    pub fn len(&self) -> usize {
+        self.fields.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty()
+    }
+
+    /// Names and values in order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &Value)> {
+        self.fields
+            .iter()
+            .map(|(name, value)| (name.as_ref(), value))
+    }
+
+    /// Names in order.
+    pub fn keys(&self) -> impl ExactSizeIterator<Item = &str> {
+        self.fields.iter().map(|(name, _)| name.as_ref())
+    }
+
+    /// The fields as a JSON object.
+    pub fn to_map(&self) -> Map<String, Value> {
+        self.iter()
+            .map(|(name, value)| (name.to_string(), value.clone()))
+            .collect()
+    }
+}
+
+impl PartialEq for Values {
+    /// Equal when both have the same names with equal values, in any order (as JSON objects).
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len()
+            && self
+                .iter()
+                .all(|(name, value)| other.get(name) == Some(value))
+    }
+}
+
+/// What indexing by a missing name gives, as with a JSON object.
+static NULL: Value = Value::Null;
+
+impl std::ops::Index<&str> for Values {
+    type Output = Value;
+
+    /// The value of `name`, or `null` when there is no such field (as `serde_json` does).
+    fn index(&self, name: &str) -> &Value {
+        self.get(name).unwrap_or(&NULL)
+    }
+}
+
+impl std::fmt::Debug for Values {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+impl<'a> IntoIterator for &'a Values {
+    type Item = (&'a str, &'a Value);
+    type IntoIter = std::iter::Map<
+        std::slice::Iter<'a, (FieldName, Value)>,
+        fn(&'a (FieldName, Value)) -> (&'a str, &'a Value),
+    >;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.fields
+            .iter()
+            .map(|(name, value)| (name.as_ref(), value))
+    }
+}
+
+impl IntoIterator for Values {
+    type Item = (FieldName, Value);
+    type IntoIter = std::vec::IntoIter<(FieldName, Value)>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.fields.into_iter()
+    }
+}
+
+impl<N: Into<FieldName>> FromIterator<(N, Value)> for Values {
+    fn from_iter<I: IntoIterator<Item = (N, Value)>>(fields: I) -> Self {
+        let mut values = Values::new();
+        for (name, value) in fields {
+            values.insert(name, value);
+        }
+        values
+    }
+}
+
+impl From<Map<String, Value>> for Values {
+    fn from(map: Map<String, Value>) -> Self {
+        let mut values = Values::with_capacity(map.len());
+        for (name, value) in map {
+            // A map's names are unique: no need to look for an earlier one.
+            values.fields.push((field_name(&name), value));
+        }
+        values
+    }
+}
+
+impl From<Values> for Map<String, Value> {
+    fn from(values: Values) -> Self {
+        values
+            .fields
+            .into_iter()
+            .map(|(name, value)| (name.into_owned(), value))
+            .collect()
+    }
+}
+
+impl From<Values> for Value {
+    fn from(values: Values) -> Self {
+        Value::Object(values.into())
+    }
+}
+
+impl Serialize for Values {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.len()))?;
+        for (name, value) in self {
+            map.serialize_entry(name, value)?;
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Values {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(ValuesVisitor)
+    }
+}
+
+struct ValuesVisitor;
+
+impl<'de> Visitor<'de> for ValuesVisitor {
+    type Value = Values;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an object of field names and values")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Values, A::Error> {
+        let mut values = Values::with_capacity(access.size_hint().unwrap_or(0));
+        while let Some(name) = access.next_key::<Cow<'de, str>>()? {
+            let value: Value = access.next_value()?;
+            // As with a JSON object, a repeated name keeps its last value.
+            values.insert(field_name(&name), value);
+        }
+        Ok(values)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn known_names_are_borrowed_and_others_owned() {
+        assert!(matches!(field_name("pm25"), Cow::Borrowed("pm25")));
+        assert!(matches!(field_name("attributes"), Cow::Owned(ref name) if name == "attributes"));
+    }
+
+    #[test]
+    fn insert_replaces_in_place_and_remove_keeps_the_order() {
+        let mut values = Values::new();
+        values.insert("speed", json!(40));
+        values.insert("intensity", json!(12));
+        values.insert("x", json!("a"));
+        assert_eq!(values.insert("speed", json!(41.5)), Some(json!(40)));
+        assert_eq!(
+            values.keys().collect::<Vec<_>>(),
+            ["speed", "intensity", "x"]
+        );
+        assert_eq!(values.remove("intensity"), Some(json!(12)));
+        assert_eq!(values.keys().collect::<Vec<_>>(), ["speed", "x"]);
+        assert_eq!(values.get("speed"), Some(&json!(41.5)));
+        assert_eq!(values.get("intensity"), None);
+    }
+
+    #[test]
+    fn json_round_trip_keeps_order_and_last_of_a_repeated_name() {
+        let values: Values =
+            serde_json::from_str(r#"{"pm25": 35.5, "note": "x", "pm25": 36, "extra": [1]}"#)
+                .unwrap_or_default();
+        assert_eq!(
+            serde_json::to_string(&values).unwrap_or_default(),
+            r#"{"pm25":36,"note":"x","extra":[1]}"#
+        );
+    }
+
+    #[test]
+    fn equality_ignores_order_like_json_objects() {
+        let a: Values = [("a", json!(1)), ("b", json!(2))].into_iter().collect();
+        let b: Values = [("b", json!(2)), ("a", json!(1))].into_iter().collect();
+        let c: Values = [("b", json!(2)), ("a", json!(3))].into_iter().collect();
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert_eq!(
+            Map::from(a.clone()),
+            json!({"a": 1, "b": 2})
+                .as_object()
+                .cloned()
+                .unwrap_or_default()
+        );
+    }
+}
