@@ -7,7 +7,7 @@ use crate::sketch::bin_of;
 use crate::windows::SeriesKey;
 use ioc_ingest::Kind;
 use polars::prelude::*;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 /// One numeric reading headed for the windows.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -27,7 +27,7 @@ pub struct Reading {
 #[derive(Debug, Default)]
 pub struct SeriesIndex {
     /// area → field → the series number for each kind (indexed by [`kind_slot`]).
-    ids: HashMap<String, HashMap<String, [Option<u32>; KINDS]>>,
+    ids: FxHashMap<String, FxHashMap<String, [Option<u32>; KINDS]>>,
     keys: Vec<SeriesKey>,
 }
 
@@ -119,7 +119,8 @@ pub fn aggregate(readings: &[Reading]) -> PolarsResult<Vec<(u32, i64, Partial)>>
         .agg([len().cast(DataType::UInt64).alias("n")])
         .collect()?;
 
-    let mut partials: HashMap<(u32, i64), Partial> = HashMap::with_capacity(stats.height());
+    let mut partials: FxHashMap<(u32, i64), Partial> =
+        FxHashMap::with_capacity_and_hasher(stats.height(), Default::default());
     let series = stats.column("series")?.u32()?;
     let bucket = stats.column("bucket")?.i64()?;
     let count = stats.column("count")?.u64()?;

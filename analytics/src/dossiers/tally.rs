@@ -66,10 +66,14 @@ impl DossierBook {
         if event.kind != Kind::Dossier {
             return;
         }
-        self.by_area
-            .entry(event.area.clone())
-            .or_default()
-            .add(event);
+        match self.by_area.get_mut(event.area.as_str()) {
+            Some(tally) => tally.add(event),
+            None => self
+                .by_area
+                .entry(event.area.clone())
+                .or_default()
+                .add(event),
+        }
         self.city.add(event);
     }
 

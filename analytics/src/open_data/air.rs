@@ -21,7 +21,7 @@ pub(crate) fn rows(
 ) -> Vec<Vec<Value>> {
     let mut stations: BTreeMap<RowKey, (Hour, Option<u32>)> = BTreeMap::new();
     let mut aggregates: BTreeMap<RowKey, (Hour, Vec<u32>)> = BTreeMap::new();
-    for ((area, station), series) in &book.stations {
+    for ((area, station), series) in book.stations() {
         if !query.wants(area) && !query.wants(CITY) {
             continue;
         }
@@ -47,10 +47,10 @@ pub(crate) fn rows(
                 sums.aqi_of_means()
             };
             if query.wants(area) {
-                let key = (start, area_order(area), (true, station.as_str()));
+                let key = (start, area_order(area), (true, station));
                 stations.insert(owned(key), (sums, index));
             }
-            for whole in [CITY, area.as_str()] {
+            for whole in [CITY, area] {
                 if query.wants(whole) {
                     let key = (start, area_order(whole), (false, ALL));
                     let (merged, indices) = aggregates

@@ -14,12 +14,12 @@ pub(crate) fn rows(
     targets: &DossierTargets,
 ) -> Vec<Vec<Value>> {
     let mut cells: BTreeMap<(i64, (bool, String)), DossierTally> = BTreeMap::new();
-    for ((area, hour), tally) in &book.dossiers {
-        if !query.covers(*hour) {
+    for ((area, hour), tally) in book.dossier_hours() {
+        if !query.covers(hour) {
             continue;
         }
-        let start = query.period_of(*hour);
-        for area in [CITY, area.as_str()] {
+        let start = query.period_of(hour);
+        for area in [CITY, area] {
             if query.wants(area) {
                 let (city_last, area) = area_order(area);
                 cells

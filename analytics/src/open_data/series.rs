@@ -60,27 +60,60 @@ fn prune(series: &mut BTreeMap<i64, Hour>, kept_ms: i64) {
 /// Everything the open data keeps besides the register and the alert book.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct OpenDataBook {
-    /// Air-quality sums by (area, station).
-    pub(crate) stations: BTreeMap<(String, String), StationSeries>,
-    /// Dossier tallies by (area, clock-hour start).
-    pub(crate) dossiers: BTreeMap<(String, i64), DossierTally>,
+    /// Air-quality sums by area, then station. Nested rather than keyed by the pair so that
+    /// a reading finds its series without building a key (two allocations per reading).
+    stations: BTreeMap<String, BTreeMap<String, StationSeries>>,
+    /// Dossier tallies by area, then clock-hour start (nested for the same reason).
+    dossiers: BTreeMap<String, BTreeMap<i64, DossierTally>>,
 }
 
 impl OpenDataBook {
     /// Takes one journaled event; kinds other than air quality and dossiers are ignored.
     pub fn apply(&mut self, event: &Event) {
         match event.kind {
-            Kind::AirQuality => self
-                .stations
-                .entry((event.area.clone(), event.source.clone()))
-                .or_default()
-                .add(event),
-            Kind::Dossier => self
-                .dossiers
-                .entry((event.area.clone(), period::hour_start(event.ts_ms)))
-                .or_default()
-                .add(event),
+            Kind::AirQuality => {
+                let series = slot(&mut self.stations, &event.area)
+                    .and_then(|stations| slot(stations, &event.source));
+                if let Some(series) = series {
+                    series.add(event);
+                }
+            }
+            Kind::Dossier => {
+                if let Some(hours) = slot(&mut self.dossiers, &event.area) {
+                    hours
+                        .entry(period::hour_start(event.ts_ms))
+                        .or_default()
+                        .add(event);
+                }
+            }
             _ => {}
         }
     }
+
+    /// Each station's series with its area and id, ordered by area, then station.
+    pub(crate) fn stations(&self) -> impl Iterator<Item = ((&str, &str), &StationSeries)> {
+        self.stations.iter().flat_map(|(area, stations)| {
+            stations
+                .iter()
+                .map(move |(station, series)| ((area.as_str(), station.as_str()), series))
+        })
+    }
+
+    /// Each area's hourly dossier tallies, ordered by area, then hour.
+    pub(crate) fn dossier_hours(&self) -> impl Iterator<Item = ((&str, i64), &DossierTally)> {
+        self.dossiers.iter().flat_map(|(area, hours)| {
+            hours
+                .iter()
+                .map(move |(hour, tally)| ((area.as_str(), *hour), tally))
+        })
+    }
+}
+
+/// The value of `key`, made on first use; a known key costs no allocation (`entry` would
+/// take an owned key every time). Always `Some`.
+fn slot<'a, V: Default>(map: &'a mut BTreeMap<String, V>, key: &str) -> Option<&'a mut V> {
+    if !map.contains_key(key) {
+        map.insert(key.to_string(), V::default());
+    }
+    map.get_mut(key)
 }

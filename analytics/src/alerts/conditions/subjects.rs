@@ -3,7 +3,7 @@
 use super::super::trackers::{
     AnomalyTracker, Holding, RateTracker, StaleTracker, ThresholdTracker,
 };
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 /// A tracker that says where its subject's condition stands.
 pub(super) trait Tracked {
@@ -37,11 +37,11 @@ impl Tracked for AnomalyTracker {
 
 /// The trackers of one rule, by subject.
 #[derive(Debug)]
-pub(super) struct Subjects<T>(HashMap<String, T>);
+pub(super) struct Subjects<T>(FxHashMap<String, T>);
 
 impl<T> Default for Subjects<T> {
     fn default() -> Self {
-        Self(HashMap::new())
+        Self(FxHashMap::default())
     }
 }
 
