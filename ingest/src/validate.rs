@@ -5,7 +5,7 @@ use crate::decode::Draft;
 use crate::event::{Event, Kind, Values};
 use crate::fields::{self, FieldType};
 use crate::reject::{Reason, Rejection};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::sync::Arc;
 
 /// How far in the future an event time may lie before it is refused (docs/events.md).
@@ -154,7 +154,7 @@ fn check_id(id: Option<&str>, field: &str) -> Result<String, Rejection> {
 
 /// Keeps the kind's known fields, checked; refuses a draft with no known reading or without a
 /// required field. Unknown fields are not stored.
-fn check_values(kind: Kind, values: &Map<String, Value>) -> Result<Values, Rejection> {
+fn check_values(kind: Kind, values: &Values) -> Result<Values, Rejection> {
     let mut kept = Values::new();
     for spec in fields::specs(kind) {
         let Some(value) = values.get(spec.name).filter(|v| !v.is_null()) else {

@@ -12,6 +12,7 @@ mod time;
 
 pub use time::{DEFAULT_DEVICE_ZONE, Observed, parse_observed, parse_ts};
 
+use crate::event::Values;
 use crate::reject::{Reason, Rejection};
 use crate::topic::TopicInfo;
 use serde_json::{Map, Value};
@@ -34,7 +35,7 @@ pub struct Draft {
     /// Longitude, when present.
     pub lon: Option<f64>,
     /// The fields, with native names.
-    pub values: Map<String, Value>,
+    pub values: Values,
 }
 
 /// The payload format a message came in, told apart by shape; counted per format so operators

@@ -9,6 +9,7 @@
 //! give the same draft (a property test below holds them to it).
 
 use super::{Draft, optional_f64, optional_str, parse_ts};
+use crate::event::Values;
 use crate::reject::{Reason, Rejection};
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -23,7 +24,7 @@ struct Typed {
     ts: Option<Value>,
     lat: Option<f64>,
     lon: Option<f64>,
-    values: Map<String, Value>,
+    values: Values,
 }
 
 /// Reads a native object straight from its text; `None` when the text is not one the typed
@@ -52,7 +53,7 @@ pub(super) fn decode_typed(text: &str) -> Option<Result<Draft, Rejection>> {
 /// Decodes a native JSON object.
 pub(super) fn decode(map: &Map<String, Value>) -> Result<Draft, Rejection> {
     let values = match map.get("values") {
-        Some(Value::Object(values)) => values.clone(),
+        Some(Value::Object(values)) => Values::from(values.clone()),
         Some(_) => {
             return Err(Rejection::new(
                 Reason::WrongType,

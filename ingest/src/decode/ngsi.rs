@@ -13,7 +13,7 @@
 
 use super::time::{Observed, parse_observed};
 use super::{Draft, optional_str};
-use crate::event::Kind;
+use crate::event::{Kind, Values};
 use crate::reject::{Reason, Rejection};
 use serde_json::{Map, Value};
 
@@ -167,7 +167,7 @@ fn property_value(value: &Value) -> &Value {
 }
 
 /// The kind's attributes renamed to native fields, values untouched for the validator to check.
-fn fields_of(entity: &Map<String, Value>, kind: Kind) -> Map<String, Value> {
+fn fields_of(entity: &Map<String, Value>, kind: Kind) -> Values {
     let mapping = match kind {
         Kind::AirQuality => AIR_QUALITY,
         Kind::Traffic => TRAFFIC,
@@ -175,12 +175,12 @@ fn fields_of(entity: &Map<String, Value>, kind: Kind) -> Map<String, Value> {
         Kind::Noise => NOISE,
         Kind::Report | Kind::ReportUpdate | Kind::Dossier | Kind::Alert => &[],
     };
-    let mut fields = Map::new();
+    let mut fields = Values::new();
     for (attribute, native) in mapping {
-        if let Some(value) = entity.get(*attribute) {
-            fields
-                .entry(*native)
-                .or_insert_with(|| property_value(value).clone());
+        if let Some(value) = entity.get(*attribute)
+            && !fields.contains_key(native)
+        {
+            fields.insert(*native, property_value(value).clone());
         }
     }
     fields
@@ -324,7 +324,10 @@ mod tests {
         assert_eq!(draft.kind.as_deref(), Some("water_level"));
         assert_eq!(draft.ts_ms, Some(1_795_338_000_000));
         assert_eq!((draft.lat, draft.lon), (Some(21.006), Some(105.857)));
-        assert_eq!(draft.values, object(json!({"level_cm": 42.5})));
+        assert_eq!(
+            draft.values,
+            Values::from(object(json!({"level_cm": 42.5})))
+        );
     }
 
     /// The observation time in epoch ms, read with the default device zone.
@@ -383,12 +386,12 @@ mod tests {
         );
         assert_eq!(
             fields_of(&upper, Kind::AirQuality),
-            object(json!({"no2": 69, "o3": 30, "co": 500, "so2": 11}))
+            Values::from(object(json!({"no2": 69, "o3": 30, "co": 500, "so2": 11})))
         );
         let both = object(json!({"NO2": 1, "no2": 2}));
         assert_eq!(
             fields_of(&both, Kind::AirQuality),
-            object(json!({"no2": 2}))
+            Values::from(object(json!({"no2": 2})))
         );
     }
 
@@ -397,7 +400,7 @@ mod tests {
         let entity = object(json!({"pm25": "12", "areaServed": "Hoàn Kiếm", "address": {}}));
         assert_eq!(
             fields_of(&entity, Kind::AirQuality),
-            object(json!({"pm25": "12"}))
+            Values::from(object(json!({"pm25": "12"})))
         );
     }
 }

@@ -10,6 +10,7 @@
 //! native units (docs/events.md), and the validator refuses what is out of range.
 
 use super::{Draft, optional_f64, optional_str};
+use crate::event::field_name;
 use crate::reject::{Reason, Rejection};
 use serde_json::{Map, Number, Value};
 use std::collections::HashMap;
@@ -183,7 +184,7 @@ impl Groups {
             "lat" => draft.lat = Some(coordinate(&value, "lat")?),
             "lon" => draft.lon = Some(coordinate(&value, "lon")?),
             _ => {
-                draft.values.insert(field, value);
+                draft.values.insert(field_name(&field), value);
             }
         }
         Ok(())
