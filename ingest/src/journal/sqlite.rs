@@ -18,7 +18,7 @@ use crate::deadletter::DeadLetter;
 use crate::event::Event;
 use crate::reject::Reason;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
-use std::collections::HashSet;
+use rustc_hash::FxHashSet;
 use std::path::Path;
 
 const SCHEMA: &str = "
@@ -129,7 +129,7 @@ pub struct SqliteJournal {
     last_seq: i64,
     /// Ids of the committed blocks after `ids_indexed_through`: durable in their blocks, not
     /// yet in `event_ids`. The dedupe looks here before the table; see [`ID_INDEX_BATCH`].
-    unindexed: HashSet<String>,
+    unindexed: FxHashSet<String>,
 }
 
 impl SqliteJournal {
@@ -181,7 +181,8 @@ impl JournalStore for SqliteJournal {
         let mut seq = self.last_seq;
         let mut rejected_any = false;
         // Ids new in this commit; they join `unindexed` only once the commit has succeeded.
-        let mut fresh: HashSet<&str> = HashSet::with_capacity(entries.len());
+        let mut fresh: FxHashSet<&str> =
+            FxHashSet::with_capacity_and_hasher(entries.len(), Default::default());
         {
             let mut known = tx.prepare_cached("SELECT 1 FROM event_ids WHERE id = ?1")?;
             let mut insert_dead =
@@ -432,12 +433,12 @@ fn write_meta(conn: &Connection, key: &str, value: i64) -> Result<(), JournalErr
 /// The ids of the blocks committed after the last id flush. A journal that has no
 /// `ids_indexed_through` yet was written by a format that indexed every id at its commit:
 /// the key is set to its last seq and nothing is pending.
-fn read_unindexed_ids(conn: &Connection, last_seq: i64) -> Result<HashSet<String>, JournalError> {
+fn read_unindexed_ids(conn: &Connection, last_seq: i64) -> Result<FxHashSet<String>, JournalError> {
     let Some(through) = read_meta(conn, IDS_INDEXED_THROUGH_KEY)? else {
         write_meta(conn, IDS_INDEXED_THROUGH_KEY, last_seq)?;
-        return Ok(HashSet::new());
+        return Ok(FxHashSet::default());
     };
-    let mut ids = HashSet::new();
+    let mut ids = FxHashSet::default();
     for_each_event_after(conn, through, |_, event| {
         ids.insert(event.id);
     })?;
