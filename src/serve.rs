@@ -9,6 +9,7 @@ use crate::metrics::IngestMetrics;
 use anyhow::Context;
 use ioc_analytics::Analytics;
 use ioc_analytics::alerts::RuleSet;
+use ioc_analytics::engine::WINDOW_FLUSH_READINGS;
 use ioc_dashboard_api::{ApiConfig, ApiState, Authenticator, MetricsSource, Readiness};
 use ioc_ingest::Areas;
 use ioc_ingest::cluster::ClusterSettings;
@@ -376,44 +377,60 @@ pub async fn run_with(
 /// Chunks read ahead of analytics during replay.
 const REPLAY_READ_AHEAD: usize = 4;
 
-/// Replays the journal into analytics on two threads: one reads and decodes chunks, the
-/// other applies them in journal order. Returns the events replayed and the seq of the last.
+/// Replays the journal into analytics on three threads: one reads and decodes chunks, one
+/// admits them in journal order (counts, sources, reports, alert trackers), one runs their
+/// window readings through polars in batches of [`WINDOW_FLUSH_READINGS`] while the next
+/// chunks are admitted. Returns the events replayed and the seq of the last.
 ///
-/// Applied chunks go back to the reader to be freed: the applier is the busier thread, and
-/// memory freed by the thread that allocated it is cheaper to free (B8's profile).
+/// The windows come out as in a sequential replay: readings are merged in admission order,
+/// and a bucket that a merge prunes because admission has moved the newest event time on
+/// would be pruned by the last merge anyway. Admitted chunks go back to the reader to be
+/// freed there, the thread that allocated them (B8's profile in BENCHMARKS.md).
 fn replay(store: &mut dyn JournalStore, analytics: &Analytics) -> anyhow::Result<(u64, i64)> {
     let (chunks, queue) =
         std::sync::mpsc::sync_channel::<Vec<ioc_ingest::Event>>(REPLAY_READ_AHEAD);
     let (spent, to_free) = std::sync::mpsc::channel::<Vec<ioc_ingest::Event>>();
+    let (to_windows, window_batches) =
+        std::sync::mpsc::sync_channel::<Vec<ioc_analytics::batch::Reading>>(1);
     std::thread::scope(|scope| {
         let reader = scope.spawn(move || {
             let mut last = 0;
             store
                 .replay(0, REPLAY_CHUNK, &mut |batch, seq| {
                     last = seq;
-                    // The applier only stops early on a failure, reported below.
+                    // The admitting thread only stops early on a failure, reported below.
                     let _ = chunks.send(batch);
                     to_free.try_iter().for_each(drop);
                 })
                 .map(|events| (events, last))
         });
-        let mut failure = None;
+        let windows = scope.spawn(move || {
+            for readings in window_batches {
+                analytics.merge_readings(&readings)?;
+            }
+            Ok::<(), ioc_analytics::AnalyticsError>(())
+        });
+        let mut readings = Vec::new();
         for batch in queue {
-            if failure.is_none()
-                && let Err(error) = analytics.apply(&batch, None)
-            {
-                failure = Some(error);
+            readings.extend(analytics.admit(&batch, None));
+            // A failed windows thread has dropped its queue: the rest is read and dropped,
+            // and its error reported below.
+            if readings.len() >= WINDOW_FLUSH_READINGS {
+                let _ = to_windows.send(std::mem::take(&mut readings));
             }
             // Once the reader is done, what is left is freed here as the channel drops.
             let _ = spent.send(batch);
         }
+        let _ = to_windows.send(readings);
+        drop(to_windows);
+        let windowed = windows
+            .join()
+            .map_err(|_| anyhow::anyhow!("the replay's windows thread panicked"))?;
         let read = reader
             .join()
             .map_err(|_| anyhow::anyhow!("the journal reader panicked"))??;
-        match failure {
-            Some(error) => Err(error.into()),
-            None => Ok(read),
-        }
+        windowed?;
+        Ok(read)
     })
 }
 

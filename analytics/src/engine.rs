@@ -422,8 +422,9 @@ const MAX_COALESCED_EVENTS: usize = 50_000;
 /// 0.08–0.10 against 50 ms (BENCHMARKS.md).
 const WINDOW_FLUSH_EVERY: Duration = Duration::from_millis(500);
 
-/// Readings that make a polars micro-batch on their own, however young.
-const WINDOW_FLUSH_READINGS: usize = 200_000;
+/// Readings that make a polars micro-batch on their own, however young (the live worker's
+/// bound, and the size of the start-up replay's batches).
+pub const WINDOW_FLUSH_READINGS: usize = 200_000;
 
 /// Shortest gap between two event-driven alert reconciles: under a stream of small commits
 /// one reconcile covers several of them, and an alert still leaves within this much.
