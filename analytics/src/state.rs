@@ -11,6 +11,7 @@ use crate::sketch::QuantileSketch;
 use crate::windows::{BUCKET_MS, SeriesKey, WindowStore, bucket_of};
 use ioc_ingest::deadletter::DeadLetter;
 use ioc_ingest::{Areas, Event, Kind, Reason, Values};
+use rustc_hash::FxHashMap;
 use serde_json::Value;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
@@ -86,7 +87,9 @@ pub struct State {
     pub(crate) windows: WindowStore,
     /// Numbers of the window series, so readings carry no strings.
     pub(crate) series: SeriesIndex,
-    pub(crate) sources: BTreeMap<String, SourceState>,
+    /// Hashed, not ordered: looked up for every reading; views order what they show with
+    /// [`State::sources_in`].
+    pub(crate) sources: FxHashMap<String, SourceState>,
     pub(crate) rejected: BTreeMap<Reason, u64>,
     pub(crate) dead_letters: VecDeque<DeadLetter>,
     pub(crate) rate: RateMeter,
@@ -95,7 +98,7 @@ pub struct State {
     pub(crate) reports: crate::reports::Register,
     pub(crate) dossiers: crate::dossiers::DossierBook,
     /// Hourly pollutant means per air-quality station, for the hourly and daily VN_AQI.
-    pub(crate) hourly_air: BTreeMap<String, HourlyAir>,
+    pub(crate) hourly_air: FxHashMap<String, HourlyAir>,
     /// Every alert, as the journal's alert events left it.
     pub(crate) alerts: AlertBook,
     /// Long hourly/daily series behind the open data.
@@ -123,14 +126,14 @@ impl State {
             max_ts: None,
             windows: WindowStore::default(),
             series: SeriesIndex::default(),
-            sources: BTreeMap::new(),
+            sources: FxHashMap::default(),
             rejected: BTreeMap::new(),
             dead_letters: VecDeque::new(),
             rate: RateMeter::default(),
             rate_by_area: BTreeMap::new(),
             reports: crate::reports::Register::default(),
             dossiers: crate::dossiers::DossierBook::default(),
-            hourly_air: BTreeMap::new(),
+            hourly_air: FxHashMap::default(),
             alerts: AlertBook::default(),
             open_data: crate::open_data::OpenDataBook::default(),
             evaluator: Evaluator::default(),
@@ -340,6 +343,13 @@ impl State {
                 self.sources.insert(event.source.clone(), source);
             }
         }
+    }
+
+    /// The sources that `keep` selects, ordered by id (views list and sum them in this order).
+    pub(crate) fn sources_in(&self, keep: impl Fn(&SourceState) -> bool) -> Vec<&SourceState> {
+        let mut found: Vec<&SourceState> = self.sources.values().filter(|s| keep(s)).collect();
+        found.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        found
     }
 
     /// End of the current windows: the end of the bucket holding the newest event time.

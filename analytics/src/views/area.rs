@@ -16,9 +16,8 @@ pub fn area_view(state: &State, area_id: &str, now_ms: i64) -> Option<Value> {
     let mut data = area_summary(state, area, now_ms);
     let newest = state.max_ts.unwrap_or(i64::MIN);
     let sources: Vec<Value> = state
-        .sources
-        .values()
-        .filter(|source| source.area == area.id)
+        .sources_in(|source| source.area == area.id)
+        .into_iter()
         .map(|source| {
             json!({
                 "id": source.id,

@@ -43,9 +43,8 @@ pub(crate) fn area_metrics(state: &State, area: &str) -> AreaMetrics {
         .mean();
     let in_area = |kind: Kind| {
         state
-            .sources
-            .values()
-            .filter(move |s| s.kind == kind && (s.area == area || area == crate::windows::CITY))
+            .sources_in(|s| s.kind == kind && (s.area == area || area == crate::windows::CITY))
+            .into_iter()
     };
     let free_flows: Vec<f64> = in_area(Kind::Traffic)
         .map(|s| free_flow(state, s))
