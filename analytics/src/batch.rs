@@ -4,7 +4,7 @@
 
 use crate::partial::{ExactSum, Partial};
 use crate::sketch::bin_of;
-use crate::windows::SeriesKey;
+use crate::windows::{BUCKET_MS, SeriesKey};
 use ioc_ingest::Kind;
 use polars::prelude::*;
 use rustc_hash::FxHashMap;
@@ -87,20 +87,31 @@ pub fn aggregate(readings: &[Reading]) -> PolarsResult<Vec<(u32, i64, Partial)>>
         .iter()
         .map(|r| ExactSum::of(r.value).limbs())
         .unzip();
+    // One integer key per (series, bucket) cell: polars groups a single u64 column much faster
+    // than two columns, which it row-encodes first. The bucket is counted from the batch's
+    // earliest, so 32 bits hold any batch of accepted events (a span of 1,300 years).
+    let base = readings.iter().map(|r| r.bucket).min().unwrap_or(0);
+    let cells = readings
+        .iter()
+        .map(|r| {
+            let index = u32::try_from((r.bucket - base) / BUCKET_MS).map_err(|_| {
+                PolarsError::ComputeError("a window batch spans too many buckets".into())
+            })?;
+            Ok((u64::from(r.series) << 32) | u64::from(index))
+        })
+        .collect::<PolarsResult<Vec<u64>>>()?;
     let frame = df!(
-        "series" => readings.iter().map(|r| r.series).collect::<Vec<_>>(),
-        "bucket" => readings.iter().map(|r| r.bucket).collect::<Vec<_>>(),
+        "cell" => cells,
         "ts" => readings.iter().map(|r| r.ts).collect::<Vec<_>>(),
         "value" => readings.iter().map(|r| r.value).collect::<Vec<_>>(),
         "sum_high" => sum_high,
         "sum_low" => sum_low,
         "bin" => readings.iter().map(|r| bin_of(r.value)).collect::<Vec<_>>(),
     )?;
-    let group = [col("series"), col("bucket")];
     let stats = frame
         .clone()
         .lazy()
-        .group_by(group.clone())
+        .group_by([col("cell")])
         .agg([
             len().cast(DataType::UInt64).alias("count"),
             col("sum_high").sum(),
@@ -111,18 +122,15 @@ pub fn aggregate(readings: &[Reading]) -> PolarsResult<Vec<(u32, i64, Partial)>>
             col("value").last().alias("last"),
         ])
         .collect()?;
-    let mut by_bin = group.to_vec();
-    by_bin.push(col("bin"));
     let bins = frame
         .lazy()
-        .group_by(by_bin)
+        .group_by([col("cell"), col("bin")])
         .agg([len().cast(DataType::UInt64).alias("n")])
         .collect()?;
 
-    let mut partials: FxHashMap<(u32, i64), Partial> =
+    let mut partials: FxHashMap<u64, Partial> =
         FxHashMap::with_capacity_and_hasher(stats.height(), Default::default());
-    let series = stats.column("series")?.u32()?;
-    let bucket = stats.column("bucket")?.i64()?;
+    let cell = stats.column("cell")?.u64()?;
     let count = stats.column("count")?.u64()?;
     let sum_high = stats.column("sum_high")?.i64()?;
     let sum_low = stats.column("sum_low")?.i64()?;
@@ -131,7 +139,7 @@ pub fn aggregate(readings: &[Reading]) -> PolarsResult<Vec<(u32, i64, Partial)>>
     let last_ts = stats.column("last_ts")?.i64()?;
     let last = stats.column("last")?.f64()?;
     for i in 0..stats.height() {
-        let (Some(series), Some(bucket)) = (series.get(i), bucket.get(i)) else {
+        let Some(cell) = cell.get(i) else {
             continue;
         };
         let partial = Partial {
@@ -143,23 +151,25 @@ pub fn aggregate(readings: &[Reading]) -> PolarsResult<Vec<(u32, i64, Partial)>>
             last: last.get(i).unwrap_or(0.0),
             sketch: Default::default(),
         };
-        partials.insert((series, bucket), partial);
+        partials.insert(cell, partial);
     }
-    let series = bins.column("series")?.u32()?;
-    let bucket = bins.column("bucket")?.i64()?;
+    let cell = bins.column("cell")?.u64()?;
     let bin = bins.column("bin")?.i32()?;
     let n = bins.column("n")?.u64()?;
     for i in 0..bins.height() {
-        if let (Some(series), Some(bucket), Some(bin), Some(n)) =
-            (series.get(i), bucket.get(i), bin.get(i), n.get(i))
-            && let Some(partial) = partials.get_mut(&(series, bucket))
+        if let (Some(cell), Some(bin), Some(n)) = (cell.get(i), bin.get(i), n.get(i))
+            && let Some(partial) = partials.get_mut(&cell)
         {
             partial.sketch.add_bin(bin, n);
         }
     }
     Ok(partials
         .into_iter()
-        .map(|((series, bucket), partial)| (series, bucket, partial))
+        .map(|(cell, partial)| {
+            let series = (cell >> 32) as u32;
+            let bucket = base + i64::from(cell as u32) * BUCKET_MS;
+            (series, bucket, partial)
+        })
         .collect())
 }
 
@@ -185,6 +195,25 @@ mod tests {
         assert_eq!(index.id("a", Kind::AirQuality, "pm25"), a);
         assert_eq!(index.key(b).map(|k| k.kind), Some(Kind::Noise));
         assert_eq!(index.key(99), None);
+    }
+
+    #[test]
+    fn cells_give_back_their_series_and_bucket_at_real_times() -> PolarsResult<()> {
+        // 2026-11-22 and an hour later, in two series far apart.
+        let t0 = 1_795_338_000_000;
+        let readings = vec![
+            reading(70_000, t0 + 3_600_000, 2.0),
+            reading(3, t0, 1.0),
+            reading(70_000, t0 + 5, 4.0),
+        ];
+        let mut out = aggregate(&readings)?;
+        out.sort_by_key(|(series, bucket, _)| (*series, *bucket));
+        let cells: Vec<(u32, i64, u64)> = out.iter().map(|(s, b, p)| (*s, *b, p.count)).collect();
+        assert_eq!(
+            cells,
+            [(3, t0, 1), (70_000, t0, 1), (70_000, t0 + 3_600_000, 1)]
+        );
+        Ok(())
     }
 
     #[test]
