@@ -71,21 +71,15 @@ impl OpenDataBook {
     /// Takes one journaled event; kinds other than air quality and dossiers are ignored.
     pub fn apply(&mut self, event: &Event) {
         match event.kind {
-            Kind::AirQuality => {
-                let series = slot(&mut self.stations, &event.area)
-                    .and_then(|stations| slot(stations, &event.source));
-                if let Some(series) = series {
-                    series.add(event);
-                }
-            }
-            Kind::Dossier => {
-                if let Some(hours) = slot(&mut self.dossiers, &event.area) {
-                    hours
-                        .entry(period::hour_start(event.ts_ms))
-                        .or_default()
-                        .add(event);
-                }
-            }
+            Kind::AirQuality => with_slot(&mut self.stations, &event.area, |stations| {
+                with_slot(stations, &event.source, |series| series.add(event));
+            }),
+            Kind::Dossier => with_slot(&mut self.dossiers, &event.area, |hours| {
+                hours
+                    .entry(period::hour_start(event.ts_ms))
+                    .or_default()
+                    .add(event);
+            }),
             _ => {}
         }
     }
@@ -109,11 +103,11 @@ impl OpenDataBook {
     }
 }
 
-/// The value of `key`, made on first use; a known key costs no allocation (`entry` would
-/// take an owned key every time). Always `Some`.
-fn slot<'a, V: Default>(map: &'a mut BTreeMap<String, V>, key: &str) -> Option<&'a mut V> {
-    if !map.contains_key(key) {
-        map.insert(key.to_string(), V::default());
+/// Runs `work` on the value of `key`, made on first use. A known key costs one lookup and no
+/// allocation (`entry` would take an owned key every time).
+fn with_slot<V: Default>(map: &mut BTreeMap<String, V>, key: &str, work: impl FnOnce(&mut V)) {
+    match map.get_mut(key) {
+        Some(value) => work(value),
+        None => work(map.entry(key.to_string()).or_default()),
     }
-    map.get_mut(key)
 }
