@@ -118,7 +118,7 @@ impl Intake {
     fn report_of(
         &self,
         payload: &[u8],
-        info: &crate::topic::TopicInfo,
+        info: &crate::topic::TopicInfo<'_>,
         now_ms: i64,
     ) -> Result<crate::Event, Rejection> {
         let map = match decode::decode_object(payload)? {
@@ -136,8 +136,7 @@ impl Intake {
             Some(ts) => decode::parse_ts(ts, "ts")?,
         };
         let ts_ms = self.validator.check_ts(Some(ts_ms), now_ms)?;
-        let event =
-            crate::report::from_mqtt(&map, info.area.as_deref(), self.validator.areas(), ts_ms)?;
+        let event = crate::report::from_mqtt(&map, info.area, self.validator.areas(), ts_ms)?;
         self.counters.record(event.kind, decode::Format::Native, 1);
         Ok(event)
     }

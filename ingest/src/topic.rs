@@ -13,15 +13,15 @@ pub const DEADLETTER_TOPIC: &str = "ioc/deadletter";
 /// Where alert transitions are published (docs/events.md "Topics"), one JSON alert per message.
 pub const ALERTS_TOPIC: &str = "ioc/alerts";
 
-/// What the topic of an incoming message says about it.
+/// What the topic of an incoming message says about it, borrowed from the topic's text.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TopicInfo {
+pub struct TopicInfo<'a> {
     /// The area named by the topic, `None` for `_`.
-    pub area: Option<String>,
+    pub area: Option<&'a str>,
     /// The kind named by the topic.
     pub kind: Kind,
     /// The source id level, absent on report topics.
-    pub source: Option<String>,
+    pub source: Option<&'a str>,
 }
 
 /// Why a topic could not be read.
@@ -68,28 +68,27 @@ impl TopicScheme {
     }
 
     /// Reads area, kind and source from a topic.
-    pub fn parse(&self, topic: &str) -> Result<TopicInfo, TopicError> {
+    pub fn parse<'a>(&self, topic: &'a str) -> Result<TopicInfo<'a>, TopicError> {
         let shape = || TopicError::Shape(topic.to_string());
         let rest = topic
             .strip_prefix(self.root.as_str())
             .and_then(|rest| rest.strip_prefix('/'))
             .ok_or_else(shape)?;
-        let levels: Vec<&str> = rest.split('/').collect();
-        let (area, kind_name, source) = match levels.as_slice() {
-            [area, kind] => (*area, *kind, None),
-            [area, kind, source] => (*area, *kind, Some(*source)),
-            _ => return Err(shape()),
+        let mut levels = rest.split('/');
+        let (Some(area), Some(kind_name), source, None) =
+            (levels.next(), levels.next(), levels.next(), levels.next())
+        else {
+            return Err(shape());
         };
         if area.is_empty() || source.is_some_and(str::is_empty) {
             return Err(shape());
         }
         let kind =
             Kind::parse(kind_name).ok_or_else(|| TopicError::UnknownKind(kind_name.to_string()))?;
-        let area = (area != ANY_AREA).then(|| area.to_string());
         Ok(TopicInfo {
-            area,
+            area: (area != ANY_AREA).then_some(area),
             kind,
-            source: source.map(str::to_string),
+            source,
         })
     }
 }
@@ -130,6 +129,17 @@ mod tests {
             scheme.parse("cityx/a/noise/x"),
             Err(TopicError::Shape(_))
         ));
+        for shape in [
+            "city/a",
+            "city/a/noise/x/y",
+            "city//noise/x",
+            "city/a/noise/",
+        ] {
+            assert!(
+                matches!(scheme.parse(shape), Err(TopicError::Shape(_))),
+                "{shape}"
+            );
+        }
         assert_eq!(
             scheme.parse("city/a/radiation/x"),
             Err(TopicError::UnknownKind("radiation".into()))

@@ -2,7 +2,7 @@
 
 use crate::area::Areas;
 use crate::decode::Draft;
-use crate::event::{Event, Kind, Values};
+use crate::event::{Event, FieldName, Kind, Values};
 use crate::fields::{self, FieldType};
 use crate::reject::{Reason, Rejection};
 use serde_json::Value;
@@ -57,10 +57,11 @@ impl Validator {
             ));
         }
         let ts_ms = self.check_ts(draft.ts_ms, now_ms)?;
-        let area = self.place(&draft)?;
-        let source = check_id(draft.source.as_deref(), "source")?;
-        let values = check_values(kind, &draft.values)?;
-        let id = match draft.id.as_deref() {
+        let area = self.place(draft.area, draft.lat, draft.lon)?;
+        // The draft's strings and values move into the event: checked, not copied.
+        let source = check_id(draft.source, "source")?;
+        let values = check_values(kind, draft.values)?;
+        let id = match draft.id {
             Some(id) => check_id(Some(id), "id")?,
             None => Event::derived_id(&source, ts_ms, kind),
         };
@@ -101,13 +102,19 @@ impl Validator {
 
     /// The area from the topic or payload, else from the coordinates; coordinates, when
     /// present, must lie inside the city either way.
-    fn place(&self, draft: &Draft) -> Result<String, Rejection> {
-        let located = match (draft.lat, draft.lon) {
-            (Some(lat), Some(lon)) => Some(
+    fn place(
+        &self,
+        area: Option<String>,
+        lat: Option<f64>,
+        lon: Option<f64>,
+    ) -> Result<String, Rejection> {
+        let point = match (lat, lon) {
+            (Some(lat), Some(lon)) => {
                 self.areas
-                    .locate(lat, lon)
-                    .map_err(|error| Rejection::new(Reason::OutsideCity, error.to_string()))?,
-            ),
+                    .check_inside(lat, lon)
+                    .map_err(|error| Rejection::new(Reason::OutsideCity, error.to_string()))?;
+                Some((lat, lon))
+            }
             (None, None) => None,
             _ => {
                 return Err(Rejection::new(
@@ -116,15 +123,19 @@ impl Validator {
                 ));
             }
         };
-        match (&draft.area, located) {
-            (Some(id), _) => match self.areas.get(id) {
-                Some(area) => Ok(area.id.clone()),
-                None => Err(Rejection::new(
-                    Reason::UnknownArea,
-                    format!("unknown area {id:?}"),
-                )),
-            },
-            (None, Some(area)) => Ok(area.id.clone()),
+        match (area, point) {
+            // `get` matches ids exactly, so the named id is the area's own spelling.
+            (Some(id), _) if self.areas.get(&id).is_some() => Ok(id),
+            (Some(id), _) => Err(Rejection::new(
+                Reason::UnknownArea,
+                format!("unknown area {id:?}"),
+            )),
+            // Inside the bounds, `locate` always finds an area (the nearest, at worst).
+            (None, Some((lat, lon))) => self
+                .areas
+                .locate(lat, lon)
+                .map(|area| area.id.clone())
+                .map_err(|error| Rejection::new(Reason::OutsideCity, error.to_string())),
             (None, None) => Err(Rejection::new(
                 Reason::MissingField,
                 "no area: the topic says `_` and the payload has neither `area` nor `lat`/`lon`",
@@ -135,7 +146,7 @@ impl Validator {
 
 /// Ids are non-empty, at most [`MAX_ID_LEN`] bytes, without control characters or MQTT
 /// wildcards.
-fn check_id(id: Option<&str>, field: &str) -> Result<String, Rejection> {
+fn check_id(id: Option<String>, field: &str) -> Result<String, Rejection> {
     let id = id.ok_or_else(|| Rejection::new(Reason::MissingField, format!("no `{field}`")))?;
     if id.is_empty() || id.len() > MAX_ID_LEN {
         return Err(Rejection::new(
@@ -149,15 +160,16 @@ fn check_id(id: Option<&str>, field: &str) -> Result<String, Rejection> {
             format!("`{field}` holds control characters or MQTT wildcards"),
         ));
     }
-    Ok(id.to_string())
+    Ok(id)
 }
 
 /// Keeps the kind's known fields, checked; refuses a draft with no known reading or without a
 /// required field. Unknown fields are not stored.
-fn check_values(kind: Kind, values: &Values) -> Result<Values, Rejection> {
-    let mut kept = Values::new();
-    for spec in fields::specs(kind) {
-        let Some(value) = values.get(spec.name).filter(|v| !v.is_null()) else {
+fn check_values(kind: Kind, mut values: Values) -> Result<Values, Rejection> {
+    let specs = fields::specs(kind);
+    let mut kept = Values::with_capacity(specs.len().min(values.len()));
+    for spec in specs {
+        let Some(value) = values.remove(spec.name).filter(|v| !v.is_null()) else {
             if spec.required {
                 return Err(Rejection::new(
                     Reason::MissingField,
@@ -166,8 +178,9 @@ fn check_values(kind: Kind, values: &Values) -> Result<Values, Rejection> {
             }
             continue;
         };
-        check_field(spec.name, spec.ty, value)?;
-        kept.insert(spec.name, value.clone());
+        check_field(spec.name, spec.ty, &value)?;
+        // Specs name each field once, and `remove` took it out of `values`.
+        kept.push_absent(FieldName::Borrowed(spec.name), value);
     }
     if kept.is_empty() {
         let names: Vec<&str> = fields::specs(kind).iter().map(|s| s.name).collect();

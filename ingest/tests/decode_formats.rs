@@ -18,7 +18,7 @@ const NOW_MS: i64 = 1_795_338_030_000;
 const NINE_MS: i64 = 1_795_338_000_000;
 
 /// Parses a test topic under the default `city` root.
-fn topic(name: &str) -> TopicInfo {
+fn topic(name: &str) -> TopicInfo<'_> {
     TopicScheme::new("city")
         .parse(name)
         .expect("test topic is valid")

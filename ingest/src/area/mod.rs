@@ -7,6 +7,7 @@ mod load;
 
 pub use load::AreaFileError;
 
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 /// One area: a slug id, its Vietnamese name, a centroid and an optional boundary polygon.
@@ -62,6 +63,9 @@ impl Bounds {
 #[derive(Debug, Clone)]
 pub struct Areas {
     areas: Vec<Area>,
+    /// Each id's place in `areas`: every event names its area, and a scan comparing up to 30
+    /// ids per event was a visible share of decoding (BENCHMARKS.md, B2).
+    by_id: FxHashMap<String, usize>,
     bounds: Bounds,
 }
 
@@ -80,7 +84,16 @@ impl Areas {
     pub fn new(areas: Vec<Area>) -> Result<Self, AreaFileError> {
         load::validate(&areas)?;
         let bounds = extent(&areas);
-        Ok(Self { areas, bounds })
+        let by_id = areas
+            .iter()
+            .enumerate()
+            .map(|(at, area)| (area.id.clone(), at))
+            .collect();
+        Ok(Self {
+            areas,
+            by_id,
+            bounds,
+        })
     }
 
     /// Loads the set from a JSON list or a GeoJSON `FeatureCollection` file.
@@ -109,7 +122,17 @@ impl Areas {
 
     /// The area with this id.
     pub fn get(&self, id: &str) -> Option<&Area> {
-        self.areas.iter().find(|area| area.id == id)
+        self.areas.get(*self.by_id.get(id)?)
+    }
+
+    /// Checks that a point may be placed in the city (finite, within [`Areas::bounds`]):
+    /// what [`Areas::locate`] checks before it searches for the area.
+    pub fn check_inside(&self, lat: f64, lon: f64) -> Result<(), OutsideCity> {
+        if lat.is_finite() && lon.is_finite() && self.bounds.contains(lat, lon) {
+            Ok(())
+        } else {
+            Err(OutsideCity { lat, lon })
+        }
     }
 
     /// The city's bounds: the areas' extent plus a margin.
@@ -119,9 +142,7 @@ impl Areas {
 
     /// Places a point: the area whose polygon contains it, else the nearest centroid.
     pub fn locate(&self, lat: f64, lon: f64) -> Result<&Area, OutsideCity> {
-        if !lat.is_finite() || !lon.is_finite() || !self.bounds.contains(lat, lon) {
-            return Err(OutsideCity { lat, lon });
-        }
+        self.check_inside(lat, lon)?;
         if let Some(area) = self.areas.iter().find(|area| {
             area.polygon
                 .as_deref()

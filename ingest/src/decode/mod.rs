@@ -16,6 +16,7 @@ use crate::event::Values;
 use crate::reject::{Reason, Rejection};
 use crate::topic::TopicInfo;
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 /// An event as a decoder read it, before validation: area, source and time may still be missing.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -25,7 +26,7 @@ pub struct Draft {
     /// Source id from the payload or the topic.
     pub source: Option<String>,
     /// Kind name from the payload or the topic (validated later).
-    pub kind: Option<String>,
+    pub kind: Option<Cow<'static, str>>,
     /// Area id from the topic or the payload.
     pub area: Option<String>,
     /// Event time in epoch milliseconds.
@@ -79,7 +80,7 @@ pub struct Decoded {
 /// zone-less device times in [`DEFAULT_DEVICE_ZONE`].
 ///
 /// `now_ms` resolves SenML relative times.
-pub fn decode(payload: &[u8], topic: &TopicInfo, now_ms: i64) -> Result<Vec<Draft>, Rejection> {
+pub fn decode(payload: &[u8], topic: &TopicInfo<'_>, now_ms: i64) -> Result<Vec<Draft>, Rejection> {
     decode_in(payload, topic, now_ms, DEFAULT_DEVICE_ZONE).map(|decoded| decoded.drafts)
 }
 
@@ -87,7 +88,7 @@ pub fn decode(payload: &[u8], topic: &TopicInfo, now_ms: i64) -> Result<Vec<Draf
 /// format it came.
 pub fn decode_in(
     payload: &[u8],
-    topic: &TopicInfo,
+    topic: &TopicInfo<'_>,
     now_ms: i64,
     zone: chrono_tz::Tz,
 ) -> Result<Decoded, Rejection> {
@@ -150,7 +151,7 @@ pub fn decode_object(payload: &[u8]) -> Result<Value, Rejection> {
 
 /// The topic fills what the payload left out; a payload kind that contradicts the topic's is
 /// refused, so that an entity posted on the wrong topic is not counted under the wrong kind.
-fn apply_topic(draft: &mut Draft, topic: &TopicInfo) -> Result<(), Rejection> {
+fn apply_topic(draft: &mut Draft, topic: &TopicInfo<'_>) -> Result<(), Rejection> {
     if let Some(kind) = &draft.kind
         && kind != topic.kind.as_str()
     {
@@ -162,20 +163,32 @@ fn apply_topic(draft: &mut Draft, topic: &TopicInfo) -> Result<(), Rejection> {
             ),
         ));
     }
-    if let Some(area) = &topic.area {
-        draft.area = Some(area.clone());
+    // The usual payload names the topic's area too: then its string is kept as it is.
+    if let Some(area) = topic.area
+        && draft.area.as_deref() != Some(area)
+    {
+        draft.area = Some(area.to_string());
     }
     if draft.kind.is_none() {
-        draft.kind = Some(topic.kind.as_str().to_string());
+        draft.kind = Some(Cow::Borrowed(topic.kind.as_str()));
     }
     if draft.source.is_none() {
-        draft.source.clone_from(&topic.source);
+        draft.source = topic.source.map(str::to_string);
     }
     Ok(())
 }
 
 /// Parses JSON, telling non-finite numbers (`NaN`, `Infinity`, `1e999`) apart from other
 /// malformed text so that the dead-letter names the real problem.
+/// A payload's kind name: a known kind's own static name (nothing allocated), any other text
+/// as it was written (refused later, with the name in the message).
+pub(crate) fn kind_name(text: &str) -> Cow<'static, str> {
+    match crate::Kind::parse(text) {
+        Some(kind) => Cow::Borrowed(kind.as_str()),
+        None => Cow::Owned(text.to_string()),
+    }
+}
+
 fn parse_json(text: &str) -> Result<Value, Rejection> {
     match serde_json::from_str::<Value>(text) {
         Ok(value) => Ok(value),

@@ -16,6 +16,7 @@ use super::{Draft, optional_str};
 use crate::event::{Kind, Values};
 use crate::reject::{Reason, Rejection};
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 /// Smart Data Model entity types and the kind each one feeds (docs/events.md "NGSI").
 const KINDS: [(&str, Kind); 4] = [
@@ -81,7 +82,7 @@ pub(super) fn decode(
     let draft = Draft {
         id: None,
         source: source_of(entity)?,
-        kind: Some(kind.as_str().to_string()),
+        kind: Some(Cow::Borrowed(kind.as_str())),
         area: None,
         ts_ms: observed.map(|o| o.ts_ms),
         lat,
