@@ -4,7 +4,7 @@
 
 use crate::partial::{ExactSum, Partial};
 use crate::sketch::bin_of;
-use crate::windows::{BUCKET_MS, SeriesKey};
+use crate::windows::SeriesKey;
 use ioc_ingest::Kind;
 use polars::prelude::*;
 use rustc_hash::FxHashMap;
@@ -71,7 +71,14 @@ impl SeriesIndex {
     }
 }
 
-/// Aggregates readings into bucket partials with polars: `(series, bucket, partial)`.
+/// Aggregates readings into bucket partials with polars: `(series, bucket, partial)`, one per
+/// (series, bucket) cell the readings touch, in the order the cells first appear by time.
+///
+/// Each cell gets a dense number here, in order of appearance, and polars groups single
+/// integer keys: the cell for count, exact sum, min, max and the latest value; the cell and
+/// the quantile-sketch bin together for the bins' counts. Both results fold into their cell
+/// by index. One integer column groups much faster than two, which polars row-encodes first,
+/// and a vector indexed by cell needs no hash table (B2 and B8's profiles in BENCHMARKS.md).
 pub fn aggregate(readings: &[Reading]) -> PolarsResult<Vec<(u32, i64, Partial)>> {
     if readings.is_empty() {
         return Ok(Vec::new());
@@ -81,32 +88,36 @@ pub fn aggregate(readings: &[Reading]) -> PolarsResult<Vec<(u32, i64, Partial)>>
     // once costs less than polars sorting every group by `ts`.
     let mut by_time: Vec<&Reading> = readings.iter().collect();
     by_time.sort_by_key(|r| r.ts);
-    let readings = by_time;
-    // The sum in two integer limbs: integer sums are exact whatever the batch holds.
-    let (sum_high, sum_low): (Vec<i64>, Vec<i64>) = readings
-        .iter()
-        .map(|r| ExactSum::of(r.value).limbs())
-        .unzip();
-    // One integer key per (series, bucket) cell: polars groups a single u64 column much faster
-    // than two columns, which it row-encodes first. The bucket is counted from the batch's
-    // earliest, so 32 bits hold any batch of accepted events (a span of 1,300 years).
-    let base = readings.iter().map(|r| r.bucket).min().unwrap_or(0);
-    let cells = readings
-        .iter()
-        .map(|r| {
-            let index = u32::try_from((r.bucket - base) / BUCKET_MS).map_err(|_| {
-                PolarsError::ComputeError("a window batch spans too many buckets".into())
-            })?;
-            Ok((u64::from(r.series) << 32) | u64::from(index))
-        })
-        .collect::<PolarsResult<Vec<u64>>>()?;
+    let mut cell_numbers: FxHashMap<(u32, i64), u32> = FxHashMap::default();
+    let mut cells: Vec<(u32, i64)> = Vec::new();
+    let mut cell_of_row = Vec::with_capacity(by_time.len());
+    let mut cell_bins = Vec::with_capacity(by_time.len());
+    let (mut sum_high, mut sum_low) = (
+        Vec::with_capacity(by_time.len()),
+        Vec::with_capacity(by_time.len()),
+    );
+    for reading in &by_time {
+        let cell = *cell_numbers
+            .entry((reading.series, reading.bucket))
+            .or_insert_with(|| {
+                cells.push((reading.series, reading.bucket));
+                (cells.len() - 1) as u32
+            });
+        cell_of_row.push(cell);
+        // The bin's bits as they are: a negative bin stays apart from every positive one.
+        cell_bins.push((u64::from(cell) << 32) | u64::from(bin_of(reading.value) as u32));
+        // The sum in two integer limbs: integer sums are exact whatever the batch holds.
+        let (high, low) = ExactSum::of(reading.value).limbs();
+        sum_high.push(high);
+        sum_low.push(low);
+    }
     let frame = df!(
-        "cell" => cells,
-        "ts" => readings.iter().map(|r| r.ts).collect::<Vec<_>>(),
-        "value" => readings.iter().map(|r| r.value).collect::<Vec<_>>(),
+        "cell" => cell_of_row,
+        "cell_bin" => cell_bins,
+        "ts" => by_time.iter().map(|r| r.ts).collect::<Vec<_>>(),
+        "value" => by_time.iter().map(|r| r.value).collect::<Vec<_>>(),
         "sum_high" => sum_high,
         "sum_low" => sum_low,
-        "bin" => readings.iter().map(|r| bin_of(r.value)).collect::<Vec<_>>(),
     )?;
     let stats = frame
         .clone()
@@ -124,52 +135,43 @@ pub fn aggregate(readings: &[Reading]) -> PolarsResult<Vec<(u32, i64, Partial)>>
         .collect()?;
     let bins = frame
         .lazy()
-        .group_by([col("cell"), col("bin")])
+        .group_by([col("cell_bin")])
         .agg([len().cast(DataType::UInt64).alias("n")])
         .collect()?;
 
-    let mut partials: FxHashMap<u64, Partial> =
-        FxHashMap::with_capacity_and_hasher(stats.height(), Default::default());
-    let cell = stats.column("cell")?.u64()?;
-    let count = stats.column("count")?.u64()?;
-    let sum_high = stats.column("sum_high")?.i64()?;
-    let sum_low = stats.column("sum_low")?.i64()?;
-    let min = stats.column("min")?.f64()?;
-    let max = stats.column("max")?.f64()?;
-    let last_ts = stats.column("last_ts")?.i64()?;
-    let last = stats.column("last")?.f64()?;
-    for i in 0..stats.height() {
-        let Some(cell) = cell.get(i) else {
+    let mut partials = vec![Partial::empty(); cells.len()];
+    // Read as vectors: reading a chunked array by index looks its chunk up every time.
+    let count: Vec<_> = stats.column("count")?.u64()?.iter().collect();
+    let sum_high: Vec<_> = stats.column("sum_high")?.i64()?.iter().collect();
+    let sum_low: Vec<_> = stats.column("sum_low")?.i64()?.iter().collect();
+    let min: Vec<_> = stats.column("min")?.f64()?.iter().collect();
+    let max: Vec<_> = stats.column("max")?.f64()?.iter().collect();
+    let last_ts: Vec<_> = stats.column("last_ts")?.i64()?.iter().collect();
+    let last: Vec<_> = stats.column("last")?.f64()?.iter().collect();
+    for (i, cell) in stats.column("cell")?.u32()?.iter().enumerate() {
+        let Some(partial) = cell.and_then(|cell| partials.get_mut(cell as usize)) else {
             continue;
         };
-        let partial = Partial {
-            count: count.get(i).unwrap_or(0),
-            sum: ExactSum::from_limbs(sum_high.get(i).unwrap_or(0), sum_low.get(i).unwrap_or(0)),
-            min: min.get(i).unwrap_or(f64::INFINITY),
-            max: max.get(i).unwrap_or(f64::NEG_INFINITY),
-            last_ts: last_ts.get(i).unwrap_or(i64::MIN),
-            last: last.get(i).unwrap_or(0.0),
-            sketch: Default::default(),
-        };
-        partials.insert(cell, partial);
+        partial.count = count[i].unwrap_or(0);
+        partial.sum = ExactSum::from_limbs(sum_high[i].unwrap_or(0), sum_low[i].unwrap_or(0));
+        partial.min = min[i].unwrap_or(f64::INFINITY);
+        partial.max = max[i].unwrap_or(f64::NEG_INFINITY);
+        partial.last_ts = last_ts[i].unwrap_or(i64::MIN);
+        partial.last = last[i].unwrap_or(0.0);
     }
-    let cell = bins.column("cell")?.u64()?;
-    let bin = bins.column("bin")?.i32()?;
+    let cell_bin = bins.column("cell_bin")?.u64()?;
     let n = bins.column("n")?.u64()?;
-    for i in 0..bins.height() {
-        if let (Some(cell), Some(bin), Some(n)) = (cell.get(i), bin.get(i), n.get(i))
-            && let Some(partial) = partials.get_mut(&cell)
+    for (cell_bin, n) in cell_bin.iter().zip(n.iter()) {
+        if let (Some(cell_bin), Some(n)) = (cell_bin, n)
+            && let Some(partial) = partials.get_mut((cell_bin >> 32) as usize)
         {
-            partial.sketch.add_bin(bin, n);
+            partial.sketch.add_bin(cell_bin as u32 as i32, n);
         }
     }
-    Ok(partials
+    Ok(cells
         .into_iter()
-        .map(|(cell, partial)| {
-            let series = (cell >> 32) as u32;
-            let bucket = base + i64::from(cell as u32) * BUCKET_MS;
-            (series, bucket, partial)
-        })
+        .zip(partials)
+        .map(|((series, bucket), partial)| (series, bucket, partial))
         .collect())
 }
 
@@ -213,6 +215,32 @@ mod tests {
             cells,
             [(3, t0, 1), (70_000, t0, 1), (70_000, t0 + 3_600_000, 1)]
         );
+        Ok(())
+    }
+
+    #[test]
+    fn on_equal_times_the_reading_that_came_last_is_the_latest_whatever_its_bin() -> PolarsResult<()>
+    {
+        // Values far apart fall in different sketch bins, so in different polars groups.
+        let readings = vec![
+            reading(0, 3_000, 5.0),
+            reading(0, 3_000, 500.0),
+            reading(1, 3_000, 500.0),
+            reading(1, 3_000, -5.0),
+            reading(1, 1_000, 7.0),
+        ];
+        let mut out = aggregate(&readings)?;
+        out.sort_by_key(|(series, _, _)| *series);
+        let lasts: Vec<(u32, u64, i64, f64)> = out
+            .iter()
+            .map(|(series, _, p)| (*series, p.count, p.last_ts, p.last))
+            .collect();
+        assert_eq!(lasts, [(0, 2, 3_000, 500.0), (1, 3, 3_000, -5.0)]);
+        assert_eq!(
+            (out[1].2.min, out[1].2.max, out[1].2.sum.value()),
+            (-5.0, 500.0, 502.0)
+        );
+        assert_eq!(out[1].2.sketch.count(), 3);
         Ok(())
     }
 
