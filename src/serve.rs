@@ -393,23 +393,28 @@ fn replay(store: &mut dyn JournalStore, analytics: &Analytics) -> anyhow::Result
     let (to_windows, window_batches) =
         std::sync::mpsc::sync_channel::<Vec<ioc_analytics::batch::Reading>>(1);
     std::thread::scope(|scope| {
-        let reader = scope.spawn(move || {
-            let mut last = 0;
-            store
-                .replay(0, REPLAY_CHUNK, &mut |batch, seq| {
-                    last = seq;
-                    // The admitting thread only stops early on a failure, reported below.
-                    let _ = chunks.send(batch);
-                    to_free.try_iter().for_each(drop);
-                })
-                .map(|events| (events, last))
-        });
-        let windows = scope.spawn(move || {
-            for readings in window_batches {
-                analytics.merge_readings(&readings)?;
-            }
-            Ok::<(), ioc_analytics::AnalyticsError>(())
-        });
+        // Named, so that `top -H` and a profile tell the replay's stages apart.
+        let reader = std::thread::Builder::new()
+            .name("ioc-replay-read".into())
+            .spawn_scoped(scope, move || {
+                let mut last = 0;
+                store
+                    .replay(0, REPLAY_CHUNK, &mut |batch, seq| {
+                        last = seq;
+                        // The admitting thread only stops early on a failure, reported below.
+                        let _ = chunks.send(batch);
+                        to_free.try_iter().for_each(drop);
+                    })
+                    .map(|events| (events, last))
+            })?;
+        let windows = std::thread::Builder::new()
+            .name("ioc-replay-win".into())
+            .spawn_scoped(scope, move || {
+                for readings in window_batches {
+                    analytics.merge_readings(&readings)?;
+                }
+                Ok::<(), ioc_analytics::AnalyticsError>(())
+            })?;
         let mut readings = Vec::new();
         for batch in queue {
             readings.extend(analytics.admit(&batch, None));
