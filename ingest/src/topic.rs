@@ -103,9 +103,9 @@ mod tests {
         assert_eq!(
             scheme.parse("city/hoan-kiem/air_quality/hn-aq-0042"),
             Ok(TopicInfo {
-                area: Some("hoan-kiem".into()),
+                area: Some("hoan-kiem"),
                 kind: Kind::AirQuality,
-                source: Some("hn-aq-0042".into())
+                source: Some("hn-aq-0042")
             })
         );
         assert_eq!(
