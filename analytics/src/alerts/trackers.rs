@@ -560,10 +560,17 @@ impl AnomalyTracker {
             return;
         }
         let reading = ExactSum::of(value);
-        match self
-            .recent
-            .binary_search_by_key(&start, |slice| slice.start)
-        {
+        // Readings mostly come in time order: their second is the newest or a new one, found
+        // without a search (the search was a visible share of admission in B8's profile).
+        let place = match self.recent.back() {
+            Some(last) if last.start == start => Ok(self.recent.len() - 1),
+            Some(last) if last.start < start => Err(self.recent.len()),
+            None => Err(0),
+            Some(_) => self
+                .recent
+                .binary_search_by_key(&start, |slice| slice.start),
+        };
+        match place {
             Ok(at) => {
                 if let Some(slice) = self.recent.get_mut(at) {
                     slice.sum.add(reading);
@@ -840,6 +847,11 @@ mod tests {
             assert_eq!(tracker.recent_sum, expected, "reading {i}");
             assert_eq!(tracker.recent_count, count, "reading {i}");
             assert!(tracker.recent.len() <= 60);
+            let starts: Vec<i64> = tracker.recent.iter().map(|slice| slice.start).collect();
+            assert!(
+                starts.windows(2).all(|pair| pair[0] < pair[1]),
+                "reading {i}"
+            );
         }
         assert_eq!(tracker.recent.len(), 60);
     }
