@@ -178,8 +178,6 @@ fn apply_topic(draft: &mut Draft, topic: &TopicInfo<'_>) -> Result<(), Rejection
     Ok(())
 }
 
-/// Parses JSON, telling non-finite numbers (`NaN`, `Infinity`, `1e999`) apart from other
-/// malformed text so that the dead-letter names the real problem.
 /// A payload's kind name: a known kind's own static name (nothing allocated), any other text
 /// as it was written (refused later, with the name in the message).
 pub(crate) fn kind_name(text: &str) -> Cow<'static, str> {
@@ -189,6 +187,8 @@ pub(crate) fn kind_name(text: &str) -> Cow<'static, str> {
     }
 }
 
+/// Parses JSON, telling non-finite numbers (`NaN`, `Infinity`, `1e999`) apart from other
+/// malformed text so that the dead-letter names the real problem.
 fn parse_json(text: &str) -> Result<Value, Rejection> {
     match serde_json::from_str::<Value>(text) {
         Ok(value) => Ok(value),
