@@ -452,8 +452,16 @@ fn for_each_event_after(
     after_seq: i64,
     mut each: impl FnMut(i64, Event),
 ) -> Result<(), JournalError> {
-    let mut blocks =
-        conn.prepare("SELECT block, body FROM event_blocks WHERE last_seq > ?1 ORDER BY block")?;
+    // Block numbers grow with seq (a block is numbered by its first event's seq), so the
+    // block holding `after_seq + 1` is the last one numbered at most that, and the read starts
+    // there by primary key instead of scanning every block's `last_seq` (a restart from a
+    // snapshot reads only the journal's tail).
+    let mut blocks = conn.prepare(
+        "SELECT block, body FROM event_blocks
+         WHERE block >= (SELECT COALESCE(MAX(block), 0) FROM event_blocks WHERE block <= ?1 + 1)
+           AND last_seq > ?1
+         ORDER BY block",
+    )?;
     let mut rows = blocks.query(params![after_seq])?;
     while let Some(row) = rows.next()? {
         let block = row.get::<_, i64>(0)?;
