@@ -10,6 +10,7 @@ use anyhow::Context;
 use ioc_analytics::Analytics;
 use ioc_analytics::alerts::RuleSet;
 use ioc_analytics::engine::WINDOW_FLUSH_READINGS;
+use ioc_analytics::snapshot::SNAPSHOT_FILE;
 use ioc_dashboard_api::{ApiConfig, ApiState, Authenticator, MetricsSource, Readiness};
 use ioc_ingest::Areas;
 use ioc_ingest::cluster::ClusterSettings;
@@ -123,15 +124,28 @@ pub async fn run_with(
             // A cluster keeps every row in its shared journal and compacts nothing, so it has
             // no archive (docs/cluster.md).
             let has_archive = matches!(opened, Opened::Embedded(_));
+            let opened_kind = has_archive.then(|| data_dir.join(SNAPSHOT_FILE));
             let store: &mut dyn JournalStore = match &mut opened {
                 Opened::Embedded(store) => store.as_mut(),
                 Opened::Cluster(journals) => &mut journals.reader,
             };
             let began = Instant::now();
-            analytics.restore(store.recover()?);
+            let recovered = store.recover()?;
+            // The embedded journal's data directory keeps a snapshot of the analytics state;
+            // replay continues after the seq it holds (docs/architecture.md, "Snapshots"). A
+            // cluster's instances replay the shared journal.
+            let after_seq = match &opened_kind {
+                Some(path) => {
+                    analytics.restore_with_snapshot(path, recovered, store.last_event_seq()?)
+                }
+                None => {
+                    analytics.restore(recovered);
+                    0
+                }
+            };
             // Weeks of hourly means for the anomaly baselines: the journal keeps only the
-            // history horizon, the archive the rest.
-            if has_archive {
+            // history horizon, the archive the rest. A snapshot holds them already.
+            if has_archive && after_seq == 0 {
                 let now = ioc_ingest::event::now_ms();
                 match analytics.seed_baselines_from_archive(&data_dir, now) {
                     Ok(hours) => tracing::info!(hours, "anomaly baselines seeded from the archive"),
@@ -140,12 +154,17 @@ pub async fn run_with(
                     }
                 }
             }
-            let (events, last) = replay(&mut *store, &analytics)?;
+            let (events, last) = replay(&mut *store, &analytics, after_seq)?;
+            analytics.note_replayed(events);
+            if let Some(path) = opened_kind {
+                analytics.enable_snapshots(path, events);
+            }
             // Writers wait for analytics to reach their journal seq: start from the replayed
             // one (a shared journal may have grown since; the follower continues from here).
             analytics.mark_applied(last);
             tracing::info!(
                 events,
+                after_seq,
                 elapsed_ms = began.elapsed().as_millis() as u64,
                 "journal replayed"
             );
@@ -300,7 +319,7 @@ pub async fn run_with(
         ),
     };
     let state = ApiState::new(
-        analytics,
+        analytics.clone(),
         auth.clone(),
         readiness,
         metrics,
@@ -321,12 +340,15 @@ pub async fn run_with(
         },
     );
     // History: compaction starts after the replay (it moves rows the replay would count).
-    let history = Arc::new(ioc_analytics::history::History::new(
-        &config.data_dir,
-        config
-            .history
-            .settings(config.analytics.allowed_lateness_ms)?,
-    ));
+    let history = Arc::new(
+        ioc_analytics::history::History::new(
+            &config.data_dir,
+            config
+                .history
+                .settings(config.analytics.allowed_lateness_ms)?,
+        )
+        .reporting_to(analytics.clone()),
+    );
     let state = state
         .with_history(Arc::clone(&history))
         .with_open_data(config.open_data);
@@ -366,6 +388,16 @@ pub async fn run_with(
         Err(error) => tracing::error!(%error, "api task failed"),
     }
     drop(journal);
+    // Nothing new arrives now: a snapshot of what analytics applied spares the next start the
+    // replay (events still on their way from the journal are replayed after it).
+    if cluster.is_none() {
+        let analytics = analytics.clone();
+        match tokio::task::spawn_blocking(move || analytics.write_snapshot()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => tracing::error!(%error, "analytics snapshot not written at stop"),
+            Err(error) => tracing::error!(%error, "analytics snapshot task failed"),
+        }
+    }
     if let Some(mut cluster) = cluster {
         // Hands the slots back at once instead of letting their leases expire.
         let _ = tokio::task::spawn_blocking(move || cluster.leave()).await;
@@ -386,7 +418,11 @@ const REPLAY_READ_AHEAD: usize = 4;
 /// and a bucket that a merge prunes because admission has moved the newest event time on
 /// would be pruned by the last merge anyway. Admitted chunks go back to the reader to be
 /// freed there, the thread that allocated them (B8's profile in BENCHMARKS.md).
-fn replay(store: &mut dyn JournalStore, analytics: &Analytics) -> anyhow::Result<(u64, i64)> {
+fn replay(
+    store: &mut dyn JournalStore,
+    analytics: &Analytics,
+    after_seq: i64,
+) -> anyhow::Result<(u64, i64)> {
     let (chunks, queue) =
         std::sync::mpsc::sync_channel::<Vec<ioc_ingest::Event>>(REPLAY_READ_AHEAD);
     let (spent, to_free) = std::sync::mpsc::channel::<Vec<ioc_ingest::Event>>();
@@ -397,9 +433,9 @@ fn replay(store: &mut dyn JournalStore, analytics: &Analytics) -> anyhow::Result
         let reader = std::thread::Builder::new()
             .name("ioc-replay-read".into())
             .spawn_scoped(scope, move || {
-                let mut last = 0;
+                let mut last = after_seq;
                 store
-                    .replay(0, REPLAY_CHUNK, &mut |batch, seq| {
+                    .replay(after_seq, REPLAY_CHUNK, &mut |batch, seq| {
                         last = seq;
                         // The admitting thread only stops early on a failure, reported below.
                         let _ = chunks.send(batch);

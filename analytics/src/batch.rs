@@ -24,7 +24,7 @@ pub struct Reading {
 
 /// Numbers every series seen so far, so that readings and polars frames carry a `u32`
 /// instead of three strings. Looking up a known series allocates nothing.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct SeriesIndex {
     /// area → field → the series number for each kind (indexed by [`kind_slot`]).
     ids: FxHashMap<String, FxHashMap<String, [Option<u32>; KINDS]>>,

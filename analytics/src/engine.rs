@@ -5,15 +5,18 @@ use crate::alerts::{Alert, AlertChangeError, Evaluator, Rule, RuleSet};
 use crate::batch;
 use crate::config::AnalyticsConfig;
 use crate::reports::{ChangeError, Report, ReportQuery};
+use crate::snapshot::{self, SnapshotError};
 use crate::state::State;
 use crate::views::AlertQuery;
 use crate::views::{self, ViewError, ViewName, ViewRequest};
 use ioc_ingest::deadletter::DeadLetter;
 use ioc_ingest::journal::{JournalSink, Recovered};
 use ioc_ingest::report::update::Change;
-use ioc_ingest::{Areas, Event, Reason};
+use ioc_ingest::{Areas, Event, Kind, Reason};
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -44,6 +47,42 @@ pub struct Analytics {
     /// Admitted readings waiting for their polars micro-batch (see [`WINDOW_FLUSH_EVERY`]);
     /// a view request flushes them first, so views never miss an applied event.
     pending_readings: Arc<Mutex<Vec<batch::Reading>>>,
+    /// Held while the worker applies a batch (admits it, keeps its readings, marks its seq
+    /// applied) and while a snapshot is taken, so a snapshot never sees a batch half applied.
+    applying: Arc<Mutex<()>>,
+    /// Where snapshots of the state go, once [`Analytics::enable_snapshots`] is called.
+    snapshots: Arc<Mutex<Option<SnapshotPlan>>>,
+    /// Journal seq held by the newest snapshot restored or written (0: none), for `/metrics`.
+    snapshot_seq: Arc<AtomicI64>,
+    /// Events the start-up replay read from the journal, for `/metrics`.
+    replayed_at_start: Arc<AtomicU64>,
+}
+
+/// Where the state's snapshots are written, and how much was applied since the last one.
+#[derive(Debug)]
+struct SnapshotPlan {
+    path: PathBuf,
+    /// Events applied since the last snapshot (at start: the ones replayed after it).
+    unsaved: u64,
+    written_at: Instant,
+}
+
+/// A snapshot is written once this many events were applied since the last one, so that a
+/// restart after a crash replays at most about this many (a few seconds' work; B8 in
+/// BENCHMARKS.md).
+const SNAPSHOT_EVERY_EVENTS: u64 = 2_000_000;
+
+/// Events applied since the last snapshot are saved at the latest this long after it, so
+/// that at low rates a crash does not leave hours of journal to replay. Writing one costs about a second of one
+/// core for a large city (BENCHMARKS.md, "Snapshots").
+const SNAPSHOT_EVERY: Duration = Duration::from_secs(10 * 60);
+
+impl std::fmt::Debug for Analytics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Analytics")
+            .field("applied_seq", &self.applied_seq())
+            .finish_non_exhaustive()
+    }
 }
 
 /// Alert transitions a slow listener may fall behind by before it misses some (it still sees
@@ -69,6 +108,11 @@ pub struct MetricsSnapshot {
     pub alerts: Vec<(&'static str, u64)>,
     /// The newest event time seen (the watermark's base), if any event was seen.
     pub max_ts_ms: Option<i64>,
+    /// Events the start-up replay read from the journal: all of them, or only those after
+    /// the snapshot the state was restored from.
+    pub replayed_at_start: u64,
+    /// Journal seq held by the newest snapshot of the state, restored or written (0: none).
+    pub snapshot_seq: i64,
 }
 
 impl Analytics {
@@ -80,6 +124,10 @@ impl Analytics {
             alert_feed: broadcast::channel(ALERT_FEED_CAPACITY).0,
             alert_journal: Arc::new(Mutex::new(None)),
             pending_readings: Arc::new(Mutex::new(Vec::new())),
+            applying: Arc::new(Mutex::new(())),
+            snapshots: Arc::new(Mutex::new(None)),
+            snapshot_seq: Arc::new(AtomicI64::new(0)),
+            replayed_at_start: Arc::new(AtomicU64::new(0)),
         }
     }
 
@@ -329,6 +377,159 @@ impl Analytics {
         state.restore_compacted(recovered.compacted);
     }
 
+    /// Restores the state from the snapshot file at `path` when it matches this deployment and
+    /// the journal (whose newest seq is `journal_last_seq`), else as [`Analytics::restore`]
+    /// does; either way the refusals come from `recovered`. Returns the journal seq that replay
+    /// continues after: the snapshot's, or 0 for a full replay.
+    pub fn restore_with_snapshot(
+        &self,
+        path: &Path,
+        recovered: Recovered,
+        journal_last_seq: i64,
+    ) -> i64 {
+        match self.read_snapshot(path, &recovered, journal_last_seq) {
+            Ok(Some(seq)) => {
+                self.lock()
+                    .restore_rejected(recovered.rejected, recovered.dead_letters);
+                return seq;
+            }
+            Ok(None) => tracing::info!("no snapshot: the journal is replayed in full"),
+            Err(error) => {
+                tracing::warn!(%error, "snapshot not used: the journal is replayed in full")
+            }
+        }
+        self.restore(recovered);
+        0
+    }
+
+    /// Puts the snapshot at `path` in place of the state when it matches; the seq it holds.
+    fn read_snapshot(
+        &self,
+        path: &Path,
+        recovered: &Recovered,
+        journal_last_seq: i64,
+    ) -> Result<Option<i64>, SnapshotError> {
+        let Some(image) = snapshot::read_file(path)? else {
+            return Ok(None);
+        };
+        let mut state = self.lock();
+        let mut fresh = State::new(Arc::clone(&state.areas), state.config.clone());
+        fresh.evaluator = Evaluator::new(RuleSet {
+            rules: state.evaluator.rules().to_vec(),
+        });
+        let (restored, header) = snapshot::read_image(&image, fresh, &recovered.compacted)?;
+        if header.seq > journal_last_seq {
+            return Err(SnapshotError::Mismatch(format!(
+                "it holds events up to seq {}, the journal ends at {journal_last_seq}",
+                header.seq
+            )));
+        }
+        *state = restored;
+        self.snapshot_seq.store(header.seq, Ordering::Relaxed);
+        tracing::info!(
+            seq = header.seq,
+            events = header.events_total,
+            bytes = image.len(),
+            "analytics state restored from its snapshot"
+        );
+        Ok(Some(header.seq))
+    }
+
+    /// Records how many events the start-up replay read, for `/metrics`.
+    pub fn note_replayed(&self, events: u64) {
+        self.replayed_at_start.store(events, Ordering::Relaxed);
+    }
+
+    /// From now on the worker writes snapshots of the state to `path`: after
+    /// [`SNAPSHOT_EVERY_EVENTS`] events (the replayed ones count), [`SNAPSHOT_EVERY`] after the
+    /// last one if events came since, and when [`Analytics::write_snapshot`] is called at
+    /// shutdown. `unsaved` is how many
+    /// events the state holds beyond the snapshot it started from (the replayed ones).
+    pub fn enable_snapshots(&self, path: PathBuf, unsaved: u64) {
+        *self.snapshot_plan() = Some(SnapshotPlan {
+            path,
+            unsaved,
+            written_at: Instant::now(),
+        });
+    }
+
+    fn snapshot_plan(&self) -> MutexGuard<'_, Option<SnapshotPlan>> {
+        self.snapshots
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Writes a snapshot of the state as of the applied seq now, if snapshots are enabled and
+    /// events were applied since the last one (blocking). Returns the seq written. Skipped
+    /// (`Ok(None)`) while a compaction has moved events the state has not applied yet. After
+    /// a failure (a full disk, say) the next try waits for the schedule again, so a failing
+    /// disk does not cost an encoding per batch.
+    pub fn write_snapshot(&self) -> Result<Option<i64>, SnapshotError> {
+        let written = self.try_write_snapshot();
+        if written.is_err()
+            && let Some(plan) = self.snapshot_plan().as_mut()
+        {
+            plan.written_at = Instant::now();
+            plan.unsaved = plan.unsaved.min(1);
+        }
+        written
+    }
+
+    fn try_write_snapshot(&self) -> Result<Option<i64>, SnapshotError> {
+        let Some(path) = self
+            .snapshot_plan()
+            .as_ref()
+            .filter(|plan| plan.unsaved > 0)
+            .map(|plan| plan.path.clone())
+        else {
+            return Ok(None);
+        };
+        let began = Instant::now();
+        let (image, seq) = {
+            let _applying = self
+                .applying
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            self.flush_windows();
+            let seq = self.applied_seq();
+            let state = self.lock();
+            if state.compacted_through > seq {
+                tracing::debug!(seq, "snapshot deferred: compaction is ahead of analytics");
+                return Ok(None);
+            }
+            (snapshot::write_image(&state, seq)?, seq)
+        };
+        snapshot::write_file(&path, &image)?;
+        if let Some(plan) = self.snapshot_plan().as_mut() {
+            plan.unsaved = 0;
+            plan.written_at = Instant::now();
+        }
+        self.snapshot_seq.store(seq, Ordering::Relaxed);
+        tracing::info!(
+            seq,
+            bytes = image.len(),
+            elapsed_ms = began.elapsed().as_millis() as u64,
+            "analytics snapshot written"
+        );
+        Ok(Some(seq))
+    }
+
+    /// Counts `events` more applied for the snapshot schedule; true when one is due.
+    fn snapshot_due(&self, events: u64) -> bool {
+        self.snapshot_plan().as_mut().is_some_and(|plan| {
+            plan.unsaved += events;
+            plan.unsaved >= SNAPSHOT_EVERY_EVENTS
+                || (plan.unsaved > 0 && plan.written_at.elapsed() >= SNAPSHOT_EVERY)
+        })
+    }
+
+    /// Records a compaction: the events it moved to the archive, by area and kind, and the
+    /// highest seq among them. The state already counts them; a snapshot records them so that
+    /// it matches the journal's compacted counts at the next start.
+    pub fn record_compaction(&self, moved: &BTreeMap<(String, Kind), u64>, last_seq: i64) {
+        self.lock().record_compaction(moved, last_seq);
+    }
+
     /// The current data of a view (blocking: builds JSON under the state lock).
     pub fn view(&self, request: &ViewRequest, now_ms: i64) -> Result<Value, ViewError> {
         self.flush_windows();
@@ -376,6 +577,8 @@ impl Analytics {
                 .map(|(alert_state, count)| (alert_state.as_str(), count))
                 .collect(),
             max_ts_ms: state.max_ts,
+            replayed_at_start: self.replayed_at_start.load(Ordering::Relaxed),
+            snapshot_seq: self.snapshot_seq.load(Ordering::Relaxed),
         }
     }
 
@@ -438,6 +641,8 @@ fn work(analytics: Analytics, queue: Receiver<Committed>) {
     let mut first_pending: Option<Instant> = None;
     let mut last_reconcile = Instant::now();
     let mut reconcile_due = false;
+    // Events applied in this turn of the loop, for the snapshot schedule.
+    let mut applied = 0;
     loop {
         let now = Instant::now();
         let mut wait = RECONCILE_EVERY.saturating_sub(now - last_reconcile);
@@ -465,6 +670,10 @@ fn work(analytics: Analytics, queue: Receiver<Committed>) {
                         pending = queue.try_recv().ok();
                     }
                 }
+                let applying = analytics
+                    .applying
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
                 if !events.is_empty() {
                     let admitted = analytics.admit(&events, Some(ioc_ingest::event::now_ms()));
                     if !admitted.is_empty() {
@@ -478,12 +687,24 @@ fn work(analytics: Analytics, queue: Receiver<Committed>) {
                 if let Some(seq) = last_seq {
                     analytics.mark_applied(seq);
                 }
+                drop(applying);
+                applied = events.len() as u64;
             }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => {
                 analytics.flush_windows();
                 return;
             }
+        }
+        // Checked on quiet turns too: a long start-up replay is saved within a second, and a
+        // stream that stopped within the period once the period is over.
+        if analytics.snapshot_due(std::mem::take(&mut applied)) {
+            // The snapshot flushes the windows first.
+            if let Err(error) = analytics.write_snapshot() {
+                tracing::error!(%error, "analytics snapshot not written; will retry");
+            }
+            first_pending = None;
+            waiting = 0;
         }
         if first_pending.is_some_and(|since| since.elapsed() >= WINDOW_FLUSH_EVERY)
             || waiting >= WINDOW_FLUSH_READINGS

@@ -15,7 +15,7 @@ const NOWCAST_HOURS: i64 = 12;
 
 /// Sums and counts of each pollutant (in [`Pollutant::ALL`] order) over a stretch of time: a
 /// clock hour here, also a day or month in the open-data series.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Hour {
     pub(crate) start: i64,
     pub(crate) sums: [f64; 6],
@@ -118,7 +118,7 @@ pub struct HourlyAqi {
 }
 
 /// One station's hourly means.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct HourlyAir {
     hours: VecDeque<Hour>,
 }

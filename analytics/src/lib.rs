@@ -19,6 +19,8 @@ pub mod ranking;
 pub mod rate;
 pub mod reports;
 pub mod sketch;
+pub mod slots;
+pub mod snapshot;
 pub mod state;
 pub mod views;
 pub mod windows;

@@ -7,7 +7,7 @@
 use crate::sketch::QuantileSketch;
 
 /// Count, sum, min, max, the latest value and a quantile sketch.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Partial {
     /// Number of values.
     pub count: u64,
@@ -67,7 +67,7 @@ impl Partial {
 /// A sum that adds exactly and in any order: each value is held as a whole number of
 /// millionths ([`ExactSum::SCALE`]) in an `i128`. A value is rounded once, when it enters, to
 /// six decimals — finer than any sensor reports — and never again.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ExactSum(i128);
 
 impl ExactSum {

@@ -53,7 +53,7 @@ fn value_of(bin: i32) -> f64 {
 
 /// Counts per bin; the sketch of a multiset of values. Two sketches are equal when they hold
 /// the same counts in the same bins, whatever form their stores took.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct QuantileSketch {
     /// Values below zero, by the bin index of their magnitude.
     negative: Store,
@@ -146,7 +146,7 @@ fn signed(index: u32) -> i32 {
 /// Dense while the bins seen lie within [`MAX_DENSE_BINS`] of each other and no count passes
 /// `u32::MAX`, which covers every sensor series the engine has met; otherwise a map, exact for
 /// any input. The move to the map is one-way: a store never shrinks back.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 enum Store {
     /// No value yet.
     #[default]

@@ -8,6 +8,7 @@ use crate::hourly::HourlyAir;
 use crate::partial::Partial;
 use crate::rate::RateMeter;
 use crate::sketch::QuantileSketch;
+use crate::slots::StrKeyed;
 use crate::windows::{BUCKET_MS, SeriesKey, WindowStore, bucket_of};
 use ioc_ingest::deadletter::DeadLetter;
 use ioc_ingest::{Areas, Event, Kind, Reason, Values};
@@ -25,7 +26,7 @@ pub const LAEQ_ENERGY: &str = "_laeq_energy";
 const RETENTION_MARGIN_MS: i64 = 60_000;
 
 /// The latest known state of one sensor or portal.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct SourceState {
     /// Source id.
     pub id: String,
@@ -73,10 +74,13 @@ impl SourceState {
     }
 }
 
-/// The analytics state.
-#[derive(Debug)]
+/// The analytics state. What the journal's events built is serialized in snapshots
+/// ([`crate::snapshot`]); what the deployment or the wall clock gives is skipped.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct State {
+    #[serde(skip)]
     pub(crate) areas: Arc<Areas>,
+    #[serde(skip)]
     pub(crate) config: AnalyticsConfig,
     pub(crate) counts: BTreeMap<String, BTreeMap<Kind, u64>>,
     pub(crate) events_total: u64,
@@ -90,10 +94,17 @@ pub struct State {
     /// Hashed, not ordered: looked up for every reading; views order what they show with
     /// [`State::sources_in`].
     pub(crate) sources: FxHashMap<String, SourceState>,
+    /// Refusals and their records come from the journal's own tables at start, not from a
+    /// snapshot.
+    #[serde(skip)]
     pub(crate) rejected: BTreeMap<Reason, u64>,
+    #[serde(skip)]
     pub(crate) dead_letters: VecDeque<DeadLetter>,
+    /// Wall-clock rates start empty after any restart, as after a replay.
+    #[serde(skip)]
     pub(crate) rate: RateMeter,
     /// Events per second per area, so an area-scoped overview can total its own.
+    #[serde(skip)]
     pub(crate) rate_by_area: BTreeMap<String, RateMeter>,
     pub(crate) reports: crate::reports::Register,
     pub(crate) dossiers: crate::dossiers::DossierBook,
@@ -103,14 +114,24 @@ pub struct State {
     pub(crate) alerts: AlertBook,
     /// Long hourly/daily series behind the open data.
     pub(crate) open_data: crate::open_data::OpenDataBook,
-    /// The alert rules and their per-subject trackers.
+    /// The alert rules and their per-subject trackers (a snapshot keeps the trackers apart:
+    /// [`Evaluator::save_trackers`]).
+    #[serde(skip)]
     pub(crate) evaluator: Evaluator,
     /// Alerts changed by live events since the engine last took them, for the push to
     /// websocket clients and MQTT (replay fills nothing here).
+    #[serde(skip)]
     pub(crate) alert_changes: Vec<Alert>,
     /// Live engine instances and the stream slots this one holds (the overview's
     /// `instances` and `slots`): one and one for a single engine.
+    #[serde(skip)]
     pub(crate) membership: (usize, usize),
+    /// The counts of events compacted to the archive, as added at start
+    /// ([`State::restore_compacted`]): a snapshot is only used with the same ones.
+    pub(crate) compacted: BTreeMap<(String, Kind), u64>,
+    /// The highest journal seq a compaction has moved to the archive: a snapshot is only
+    /// written once the state has applied that far, so that it holds every compacted event.
+    pub(crate) compacted_through: i64,
 }
 
 impl State {
@@ -139,6 +160,20 @@ impl State {
             evaluator: Evaluator::default(),
             alert_changes: Vec::new(),
             membership: (1, 1),
+            compacted: BTreeMap::new(),
+            compacted_through: 0,
+        }
+    }
+
+    /// This (empty) state's deployment, areas, settings and rules, with everything else from
+    /// `saved`, a state decoded from a snapshot.
+    pub(crate) fn adopt(self, saved: State) -> State {
+        State {
+            areas: self.areas,
+            config: self.config,
+            evaluator: self.evaluator,
+            membership: self.membership,
+            ..saved
         }
     }
 
@@ -161,13 +196,9 @@ impl State {
                 // Only the live rate meters need it; replay skips the lookup.
                 *per_area.entry(event.area.as_str()).or_insert(0) += 1;
             }
-            match self.counts.get_mut(event.area.as_str()) {
-                Some(kinds) => *kinds.entry(event.kind).or_insert(0) += 1,
-                None => {
-                    self.counts
-                        .insert(event.area.clone(), BTreeMap::from([(event.kind, 1)]));
-                }
-            }
+            self.counts.with_value(&event.area, |kinds| {
+                *kinds.entry(event.kind).or_insert(0) += 1
+            });
             self.events_total += 1;
             if matches!(event.kind, Kind::Report | Kind::ReportUpdate) {
                 // Reports are people, not sensors: they go to the register, never to `sources`
@@ -185,12 +216,7 @@ impl State {
             let watermark = self.max_ts.map(|max| max - self.config.allowed_lateness_ms);
             if watermark.is_some_and(|w| event.ts_ms < w) {
                 self.late_total += 1;
-                match self.late_by_area.get_mut(event.area.as_str()) {
-                    Some(late) => *late += 1,
-                    None => {
-                        self.late_by_area.insert(event.area.clone(), 1);
-                    }
-                }
+                self.late_by_area.with_value(&event.area, |late| *late += 1);
                 continue;
             }
             self.max_ts = Some(self.max_ts.map_or(event.ts_ms, |max| max.max(event.ts_ms)));
@@ -250,12 +276,10 @@ impl State {
         if event.kind != Kind::AirQuality {
             return None;
         }
-        let station = match self.hourly_air.get_mut(event.source.as_str()) {
-            Some(station) => station,
-            None => self.hourly_air.entry(event.source.clone()).or_default(),
-        };
-        station.add(event.ts_ms, &event.values);
-        station.hourly_aqi().map(|hourly| f64::from(hourly.aqi))
+        self.hourly_air.with_value(&event.source, |station| {
+            station.add(event.ts_ms, &event.values);
+            station.hourly_aqi().map(|hourly| f64::from(hourly.aqi))
+        })
     }
 
     /// The transitions that bring the alert book in line with the rules now (live only).
@@ -315,6 +339,7 @@ impl State {
     /// Adds the lifetime counts of events that left the journal for the archive, so that
     /// `events_total` and the per-area counts survive compaction.
     pub fn restore_compacted(&mut self, compacted: BTreeMap<(String, Kind), u64>) {
+        self.compacted.clone_from(&compacted);
         for ((area, kind), n) in compacted {
             *self
                 .counts
@@ -326,6 +351,15 @@ impl State {
         }
     }
 
+    /// Adds the events a compaction moved to the archive to [`State::compacted`] (they are
+    /// counted already: they were applied when they arrived).
+    pub fn record_compaction(&mut self, moved: &BTreeMap<(String, Kind), u64>, last_seq: i64) {
+        for (key, n) in moved {
+            *self.compacted.entry(key.clone()).or_insert(0) += n;
+        }
+        self.compacted_through = self.compacted_through.max(last_seq);
+    }
+
     fn keep_dead_letter(&mut self, record: DeadLetter) {
         self.dead_letters.push_back(record);
         while self.dead_letters.len() > self.config.dead_letter_capacity {
@@ -334,15 +368,11 @@ impl State {
     }
 
     fn update_source(&mut self, event: &Event) {
-        // One lookup for a known source (the usual case); `entry` would need an owned key.
-        match self.sources.get_mut(event.source.as_str()) {
-            Some(source) => source.observe(event),
-            None => {
-                let mut source = SourceState::new(event);
-                source.observe(event);
-                self.sources.insert(event.source.clone(), source);
-            }
-        }
+        self.sources.with_value_or(
+            &event.source,
+            || SourceState::new(event),
+            |source| source.observe(event),
+        );
     }
 
     /// The sources that `keep` selects, ordered by id (views list and sum them in this order).

@@ -26,7 +26,9 @@ pub fn bucket_of(ts_ms: i64) -> i64 {
 }
 
 /// One aggregated series: an area (or [`CITY`]), a kind and a field.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct SeriesKey {
     /// Area id or [`CITY`].
     pub area: String,
@@ -37,7 +39,7 @@ pub struct SeriesKey {
 }
 
 /// Buckets of every series.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct WindowStore {
     series: HashMap<SeriesKey, BTreeMap<i64, Partial>>,
 }

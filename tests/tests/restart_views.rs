@@ -2,6 +2,8 @@
 //! citizens' reports, an operator desk working them and the scenarios that raise alerts, every
 //! view an operator can open is, byte for byte, the same before a stop and after the restart.
 //! Only `events_per_sec` differs by nature (a rate over the last ten seconds of wall time).
+//! The restart reads the snapshot a clean stop writes; a second one, without it, replays the
+//! whole journal; both serve the same views.
 
 use ioc_sim::{MqttTarget, ReportTarget, Scenario, SimConfig};
 use ioc_tests::simulate;
@@ -14,6 +16,8 @@ const EVENTS: u64 = 100_000;
 /// `manifest_counts.rs`), so Mosquitto's default queue never drops a message.
 const RATE: f64 = 2_500.0;
 const KEY: &str = "restart-app";
+/// The analytics snapshot in the data directory (docs/operations.md, "Snapshots").
+const SNAPSHOT_FILE: &str = "analytics.snapshot";
 
 /// Drops the wall-clock rate wherever it appears, leaving every other byte as served.
 fn without_rate(text: &str) -> String {
@@ -114,15 +118,63 @@ async fn every_view_is_the_same_byte_for_byte_after_a_restart() {
     let before = every_view(&engine).await;
     assert_eq!(before.len(), 5 + 30);
 
+    // A clean stop writes a snapshot of the state; the restart reads it and replays only the
+    // journal after it.
     assert!(engine.terminate().is_some_and(|status| status.success()));
+    assert!(
+        engine.data_dir.join(SNAPSHOT_FILE).exists(),
+        "a clean stop writes the snapshot"
+    );
     engine.restart().await;
+    let from_snapshot = after_restart(&engine, total, &before, "from the snapshot").await;
+    assert!(from_snapshot.snapshot_seq > 0);
+
+    // Without the snapshot the whole journal is replayed, to the same views.
+    assert!(engine.terminate().is_some_and(|status| status.success()));
+    std::fs::remove_file(engine.data_dir.join(SNAPSHOT_FILE)).expect("remove the snapshot");
+    engine.restart().await;
+    let full = after_restart(&engine, total, &before, "by a full replay").await;
+    assert_eq!(full.snapshot_seq, 0, "no snapshot was read");
+    assert!(
+        full.replayed >= from_snapshot.snapshot_seq + from_snapshot.replayed,
+        "the full replay reads every event: {full:?} against {from_snapshot:?}"
+    );
+    assert!(
+        from_snapshot.replayed < full.replayed,
+        "the snapshot spared the replay: {from_snapshot:?} against {full:?}"
+    );
+}
+
+/// How a start rebuilt the state, as `/metrics` reports it.
+#[derive(Debug)]
+struct Start {
+    /// Journal seq of the snapshot read (0: none).
+    snapshot_seq: u64,
+    /// Events replayed from the journal.
+    replayed: u64,
+}
+
+/// Waits for the restarted engine to hold `total` events, checks that every view is what it
+/// was `before`, and returns how the start rebuilt the state.
+async fn after_restart(
+    engine: &Engine,
+    total: u64,
+    before: &[(String, String)],
+    how: &str,
+) -> Start {
     engine
         .wait_for(Duration::from_secs(120), |o| {
             o["events_total"].as_u64() == Some(total)
         })
         .await;
-    let after = every_view(&engine).await;
+    let after = every_view(engine).await;
+    assert_eq!(after.len(), before.len());
     for ((path, was), (_, is)) in before.iter().zip(&after) {
-        assert_eq!(was, is, "{path} after the restart");
+        assert_eq!(was, is, "{path} after the restart {how}");
+    }
+    let gauge = |value: Option<f64>| value.expect("gauge on /metrics") as u64;
+    Start {
+        snapshot_seq: gauge(engine.metric("ioc_snapshot_seq").await),
+        replayed: gauge(engine.metric("ioc_start_replayed_events").await),
     }
 }

@@ -16,7 +16,7 @@ pub enum Applied {
 }
 
 /// The alerts, keyed by id, with an index of the open one per rule × subject.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct AlertBook {
     alerts: BTreeMap<String, Alert>,
     open: HashMap<(String, String), String>,

@@ -13,6 +13,7 @@ use super::message::render;
 use super::metric::Metric;
 use super::rules::{Rule, RuleSet};
 use super::trackers::Firing;
+use crate::snapshot::SnapshotError;
 use ioc_ingest::{Areas, Event};
 use std::collections::{HashMap, HashSet};
 
@@ -72,6 +73,39 @@ impl Evaluator {
     /// The rules evaluated.
     pub fn rules(&self) -> &[Rule] {
         &self.rules
+    }
+
+    /// Each rule's id with its trackers encoded, for a snapshot of the analytics state.
+    pub fn save_trackers(&self) -> Result<Vec<(String, Vec<u8>)>, SnapshotError> {
+        self.rules
+            .iter()
+            .zip(&self.conditions)
+            .map(|(rule, condition)| Ok((rule.id.clone(), condition.save_trackers()?)))
+            .collect()
+    }
+
+    /// Takes back the trackers of [`Evaluator::save_trackers`]; the rules must be the same,
+    /// in the same order (a snapshot's fingerprint checks that first).
+    pub fn load_trackers(&mut self, saved: Vec<(String, Vec<u8>)>) -> Result<(), SnapshotError> {
+        if saved.len() != self.rules.len() {
+            return Err(SnapshotError::Mismatch(format!(
+                "it holds the trackers of {} rules, {} are in force",
+                saved.len(),
+                self.rules.len()
+            )));
+        }
+        for ((rule, condition), (id, bytes)) in
+            self.rules.iter().zip(&mut self.conditions).zip(saved)
+        {
+            if rule.id != id {
+                return Err(SnapshotError::Mismatch(format!(
+                    "it holds rule {id:?} where {:?} is in force",
+                    rule.id
+                )));
+            }
+            condition.load_trackers(&bytes)?;
+        }
+        Ok(())
     }
 
     /// The metrics anomaly rules watch, each once, with the weeks of history the longest

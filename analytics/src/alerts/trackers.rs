@@ -6,7 +6,7 @@ use crate::partial::ExactSum;
 use std::collections::{HashMap, VecDeque};
 
 /// A condition that holds: what an alert raised now would say.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Firing {
     /// Area of the subject.
     pub area: String,
@@ -25,7 +25,7 @@ pub struct Firing {
 }
 
 /// Where a subject's condition stands, and whether an operator closed its alert while it held.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Holding {
     /// `Some` while the condition holds.
     pub firing: Option<Firing>,
@@ -82,7 +82,7 @@ impl Observation<'_> {
 }
 
 /// "Beyond the limit for a duration", per sensor.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct ThresholdTracker {
     /// The condition.
     pub holding: Holding,
@@ -135,7 +135,7 @@ impl ThresholdTracker {
 }
 
 /// "Changed by this much within this span", per sensor.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct RateTracker {
     /// The condition.
     pub holding: Holding,
@@ -226,7 +226,7 @@ impl RateTracker {
 }
 
 /// "No reading for a while", per sensor; judged against the wall clock.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct StaleTracker {
     /// The condition.
     pub holding: Holding,
@@ -296,7 +296,7 @@ impl StaleTracker {
 }
 
 /// A report with a place, as the burst rule keeps it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
 struct Placed {
     ts: i64,
     lat: f64,
@@ -304,7 +304,7 @@ struct Placed {
 }
 
 /// A cluster of reports of one category: the subject of a burst alert.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Cluster {
     /// Category (service code).
     pub category: String,
@@ -317,7 +317,7 @@ pub struct Cluster {
 }
 
 /// "N reports of one category within R metres in T", over all reports of a rule.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct BurstTracker {
     recent: HashMap<String, VecDeque<Placed>>,
     /// Live clusters by subject (`<category>@<lat>,<lon>` of the centre when first seen).
@@ -439,7 +439,7 @@ impl BurstTracker {
 }
 
 /// Welford's running mean and variance of one hour-of-week slot across weeks.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, serde::Serialize, serde::Deserialize)]
 struct Slot {
     weeks: u32,
     mean: f64,
@@ -465,6 +465,32 @@ impl Slot {
 
 /// Hours in a week.
 const HOURS_PER_WEEK: i64 = 168;
+
+/// Serde of an anomaly tracker's hour-of-week slots, as a sequence: serde's own arrays stop
+/// at 32 elements.
+mod week_slots {
+    use super::{HOURS_PER_WEEK, Slot};
+
+    type Week = [Slot; HOURS_PER_WEEK as usize];
+
+    pub(super) fn serialize<S: serde::Serializer>(
+        slots: &Week,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serde::Serialize::serialize(&slots[..], serializer)
+    }
+
+    pub(super) fn deserialize<'de, D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Box<Week>, D::Error> {
+        let slots: Vec<Slot> = serde::Deserialize::deserialize(deserializer)?;
+        let found = slots.len();
+        slots
+            .into_boxed_slice()
+            .try_into()
+            .map_err(|_| serde::de::Error::invalid_length(found, &"one slot per hour of the week"))
+    }
+}
 /// One hour, ms.
 const HOUR_MS: i64 = 3_600_000;
 /// Vietnam's offset from UTC (no daylight saving), so slots follow local hours.
@@ -502,7 +528,7 @@ pub struct AnomalyShape {
 const RECENT_SLICE_MS: i64 = 1_000;
 
 /// The readings of one slice of the recent window.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 struct RecentSlice {
     /// Start of the second, epoch ms.
     start: i64,
@@ -513,10 +539,11 @@ struct RecentSlice {
 }
 
 /// "Far from the usual for this hour of the week", per area.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct AnomalyTracker {
     /// The condition.
     pub holding: Holding,
+    #[serde(with = "week_slots")]
     slots: Box<[Slot; HOURS_PER_WEEK as usize]>,
     hour: Option<(i64, f64, u32)>,
     /// The seconds of the recent window that had readings, oldest first.

@@ -1,11 +1,12 @@
 //! Lifetime dossier counters, updated one event at a time so views never rescan events.
 
+use crate::slots::StrKeyed;
 use ioc_ingest::{Event, Kind};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// The counts one area (or the city) has accumulated; every KPI is a ratio of two of them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DossierTally {
     /// Dossiers received (`stage = received`).
     pub received: u64,
@@ -54,7 +55,7 @@ impl DossierTally {
 
 /// Dossier tallies per area id and for the city, fed in journal order so a replay rebuilds
 /// the same figures; late events count too, since these are lifetime figures, not windows.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DossierBook {
     by_area: BTreeMap<String, DossierTally>,
     city: DossierTally,
@@ -66,14 +67,8 @@ impl DossierBook {
         if event.kind != Kind::Dossier {
             return;
         }
-        match self.by_area.get_mut(event.area.as_str()) {
-            Some(tally) => tally.add(event),
-            None => self
-                .by_area
-                .entry(event.area.clone())
-                .or_default()
-                .add(event),
-        }
+        self.by_area
+            .with_value(&event.area, |tally| tally.add(event));
         self.city.add(event);
     }
 

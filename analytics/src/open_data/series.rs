@@ -5,6 +5,7 @@
 use super::period;
 use crate::dossiers::DossierTally;
 use crate::hourly::Hour;
+use crate::slots::StrKeyed;
 use ioc_ingest::{Event, Kind};
 use std::collections::BTreeMap;
 
@@ -14,7 +15,7 @@ const HOURS_KEPT_MS: i64 = super::MAX_HOURLY_DAYS * 24 * 3_600_000;
 const DAYS_KEPT_MS: i64 = 400 * 24 * 3_600_000;
 
 /// One station's sums in one area.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct StationSeries {
     /// By clock-hour start.
     pub(crate) hours: BTreeMap<i64, Hour>,
@@ -58,7 +59,7 @@ fn prune(series: &mut BTreeMap<i64, Hour>, kept_ms: i64) {
 }
 
 /// Everything the open data keeps besides the register and the alert book.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct OpenDataBook {
     /// Air-quality sums by area, then station. Nested rather than keyed by the pair so that
     /// a reading finds its series without building a key (two allocations per reading).
@@ -71,10 +72,10 @@ impl OpenDataBook {
     /// Takes one journaled event; kinds other than air quality and dossiers are ignored.
     pub fn apply(&mut self, event: &Event) {
         match event.kind {
-            Kind::AirQuality => with_slot(&mut self.stations, &event.area, |stations| {
-                with_slot(stations, &event.source, |series| series.add(event));
+            Kind::AirQuality => self.stations.with_value(&event.area, |stations| {
+                stations.with_value(&event.source, |series| series.add(event));
             }),
-            Kind::Dossier => with_slot(&mut self.dossiers, &event.area, |hours| {
+            Kind::Dossier => self.dossiers.with_value(&event.area, |hours| {
                 hours
                     .entry(period::hour_start(event.ts_ms))
                     .or_default()
@@ -100,14 +101,5 @@ impl OpenDataBook {
                 .iter()
                 .map(move |(hour, tally)| ((area.as_str(), *hour), tally))
         })
-    }
-}
-
-/// Runs `work` on the value of `key`, made on first use. A known key costs one lookup and no
-/// allocation (`entry` would take an owned key every time).
-fn with_slot<V: Default>(map: &mut BTreeMap<String, V>, key: &str, work: impl FnOnce(&mut V)) {
-    match map.get_mut(key) {
-        Some(value) => work(value),
-        None => work(map.entry(key.to_string()).or_default()),
     }
 }

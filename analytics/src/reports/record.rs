@@ -4,7 +4,9 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 /// Internal lifecycle (docs/open311.md), richer than Open311's open/closed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// Posted, not yet dispatched.
@@ -64,7 +66,7 @@ impl Status {
 }
 
 /// A report: what the citizen sent, where it stands, and its history.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Report {
     /// Public `service_request_id`.
     pub id: String,
@@ -119,7 +121,7 @@ pub struct Report {
 }
 
 /// One change in a report's history.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct HistoryEntry {
     /// When, RFC 3339.
     pub at: String,

@@ -25,7 +25,7 @@ pub enum ChangeError {
 
 /// All reports by `service_request_id`, plus the ids of the open ones per area so that the
 /// overview's per-area counts do not scan every report ever received.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Register {
     reports: BTreeMap<String, Report>,
     open_by_area: BTreeMap<String, BTreeSet<String>>,

@@ -46,7 +46,7 @@ pub(crate) async fn metrics(State(state): State<ApiState>) -> impl IntoResponse 
     let mut text = String::new();
     let counters = &state.counters;
     let newest_event_seconds = snapshot.max_ts_ms.map_or(0.0, |ms| ms as f64 / 1000.0);
-    let metrics: [(&str, &str, &str, String); 7] = [
+    let metrics: [(&str, &str, &str, String); 9] = [
         (
             "ioc_events_total",
             "counter",
@@ -70,6 +70,18 @@ pub(crate) async fn metrics(State(state): State<ApiState>) -> impl IntoResponse 
             "gauge",
             "Event time of the newest event seen (0 before the first); now minus this is the lag.",
             newest_event_seconds.to_string(),
+        ),
+        (
+            "ioc_start_replayed_events",
+            "gauge",
+            "Events the last start replayed from the journal (those after the snapshot, if one was used).",
+            snapshot.replayed_at_start.to_string(),
+        ),
+        (
+            "ioc_snapshot_seq",
+            "gauge",
+            "Journal seq held by the newest analytics snapshot, restored or written (0: none).",
+            snapshot.snapshot_seq.to_string(),
         ),
         (
             "ioc_ws_connections",

@@ -69,6 +69,18 @@ pub struct Areas {
     bounds: Bounds,
 }
 
+/// No areas: a placeholder until a deployment's set is given (a state decoded from a snapshot
+/// takes the set in force).
+impl Default for Areas {
+    fn default() -> Self {
+        Self {
+            areas: Vec::new(),
+            by_id: FxHashMap::default(),
+            bounds: extent(&[]),
+        }
+    }
+}
+
 impl Areas {
     /// Hanoi's 30 former district-level units, compiled in.
     pub fn hanoi() -> Self {

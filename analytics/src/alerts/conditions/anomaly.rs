@@ -7,6 +7,7 @@ use super::super::trackers::{AnomalyShape, AnomalyTracker, Holding};
 use super::Condition;
 use super::subjects::Subjects;
 use super::values::{finite, optional_duration, reading};
+use crate::snapshot::{self, SnapshotError};
 use ioc_ingest::Event;
 use serde::{Deserialize, Serialize};
 
@@ -93,6 +94,15 @@ pub(super) struct Anomaly {
 }
 
 impl Condition for Anomaly {
+    fn save_trackers(&self) -> Result<Vec<u8>, SnapshotError> {
+        snapshot::encode(&self.areas)
+    }
+
+    fn load_trackers(&mut self, saved: &[u8]) -> Result<(), SnapshotError> {
+        self.areas = snapshot::decode(saved)?;
+        Ok(())
+    }
+
     fn observe(&mut self, event: &Event, aqi: Option<f64>, _now_ms: i64) {
         if let Some(reading) = reading(event, &self.metric, aqi)
             && let Some(tracker) = self.areas.tracker(&event.area, Default::default)

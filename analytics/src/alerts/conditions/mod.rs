@@ -21,6 +21,7 @@ use super::alert::Alert;
 use super::message::Wording;
 use super::metric::Metric;
 use super::trackers::Holding;
+use crate::snapshot::SnapshotError;
 use ioc_ingest::Event;
 use serde::Deserialize;
 use std::fmt;
@@ -29,6 +30,12 @@ use std::fmt;
 /// area or a report cluster). The evaluator feeds it every journaled event, checks it on the
 /// clock, and brings the alert book in line with its holdings (docs/guarantees.md).
 pub trait Condition: fmt::Debug + Send {
+    /// This rule's trackers, encoded for a snapshot of the analytics state.
+    fn save_trackers(&self) -> Result<Vec<u8>, SnapshotError>;
+
+    /// Takes back the trackers that [`Condition::save_trackers`] encoded for the same rule.
+    fn load_trackers(&mut self, saved: &[u8]) -> Result<(), SnapshotError>;
+
     /// Takes one journaled event, live and in replay alike. `aqi` is the source's hourly VN_AQI
     /// after this event (air quality only); `now_ms` the wall clock.
     fn observe(&mut self, event: &Event, aqi: Option<f64>, now_ms: i64);

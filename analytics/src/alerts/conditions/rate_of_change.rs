@@ -7,6 +7,7 @@ use super::super::trackers::{Holding, RateTracker};
 use super::Condition;
 use super::subjects::Subjects;
 use super::values::{duration, finite, reading};
+use crate::snapshot::{self, SnapshotError};
 use ioc_ingest::Event;
 use serde::{Deserialize, Serialize};
 
@@ -68,6 +69,15 @@ pub(super) struct RateOfChange {
 }
 
 impl Condition for RateOfChange {
+    fn save_trackers(&self) -> Result<Vec<u8>, SnapshotError> {
+        snapshot::encode(&self.sensors)
+    }
+
+    fn load_trackers(&mut self, saved: &[u8]) -> Result<(), SnapshotError> {
+        self.sensors = snapshot::decode(saved)?;
+        Ok(())
+    }
+
     fn observe(&mut self, event: &Event, aqi: Option<f64>, _now_ms: i64) {
         if let Some(reading) = reading(event, &self.metric, aqi)
             && let Some(tracker) = self.sensors.tracker(&event.source, Default::default)

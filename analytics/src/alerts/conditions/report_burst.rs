@@ -5,6 +5,7 @@ use super::super::message::Wording;
 use super::super::trackers::{BurstShape, BurstTracker, Holding};
 use super::Condition;
 use super::values::{duration, finite};
+use crate::snapshot::{self, SnapshotError};
 use ioc_ingest::{Event, Kind};
 use serde::{Deserialize, Serialize};
 
@@ -68,6 +69,15 @@ pub(super) struct ReportBurst {
 }
 
 impl Condition for ReportBurst {
+    fn save_trackers(&self) -> Result<Vec<u8>, SnapshotError> {
+        snapshot::encode(&self.clusters)
+    }
+
+    fn load_trackers(&mut self, saved: &[u8]) -> Result<(), SnapshotError> {
+        self.clusters = snapshot::decode(saved)?;
+        Ok(())
+    }
+
     fn observe(&mut self, event: &Event, _aqi: Option<f64>, _now_ms: i64) {
         if event.kind != Kind::Report {
             return;

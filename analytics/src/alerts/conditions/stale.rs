@@ -7,6 +7,7 @@ use super::super::trackers::{Holding, StaleTracker};
 use super::Condition;
 use super::subjects::Subjects;
 use super::values::duration;
+use crate::snapshot::{self, SnapshotError};
 use ioc_ingest::{Event, Kind};
 use serde::{Deserialize, Serialize};
 
@@ -68,6 +69,15 @@ pub(super) struct Stale {
 }
 
 impl Condition for Stale {
+    fn save_trackers(&self) -> Result<Vec<u8>, SnapshotError> {
+        snapshot::encode(&self.sensors)
+    }
+
+    fn load_trackers(&mut self, saved: &[u8]) -> Result<(), SnapshotError> {
+        self.sensors = snapshot::decode(saved)?;
+        Ok(())
+    }
+
     fn observe(&mut self, event: &Event, _aqi: Option<f64>, now_ms: i64) {
         if !self.kinds.contains(&event.kind) {
             return;

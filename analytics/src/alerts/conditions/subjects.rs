@@ -36,7 +36,7 @@ impl Tracked for AnomalyTracker {
 }
 
 /// The trackers of one rule, by subject.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub(super) struct Subjects<T>(FxHashMap<String, T>);
 
 impl<T> Default for Subjects<T> {

@@ -7,6 +7,7 @@ use super::super::trackers::{Holding, ThresholdTracker};
 use super::Condition;
 use super::subjects::Subjects;
 use super::values::{finite, optional_duration, reading};
+use crate::snapshot::{self, SnapshotError};
 use ioc_ingest::Event;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -121,6 +122,15 @@ pub(super) struct Threshold {
 }
 
 impl Condition for Threshold {
+    fn save_trackers(&self) -> Result<Vec<u8>, SnapshotError> {
+        snapshot::encode(&self.sensors)
+    }
+
+    fn load_trackers(&mut self, saved: &[u8]) -> Result<(), SnapshotError> {
+        self.sensors = snapshot::decode(saved)?;
+        Ok(())
+    }
+
     fn observe(&mut self, event: &Event, aqi: Option<f64>, _now_ms: i64) {
         let Some(reading) = reading(event, &self.metric, aqi) else {
             return;

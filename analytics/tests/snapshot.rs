@@ -1,0 +1,202 @@
+//! Snapshots of the analytics state: a state restored from one serves the same views as the
+//! state that wrote it, to the byte, and goes on from there exactly as it would have; a
+//! snapshot that does not belong to the deployment or the journal is set aside, never used.
+
+// Test code: a panic is how a failed expectation reports itself.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use ioc_analytics::snapshot::SNAPSHOT_FILE;
+use ioc_analytics::{Analytics, AnalyticsConfig, ViewRequest};
+use ioc_ingest::intake::{DEFAULT_MAX_PAYLOAD_BYTES, Intake};
+use ioc_ingest::journal::{Entry, Recovered};
+use ioc_ingest::topic::TopicScheme;
+use ioc_ingest::validate::Validator;
+use ioc_ingest::{Areas, Event, Kind};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// 2026-11-22T09:00:00Z, the end of the simulated hour.
+const NOW: i64 = 1_795_338_000_000;
+const EVENTS: usize = 20_000;
+
+/// An hour of the simulated city, decoded as the engine decodes it.
+fn city_hour(areas: &Arc<Areas>) -> Vec<Event> {
+    let intake = Intake::new(
+        TopicScheme::new("city"),
+        Validator::new(Arc::clone(areas)),
+        DEFAULT_MAX_PAYLOAD_BYTES,
+    );
+    let mut city = ioc_sim::City::new(23, (**areas).clone());
+    let step = 3_600_000.0 / EVENTS as f64;
+    city.events(NOW - 3_600_000, step)
+        .take(EVENTS)
+        .flat_map(|event| intake.classify(&event.topic, &event.payload_bytes(), NOW))
+        .filter_map(|entry| match entry {
+            Entry::Event(event) => Some(event),
+            Entry::Rejected(_) => None,
+        })
+        .collect()
+}
+
+/// Every view an operator can ask for, serialized.
+fn all_views(analytics: &Analytics, areas: &Areas) -> Vec<String> {
+    let mut requests = ["overview", "kpi", "alerts", "reports"]
+        .iter()
+        .map(|name| ViewRequest::parse(name, None, None, None).expect("view"))
+        .collect::<Vec<_>>();
+    for area in areas.all() {
+        requests.push(ViewRequest::parse("area", Some(area.id.clone()), None, None).expect("area"));
+    }
+    requests
+        .iter()
+        .map(|request| {
+            let view: Value = analytics.view(request, NOW).expect("view");
+            serde_json::to_string(&view).expect("JSON")
+        })
+        .collect()
+}
+
+/// A fresh directory for one test's snapshot.
+fn snapshot_path(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ioc-snapshot-{test}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir.join(SNAPSHOT_FILE)
+}
+
+/// An engine's analytics that applied `events` as journal seqs 1..=n and wrote its snapshot
+/// to `path`; returns it with the seq written.
+fn written(areas: &Arc<Areas>, events: &[Event], path: &Path) -> (Analytics, i64) {
+    let analytics = Analytics::new(Arc::clone(areas), AnalyticsConfig::default());
+    analytics.apply(events, None).expect("apply");
+    analytics.mark_applied(events.len() as i64);
+    analytics.enable_snapshots(path.to_path_buf(), events.len() as u64);
+    let seq = analytics.write_snapshot().expect("written").expect("a seq");
+    (analytics, seq)
+}
+
+#[test]
+fn a_restored_state_serves_the_same_views_and_goes_on_the_same() {
+    let areas = Arc::new(Areas::hanoi());
+    let events = city_hour(&areas);
+    let (first, second) = events.split_at(events.len() / 2);
+    let path = snapshot_path("same");
+    let (original, seq) = written(&areas, first, &path);
+    assert_eq!(seq, first.len() as i64);
+
+    let restored = Analytics::new(Arc::clone(&areas), AnalyticsConfig::default());
+    let after = restored.restore_with_snapshot(&path, Recovered::default(), first.len() as i64);
+    assert_eq!(after, seq, "replay continues after the snapshot's seq");
+    assert_eq!(
+        restored.metrics(NOW).events_total,
+        first.len() as u64,
+        "every event of the first half is in the restored state"
+    );
+    assert_eq!(restored.metrics(NOW).snapshot_seq, seq);
+    let (was, is) = (all_views(&original, &areas), all_views(&restored, &areas));
+    for (was, is) in was.iter().zip(&is) {
+        assert_eq!(was, is);
+    }
+
+    // Windows, sketches, hourly AQI and alert trackers carry on from where they were.
+    original.apply(second, None).expect("apply");
+    restored.apply(second, None).expect("apply");
+    let (was, is) = (all_views(&original, &areas), all_views(&restored, &areas));
+    assert_eq!(was.len(), 4 + areas.len());
+    for (was, is) in was.iter().zip(&is) {
+        assert_eq!(was, is);
+    }
+    assert_eq!(restored.metrics(NOW).events_total, events.len() as u64);
+    // The comparison is not vacuous: the overview carries window means.
+    assert!(was[0].contains("traffic_speed_5m") && was[0].contains("pm25_1h"));
+}
+
+#[test]
+fn a_snapshot_that_does_not_belong_is_set_aside() {
+    let areas = Arc::new(Areas::hanoi());
+    let events = city_hour(&areas);
+    let path = snapshot_path("aside");
+    let (_, seq) = written(&areas, &events, &path);
+    let fresh = || Analytics::new(Arc::clone(&areas), AnalyticsConfig::default());
+    let untouched = |analytics: &Analytics| analytics.metrics(NOW).events_total == 0;
+
+    // The journal ends before the snapshot's seq (an older journal put back).
+    let older = fresh();
+    assert_eq!(
+        older.restore_with_snapshot(&path, Recovered::default(), seq - 1),
+        0
+    );
+    assert!(untouched(&older));
+
+    // Other analytics settings would have built another state.
+    let config = AnalyticsConfig {
+        allowed_lateness_ms: AnalyticsConfig::default().allowed_lateness_ms + 1_000,
+        ..AnalyticsConfig::default()
+    };
+    let other = Analytics::new(Arc::clone(&areas), config);
+    assert_eq!(
+        other.restore_with_snapshot(&path, Recovered::default(), seq),
+        0
+    );
+    assert!(untouched(&other));
+
+    // Events left the journal for the archive after the snapshot was written: it may not
+    // hold them, so the journal (and its compacted counts) are the truth.
+    let compacted = fresh();
+    let recovered = Recovered {
+        compacted: [(("hoan-kiem".to_string(), Kind::Traffic), 5)].into(),
+        ..Recovered::default()
+    };
+    assert_eq!(compacted.restore_with_snapshot(&path, recovered, seq), 0);
+    assert_eq!(
+        compacted.metrics(NOW).events_total,
+        5,
+        "the compacted count is restored from the journal instead"
+    );
+
+    // One flipped byte: the checksum refuses the file.
+    let mut bytes = std::fs::read(&path).expect("snapshot");
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x40;
+    std::fs::write(&path, &bytes).expect("damage");
+    let damaged = fresh();
+    assert_eq!(
+        damaged.restore_with_snapshot(&path, Recovered::default(), seq),
+        0
+    );
+    assert!(untouched(&damaged));
+
+    // No file at all is a full replay too.
+    std::fs::remove_file(&path).expect("remove");
+    assert_eq!(
+        fresh().restore_with_snapshot(&path, Recovered::default(), seq),
+        0
+    );
+}
+
+#[test]
+fn nothing_is_written_while_a_compaction_is_ahead_of_the_state() {
+    let areas = Arc::new(Areas::hanoi());
+    let events = city_hour(&areas);
+    let path = snapshot_path("ahead");
+    let analytics = Analytics::new(Arc::clone(&areas), AnalyticsConfig::default());
+    analytics.apply(&events, None).expect("apply");
+    analytics.mark_applied(100);
+    analytics.enable_snapshots(path.clone(), 100);
+    // A compaction moved seq 101, which the state has not applied yet.
+    analytics.record_compaction(&[(("ba-dinh".to_string(), Kind::Noise), 1)].into(), 101);
+    assert_eq!(analytics.write_snapshot().expect("no error"), None);
+    assert!(!path.exists());
+    analytics.mark_applied(101);
+    assert_eq!(analytics.write_snapshot().expect("written"), Some(101));
+
+    // The snapshot records the compaction, so a journal reporting it accepts the snapshot.
+    let recovered = Recovered {
+        compacted: [(("ba-dinh".to_string(), Kind::Noise), 1)].into(),
+        ..Recovered::default()
+    };
+    let restored = Analytics::new(Arc::clone(&areas), AnalyticsConfig::default());
+    assert_eq!(restored.restore_with_snapshot(&path, recovered, 101), 101);
+    assert_eq!(restored.metrics(NOW).events_total, events.len() as u64);
+}
