@@ -46,6 +46,12 @@ fn the_benchmark_harness_runs_every_benchmark_on_small_volumes() {
     // 2,000/s for 3 s at QoS 1: the broker acknowledged each of the 6,000 publishes.
     assert_eq!(value("B1b", "acknowledged by the broker"), 6_000.0);
     assert_eq!(value("B8", "replayed events"), 20_000.0);
+    // The restart after the clean stop reads the snapshot: the same count, nothing replayed.
+    assert_eq!(
+        value("B8", "events counted after the snapshot restart"),
+        20_000.0
+    );
+    assert!(value("B8", "snapshot size") > 0.0);
     // Every probe's alert frame arrived.
     assert_eq!(value("B4", "probes under"), 20.0);
     assert_eq!(value("B2", "events counted"), 20_000.0);
