@@ -24,37 +24,27 @@ pub trait StrKeyed<V> {
     }
 }
 
-/// The same body for both map types: their `get_mut` and `entry` differ only in type.
-macro_rules! look_up_then_insert {
-    ($map:expr, $key:expr, $make:expr, $work:expr) => {
-        match $map.get_mut($key) {
-            Some(value) => $work(value),
-            None => $work($map.entry($key.to_owned()).or_insert_with($make)),
+/// One implementation for both map types: their `get_mut` and `entry` differ only in type.
+macro_rules! str_keyed {
+    ($map:ty, $($generics:tt)*) => {
+        impl<$($generics)*> StrKeyed<V> for $map {
+            fn with_value_or<R>(
+                &mut self,
+                key: &str,
+                make: impl FnOnce() -> V,
+                work: impl FnOnce(&mut V) -> R,
+            ) -> R {
+                match self.get_mut(key) {
+                    Some(value) => work(value),
+                    None => work(self.entry(key.to_owned()).or_insert_with(make)),
+                }
+            }
         }
     };
 }
 
-impl<V> StrKeyed<V> for BTreeMap<String, V> {
-    fn with_value_or<R>(
-        &mut self,
-        key: &str,
-        make: impl FnOnce() -> V,
-        work: impl FnOnce(&mut V) -> R,
-    ) -> R {
-        look_up_then_insert!(self, key, make, work)
-    }
-}
-
-impl<V, S: BuildHasher> StrKeyed<V> for HashMap<String, V, S> {
-    fn with_value_or<R>(
-        &mut self,
-        key: &str,
-        make: impl FnOnce() -> V,
-        work: impl FnOnce(&mut V) -> R,
-    ) -> R {
-        look_up_then_insert!(self, key, make, work)
-    }
-}
+str_keyed!(BTreeMap<String, V>, V);
+str_keyed!(HashMap<String, V, S>, V, S: BuildHasher);
 
 #[cfg(test)]
 mod tests {

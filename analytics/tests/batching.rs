@@ -6,60 +6,19 @@
 // Test code: a panic is how a failed expectation reports itself.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use ioc_analytics::{Analytics, AnalyticsConfig, ViewRequest};
-use ioc_ingest::intake::{DEFAULT_MAX_PAYLOAD_BYTES, Intake};
-use ioc_ingest::journal::Entry;
-use ioc_ingest::topic::TopicScheme;
-use ioc_ingest::validate::Validator;
-use ioc_ingest::{Areas, Event};
-use serde_json::Value;
+mod common;
+
+use common::{all_views, city_hour};
+use ioc_analytics::{Analytics, AnalyticsConfig};
+use ioc_ingest::Areas;
 use std::sync::Arc;
 
-/// 2026-11-22T09:00:00Z, the end of the simulated hour.
-const NOW: i64 = 1_795_338_000_000;
 const EVENTS: usize = 30_000;
-
-/// An hour of the simulated city, decoded as the engine decodes it.
-fn city_hour(areas: &Arc<Areas>) -> Vec<Event> {
-    let intake = Intake::new(
-        TopicScheme::new("city"),
-        Validator::new(Arc::clone(areas)),
-        DEFAULT_MAX_PAYLOAD_BYTES,
-    );
-    let mut city = ioc_sim::City::new(11, (**areas).clone());
-    let step = 3_600_000.0 / EVENTS as f64;
-    city.events(NOW - 3_600_000, step)
-        .take(EVENTS)
-        .flat_map(|event| intake.classify(&event.topic, &event.payload_bytes(), NOW))
-        .filter_map(|entry| match entry {
-            Entry::Event(event) => Some(event),
-            Entry::Rejected(_) => None,
-        })
-        .collect()
-}
-
-/// Every view an operator can ask for, serialized.
-fn all_views(analytics: &Analytics, areas: &Areas) -> Vec<String> {
-    let mut requests = ["overview", "kpi", "alerts", "reports"]
-        .iter()
-        .map(|name| ViewRequest::parse(name, None, None, None).expect("view"))
-        .collect::<Vec<_>>();
-    for area in areas.all() {
-        requests.push(ViewRequest::parse("area", Some(area.id.clone()), None, None).expect("area"));
-    }
-    requests
-        .iter()
-        .map(|request| {
-            let view: Value = analytics.view(request, NOW).expect("view");
-            serde_json::to_string(&view).expect("JSON")
-        })
-        .collect()
-}
 
 #[test]
 fn views_are_the_same_to_the_bit_whatever_the_micro_batches() {
     let areas = Arc::new(Areas::hanoi());
-    let events = city_hour(&areas);
+    let events = city_hour(&areas, 11, EVENTS);
     assert!(events.len() > EVENTS * 9 / 10, "the simulated hour decodes");
 
     // One engine sees the hour in one piece.

@@ -5,57 +5,18 @@
 // Test code: a panic is how a failed expectation reports itself.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use common::{NOW, all_views, city_hour};
 use ioc_analytics::snapshot::SNAPSHOT_FILE;
-use ioc_analytics::{Analytics, AnalyticsConfig, ViewRequest};
-use ioc_ingest::intake::{DEFAULT_MAX_PAYLOAD_BYTES, Intake};
-use ioc_ingest::journal::{Entry, Recovered};
-use ioc_ingest::topic::TopicScheme;
-use ioc_ingest::validate::Validator;
+use ioc_analytics::{Analytics, AnalyticsConfig};
+use ioc_ingest::journal::Recovered;
 use ioc_ingest::{Areas, Event, Kind};
-use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// 2026-11-22T09:00:00Z, the end of the simulated hour.
-const NOW: i64 = 1_795_338_000_000;
 const EVENTS: usize = 20_000;
-
-/// An hour of the simulated city, decoded as the engine decodes it.
-fn city_hour(areas: &Arc<Areas>) -> Vec<Event> {
-    let intake = Intake::new(
-        TopicScheme::new("city"),
-        Validator::new(Arc::clone(areas)),
-        DEFAULT_MAX_PAYLOAD_BYTES,
-    );
-    let mut city = ioc_sim::City::new(23, (**areas).clone());
-    let step = 3_600_000.0 / EVENTS as f64;
-    city.events(NOW - 3_600_000, step)
-        .take(EVENTS)
-        .flat_map(|event| intake.classify(&event.topic, &event.payload_bytes(), NOW))
-        .filter_map(|entry| match entry {
-            Entry::Event(event) => Some(event),
-            Entry::Rejected(_) => None,
-        })
-        .collect()
-}
-
-/// Every view an operator can ask for, serialized.
-fn all_views(analytics: &Analytics, areas: &Areas) -> Vec<String> {
-    let mut requests = ["overview", "kpi", "alerts", "reports"]
-        .iter()
-        .map(|name| ViewRequest::parse(name, None, None, None).expect("view"))
-        .collect::<Vec<_>>();
-    for area in areas.all() {
-        requests.push(ViewRequest::parse("area", Some(area.id.clone()), None, None).expect("area"));
-    }
-    requests
-        .iter()
-        .map(|request| {
-            let view: Value = analytics.view(request, NOW).expect("view");
-            serde_json::to_string(&view).expect("JSON")
-        })
-        .collect()
-}
+const SEED: u64 = 23;
 
 /// A fresh directory for one test's snapshot.
 fn snapshot_path(test: &str) -> PathBuf {
@@ -79,7 +40,7 @@ fn written(areas: &Arc<Areas>, events: &[Event], path: &Path) -> (Analytics, i64
 #[test]
 fn a_restored_state_serves_the_same_views_and_goes_on_the_same() {
     let areas = Arc::new(Areas::hanoi());
-    let events = city_hour(&areas);
+    let events = city_hour(&areas, SEED, EVENTS);
     let (first, second) = events.split_at(events.len() / 2);
     let path = snapshot_path("same");
     let (original, seq) = written(&areas, first, &path);
@@ -115,7 +76,7 @@ fn a_restored_state_serves_the_same_views_and_goes_on_the_same() {
 #[test]
 fn a_snapshot_that_does_not_belong_is_set_aside() {
     let areas = Arc::new(Areas::hanoi());
-    let events = city_hour(&areas);
+    let events = city_hour(&areas, SEED, EVENTS);
     let path = snapshot_path("aside");
     let (_, seq) = written(&areas, &events, &path);
     let fresh = || Analytics::new(Arc::clone(&areas), AnalyticsConfig::default());
@@ -178,7 +139,7 @@ fn a_snapshot_that_does_not_belong_is_set_aside() {
 #[test]
 fn nothing_is_written_while_a_compaction_is_ahead_of_the_state() {
     let areas = Arc::new(Areas::hanoi());
-    let events = city_hour(&areas);
+    let events = city_hour(&areas, SEED, EVENTS);
     let path = snapshot_path("ahead");
     let analytics = Analytics::new(Arc::clone(&areas), AnalyticsConfig::default());
     analytics.apply(&events, None).expect("apply");

@@ -33,14 +33,21 @@ async fn engine(test: &str, extra: &[String]) -> Engine {
 }
 
 /// Publishes `n` readings of `kind` with `values` from `source` in `area`, one second apart
-/// ending now, and waits until the broker acknowledged them.
+/// ending now, and waits until the broker acknowledged them. Each carries its own id: without
+/// one the engine derives it from source, time and kind, and two calls whose `now` happened to
+/// lie a whole number of seconds apart would repeat readings, which the journal counts once.
 async fn publish(engine: &Engine, area: &str, kind: &str, source: &str, values: Value, n: i64) {
     let (host, port) = engine.options.broker.address();
     let mut publisher = Publisher::connect(&host, port).await;
     let root = &engine.options.topic_root;
     let now = chrono::Utc::now().timestamp_millis();
     for i in 0..n {
-        let body = json!({"source": source, "ts": now - (n - i) * 1000, "values": values});
+        let body = json!({
+            "id": format!("{source}-{now}-{i}"),
+            "source": source,
+            "ts": now - (n - i) * 1000,
+            "values": values
+        });
         publisher
             .publish(&format!("{root}/{area}/{kind}/{source}"), body.to_string())
             .await;
