@@ -124,7 +124,7 @@ pub async fn run_with(
             // A cluster keeps every row in its shared journal and compacts nothing, so it has
             // no archive (docs/cluster.md).
             let has_archive = matches!(opened, Opened::Embedded(_));
-            let opened_kind = has_archive.then(|| data_dir.join(SNAPSHOT_FILE));
+            let snapshot_path = has_archive.then(|| data_dir.join(SNAPSHOT_FILE));
             let store: &mut dyn JournalStore = match &mut opened {
                 Opened::Embedded(store) => store.as_mut(),
                 Opened::Cluster(journals) => &mut journals.reader,
@@ -134,7 +134,7 @@ pub async fn run_with(
             // The embedded journal's data directory keeps a snapshot of the analytics state;
             // replay continues after the seq it holds (docs/architecture.md, "Snapshots"). A
             // cluster's instances replay the shared journal.
-            let after_seq = match &opened_kind {
+            let after_seq = match &snapshot_path {
                 Some(path) => {
                     analytics.restore_with_snapshot(path, recovered, store.last_event_seq()?)
                 }
@@ -156,7 +156,7 @@ pub async fn run_with(
             }
             let (events, last) = replay(&mut *store, &analytics, after_seq)?;
             analytics.note_replayed(events);
-            if let Some(path) = opened_kind {
+            if let Some(path) = snapshot_path {
                 analytics.enable_snapshots(path, events);
             }
             // Writers wait for analytics to reach their journal seq: start from the replayed
@@ -412,7 +412,8 @@ const REPLAY_READ_AHEAD: usize = 4;
 /// Replays the journal into analytics on three threads: one reads and decodes chunks, one
 /// admits them in journal order (counts, sources, reports, alert trackers), one runs their
 /// window readings through polars in batches of [`WINDOW_FLUSH_READINGS`] while the next
-/// chunks are admitted. Returns the events replayed and the seq of the last.
+/// chunks are admitted. Replays the events after `after_seq` (0: all of them); returns how many
+/// and the seq of the last.
 ///
 /// The windows come out as in a sequential replay: readings are merged in admission order,
 /// and a bucket that a merge prunes because admission has moved the newest event time on

@@ -65,9 +65,9 @@ pub struct Header {
     pub fingerprint: u32,
     /// The last journal seq whose event the state holds: replay continues after it.
     pub seq: i64,
-    /// The compacted counts the state had added when it was written. Compaction since then
-    /// means events left the journal that the state may or may not hold, so the snapshot is
-    /// set aside.
+    /// The counts of compacted events the state holds. A journal reporting other counts was
+    /// compacted after the snapshot was written: events left it that the state may or may not
+    /// hold, so the snapshot is set aside.
     pub compacted: Vec<((String, Kind), u64)>,
     /// Accepted events in the state, for the log.
     pub events_total: u64,

@@ -126,8 +126,10 @@ pub struct State {
     /// `instances` and `slots`): one and one for a single engine.
     #[serde(skip)]
     pub(crate) membership: (usize, usize),
-    /// The counts of events compacted to the archive, as added at start
-    /// ([`State::restore_compacted`]): a snapshot is only used with the same ones.
+    /// The counts of events compacted to the archive that the state holds: those added at
+    /// start ([`State::restore_compacted`]) and those compactions moved since
+    /// ([`State::record_compaction`]). A snapshot is only used where the journal reports the
+    /// same ones.
     pub(crate) compacted: BTreeMap<(String, Kind), u64>,
     /// The highest journal seq a compaction has moved to the archive: a snapshot is only
     /// written once the state has applied that far, so that it holds every compacted event.
