@@ -417,7 +417,12 @@ impl Analytics {
         fresh.evaluator = Evaluator::new(RuleSet {
             rules: state.evaluator.rules().to_vec(),
         });
-        let (restored, header) = snapshot::read_image(&image, fresh, &recovered.compacted)?;
+        let (restored, header) = snapshot::read_image(
+            &image,
+            fresh,
+            &recovered.compacted,
+            recovered.compacted_through,
+        )?;
         if header.seq > journal_last_seq {
             return Err(SnapshotError::Mismatch(format!(
                 "it holds events up to seq {}, the journal ends at {journal_last_seq}",

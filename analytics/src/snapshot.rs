@@ -66,8 +66,8 @@ pub struct Header {
     /// The last journal seq whose event the state holds: replay continues after it.
     pub seq: i64,
     /// The counts of compacted events the state holds. A journal reporting other counts was
-    /// compacted after the snapshot was written: events left it that the state may or may not
-    /// hold, so the snapshot is set aside.
+    /// compacted after the snapshot was written: the snapshot still holds every event that
+    /// left if none of them came after its seq, and is set aside otherwise.
     pub compacted: Vec<((String, Kind), u64)>,
     /// Accepted events in the state, for the log.
     pub events_total: u64,
@@ -126,12 +126,17 @@ pub fn write_image(state: &State, seq: i64) -> Result<Vec<u8>, SnapshotError> {
 
 /// Reads a snapshot file's bytes into a state for the deployment of `fresh` (an empty state
 /// with the areas, settings and rules in force), checking that the snapshot belongs to it:
-/// same format and engine version, same fingerprint, and the same compacted counts as the
-/// journal reports now (`compacted`). Returns the state and the header.
+/// same format and engine version, same fingerprint, and no event compacted out of the journal
+/// that the snapshot does not hold. `compacted` and `compacted_through` are the journal's
+/// compacted counts and the highest seq compaction has taken out of it ([`Recovered`]).
+/// Returns the state and the header.
+///
+/// [`Recovered`]: ioc_ingest::journal::Recovered
 pub fn read_image(
     image: &[u8],
     fresh: State,
     compacted: &BTreeMap<(String, Kind), u64>,
+    compacted_through: i64,
 ) -> Result<(State, Header), SnapshotError> {
     let body = image
         .strip_prefix(MAGIC.as_slice())
@@ -158,15 +163,21 @@ pub fn read_image(
     }
     let now: Vec<((String, Kind), u64)> =
         compacted.iter().map(|(key, n)| (key.clone(), *n)).collect();
-    if header.compacted != now {
-        return Err(SnapshotError::Mismatch(
-            "the journal was compacted since it was written".into(),
-        ));
+    // A compaction since the snapshot moved events it holds already, unless one of them came
+    // after its seq: those the state lacks and the journal no longer has.
+    if header.compacted != now && compacted_through > header.seq {
+        return Err(SnapshotError::Mismatch(format!(
+            "the journal was compacted since, up to seq {compacted_through}, beyond its seq {}",
+            header.seq
+        )));
     }
     let saved: State = rmp_serde::decode::from_read(&mut reader)?;
     let trackers: Vec<(String, Vec<u8>)> = rmp_serde::decode::from_read(&mut reader)?;
     let mut state = fresh.adopt(saved);
     state.evaluator.load_trackers(trackers)?;
+    // The state holds every compacted event: its record of them is now the journal's.
+    state.compacted.clone_from(compacted);
+    state.compacted_through = state.compacted_through.max(compacted_through);
     Ok((state, header))
 }
 

@@ -102,11 +102,12 @@ fn a_snapshot_that_does_not_belong_is_set_aside() {
     );
     assert!(untouched(&other));
 
-    // Events left the journal for the archive after the snapshot was written: it may not
-    // hold them, so the journal (and its compacted counts) are the truth.
+    // A compaction after the snapshot took out events with a seq above the snapshot's: it
+    // lacks them, so the journal (and its compacted counts) are the truth.
     let compacted = fresh();
     let recovered = Recovered {
         compacted: [(("hoan-kiem".to_string(), Kind::Traffic), 5)].into(),
+        compacted_through: seq + 1,
         ..Recovered::default()
     };
     assert_eq!(compacted.restore_with_snapshot(&path, recovered, seq), 0);
@@ -115,6 +116,32 @@ fn a_snapshot_that_does_not_belong_is_set_aside() {
         5,
         "the compacted count is restored from the journal instead"
     );
+
+    // A compaction that only took events up to the snapshot's seq took events it holds: it is
+    // used, and nothing is counted twice.
+    let older_only = fresh();
+    let recovered = Recovered {
+        compacted: [(("hoan-kiem".to_string(), Kind::Traffic), 5)].into(),
+        compacted_through: seq,
+        ..Recovered::default()
+    };
+    assert_eq!(older_only.restore_with_snapshot(&path, recovered, seq), seq);
+    assert_eq!(older_only.metrics(NOW).events_total, events.len() as u64);
+    // Its next snapshot records the journal's counts, so it matches them at the next start.
+    let again = snapshot_path("aside-again");
+    older_only.enable_snapshots(again.clone(), 1);
+    older_only.mark_applied(seq);
+    assert_eq!(older_only.write_snapshot().expect("written"), Some(seq));
+    // (Accepted even with events above its seq compacted: the counts match, so no compaction
+    // ran after it.)
+    let next = fresh();
+    let recovered = Recovered {
+        compacted: [(("hoan-kiem".to_string(), Kind::Traffic), 5)].into(),
+        compacted_through: seq + 1,
+        ..Recovered::default()
+    };
+    assert_eq!(next.restore_with_snapshot(&again, recovered, seq), seq);
+    assert_eq!(next.metrics(NOW).events_total, events.len() as u64);
 
     // One flipped byte: the checksum refuses the file.
     let mut bytes = std::fs::read(&path).expect("snapshot");
@@ -155,6 +182,7 @@ fn nothing_is_written_while_a_compaction_is_ahead_of_the_state() {
     // The snapshot records the compaction, so a journal reporting it accepts the snapshot.
     let recovered = Recovered {
         compacted: [(("ba-dinh".to_string(), Kind::Noise), 1)].into(),
+        compacted_through: 101,
         ..Recovered::default()
     };
     let restored = Analytics::new(Arc::clone(&areas), AnalyticsConfig::default());

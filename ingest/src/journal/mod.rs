@@ -51,6 +51,9 @@ pub struct Recovered {
     /// Events moved to the Parquet archive, by area and kind: they still count in the
     /// lifetime totals although their rows have left the journal.
     pub compacted: BTreeMap<(String, crate::Kind), u64>,
+    /// The highest seq of an event that left the journal's rows (compaction; 0 when none):
+    /// every event the journal no longer holds has a seq at most this.
+    pub compacted_through: i64,
 }
 
 /// Why the journal could not do what was asked. Storage errors are the operator's to fix

@@ -284,6 +284,7 @@ impl JournalStore for SqliteJournal {
                     .insert((area, kind), u64::try_from(count).unwrap_or(0));
             }
         }
+        recovered.compacted_through = read_meta(&self.conn, SEQ_FLOOR_KEY)?.unwrap_or(0);
         let mut dead = self
             .conn
             .prepare("SELECT seq, body FROM dead_letters ORDER BY seq")?;
