@@ -340,15 +340,12 @@ pub async fn run_with(
         },
     );
     // History: compaction starts after the replay (it moves rows the replay would count).
-    let history = Arc::new(
-        ioc_analytics::history::History::new(
-            &config.data_dir,
-            config
-                .history
-                .settings(config.analytics.allowed_lateness_ms)?,
-        )
-        .reporting_to(analytics.clone()),
-    );
+    let history = Arc::new(ioc_analytics::history::History::new(
+        &config.data_dir,
+        config
+            .history
+            .settings(config.analytics.allowed_lateness_ms)?,
+    ));
     let state = state
         .with_history(Arc::clone(&history))
         .with_open_data(config.open_data);

@@ -12,7 +12,7 @@ use crate::views::{self, ViewError, ViewName, ViewRequest};
 use ioc_ingest::deadletter::DeadLetter;
 use ioc_ingest::journal::{JournalSink, Recovered};
 use ioc_ingest::report::update::Change;
-use ioc_ingest::{Areas, Event, Kind, Reason};
+use ioc_ingest::{Areas, Event, Reason};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -76,14 +76,6 @@ const SNAPSHOT_EVERY_EVENTS: u64 = 2_000_000;
 /// that at low rates a crash does not leave hours of journal to replay. Writing one costs about a second of one
 /// core for a large city (BENCHMARKS.md, "Snapshots").
 const SNAPSHOT_EVERY: Duration = Duration::from_secs(10 * 60);
-
-impl std::fmt::Debug for Analytics {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Analytics")
-            .field("applied_seq", &self.applied_seq())
-            .finish_non_exhaustive()
-    }
-}
 
 /// Alert transitions a slow listener may fall behind by before it misses some (it still sees
 /// them in the `alerts` view's next tick).
@@ -417,12 +409,7 @@ impl Analytics {
         fresh.evaluator = Evaluator::new(RuleSet {
             rules: state.evaluator.rules().to_vec(),
         });
-        let (restored, header) = snapshot::read_image(
-            &image,
-            fresh,
-            &recovered.compacted,
-            recovered.compacted_through,
-        )?;
+        let (restored, header) = snapshot::read_image(&image, fresh, recovered.compacted_through)?;
         if header.seq > journal_last_seq {
             return Err(SnapshotError::Mismatch(format!(
                 "it holds events up to seq {}, the journal ends at {journal_last_seq}",
@@ -465,8 +452,7 @@ impl Analytics {
     }
 
     /// Writes a snapshot of the state as of the applied seq now, if snapshots are enabled and
-    /// events were applied since the last one (blocking). Returns the seq written. Skipped
-    /// (`Ok(None)`) while a compaction has moved events the state has not applied yet. After
+    /// events were applied since the last one (blocking). Returns the seq written. After
     /// a failure (a full disk, say) the next try waits for the schedule again, so a failing
     /// disk does not cost an encoding per batch.
     pub fn write_snapshot(&self) -> Result<Option<i64>, SnapshotError> {
@@ -497,12 +483,7 @@ impl Analytics {
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
             self.flush_windows();
             let seq = self.applied_seq();
-            let state = self.lock();
-            if state.compacted_through > seq {
-                tracing::debug!(seq, "snapshot deferred: compaction is ahead of analytics");
-                return Ok(None);
-            }
-            (snapshot::write_image(&state, seq)?, seq)
+            (snapshot::write_image(&self.lock(), seq)?, seq)
         };
         snapshot::write_file(&path, &image)?;
         if let Some(plan) = self.snapshot_plan().as_mut() {
@@ -526,13 +507,6 @@ impl Analytics {
             plan.unsaved >= SNAPSHOT_EVERY_EVENTS
                 || (plan.unsaved > 0 && plan.written_at.elapsed() >= SNAPSHOT_EVERY)
         })
-    }
-
-    /// Records a compaction: the events it moved to the archive, by area and kind, and the
-    /// highest seq among them. The state already counts them; a snapshot records them so that
-    /// it matches the journal's compacted counts at the next start.
-    pub fn record_compaction(&self, moved: &BTreeMap<(String, Kind), u64>, last_seq: i64) {
-        self.lock().record_compaction(moved, last_seq);
     }
 
     /// The current data of a view (blocking: builds JSON under the state lock).

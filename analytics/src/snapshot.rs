@@ -4,17 +4,15 @@
 //!
 //! A snapshot is a cache, never the record: the journal stays the truth, and a snapshot that
 //! does not match the deployment (other areas, analytics settings or alert rules, another
-//! engine version, a journal that was compacted or replaced since) is set aside and the
+//! engine version, a journal compacted past its seq or replaced since) is set aside and the
 //! journal replayed in full, which reaches the same state.
 //!
 //! File layout: [`MAGIC`], then the CRC-32 of the rest (little-endian `u32`), then three
 //! MessagePack values: the [`Header`], the state, and the alert trackers of each rule.
 
 use crate::state::State;
-use ioc_ingest::Kind;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
@@ -65,10 +63,6 @@ pub struct Header {
     pub fingerprint: u32,
     /// The last journal seq whose event the state holds: replay continues after it.
     pub seq: i64,
-    /// The counts of compacted events the state holds. A journal reporting other counts was
-    /// compacted after the snapshot was written: the snapshot still holds every event that
-    /// left if none of them came after its seq, and is set aside otherwise.
-    pub compacted: Vec<((String, Kind), u64)>,
     /// Accepted events in the state, for the log.
     pub events_total: u64,
     /// Wall-clock time it was written, epoch ms, for the log.
@@ -105,11 +99,6 @@ pub fn write_image(state: &State, seq: i64) -> Result<Vec<u8>, SnapshotError> {
         engine_version: env!("CARGO_PKG_VERSION").to_string(),
         fingerprint: fingerprint(state),
         seq,
-        compacted: state
-            .compacted
-            .iter()
-            .map(|(key, n)| (key.clone(), *n))
-            .collect(),
         events_total: state.events_total(),
         written_ms: ioc_ingest::event::now_ms(),
     };
@@ -126,16 +115,12 @@ pub fn write_image(state: &State, seq: i64) -> Result<Vec<u8>, SnapshotError> {
 
 /// Reads a snapshot file's bytes into a state for the deployment of `fresh` (an empty state
 /// with the areas, settings and rules in force), checking that the snapshot belongs to it:
-/// same format and engine version, same fingerprint, and no event compacted out of the journal
-/// that the snapshot does not hold. `compacted` and `compacted_through` are the journal's
-/// compacted counts and the highest seq compaction has taken out of it ([`Recovered`]).
-/// Returns the state and the header.
-///
-/// [`Recovered`]: ioc_ingest::journal::Recovered
+/// same format and engine version, same fingerprint, and no event taken out of the journal by
+/// compaction after the snapshot's seq (`compacted_through`, the highest seq compaction has
+/// taken out: [`ioc_ingest::journal::Recovered`]). Returns the state and the header.
 pub fn read_image(
     image: &[u8],
     fresh: State,
-    compacted: &BTreeMap<(String, Kind), u64>,
     compacted_through: i64,
 ) -> Result<(State, Header), SnapshotError> {
     let body = image
@@ -161,11 +146,9 @@ pub fn read_image(
             "the areas, analytics settings or alert rules have changed".into(),
         ));
     }
-    let now: Vec<((String, Kind), u64)> =
-        compacted.iter().map(|(key, n)| (key.clone(), *n)).collect();
-    // A compaction since the snapshot moved events it holds already, unless one of them came
-    // after its seq: those the state lacks and the journal no longer has.
-    if header.compacted != now && compacted_through > header.seq {
+    // The state holds, and counts, every event up to its seq, compacted since or not; an event
+    // compacted out of the journal after that seq it lacks, and the journal no longer has.
+    if compacted_through > header.seq {
         return Err(SnapshotError::Mismatch(format!(
             "the journal was compacted since, up to seq {compacted_through}, beyond its seq {}",
             header.seq
@@ -175,9 +158,6 @@ pub fn read_image(
     let trackers: Vec<(String, Vec<u8>)> = rmp_serde::decode::from_read(&mut reader)?;
     let mut state = fresh.adopt(saved);
     state.evaluator.load_trackers(trackers)?;
-    // The state holds every compacted event: its record of them is now the journal's.
-    state.compacted.clone_from(compacted);
-    state.compacted_through = state.compacted_through.max(compacted_through);
     Ok((state, header))
 }
 

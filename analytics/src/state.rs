@@ -126,14 +126,6 @@ pub struct State {
     /// `instances` and `slots`): one and one for a single engine.
     #[serde(skip)]
     pub(crate) membership: (usize, usize),
-    /// The counts of events compacted to the archive that the state holds: those added at
-    /// start ([`State::restore_compacted`]) and those compactions moved since
-    /// ([`State::record_compaction`]). A snapshot is only used where the journal reports the
-    /// same ones.
-    pub(crate) compacted: BTreeMap<(String, Kind), u64>,
-    /// The highest journal seq a compaction has moved to the archive: a snapshot is only
-    /// written once the state has applied that far, so that it holds every compacted event.
-    pub(crate) compacted_through: i64,
 }
 
 impl State {
@@ -162,8 +154,6 @@ impl State {
             evaluator: Evaluator::default(),
             alert_changes: Vec::new(),
             membership: (1, 1),
-            compacted: BTreeMap::new(),
-            compacted_through: 0,
         }
     }
 
@@ -341,7 +331,6 @@ impl State {
     /// Adds the lifetime counts of events that left the journal for the archive, so that
     /// `events_total` and the per-area counts survive compaction.
     pub fn restore_compacted(&mut self, compacted: BTreeMap<(String, Kind), u64>) {
-        self.compacted.clone_from(&compacted);
         for ((area, kind), n) in compacted {
             *self
                 .counts
@@ -351,15 +340,6 @@ impl State {
                 .or_insert(0) += n;
             self.events_total += n;
         }
-    }
-
-    /// Adds the events a compaction moved to the archive to [`State::compacted`] (they are
-    /// counted already: they were applied when they arrived).
-    pub fn record_compaction(&mut self, moved: &BTreeMap<(String, Kind), u64>, last_seq: i64) {
-        for (key, n) in moved {
-            *self.compacted.entry(key.clone()).or_insert(0) += n;
-        }
-        self.compacted_through = self.compacted_through.max(last_seq);
     }
 
     fn keep_dead_letter(&mut self, record: DeadLetter) {

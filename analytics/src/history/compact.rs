@@ -27,12 +27,6 @@ pub struct CompactionReport {
     pub removed_orphans: u64,
     /// Events older than this (epoch ms) were eligible.
     pub cutoff_ms: i64,
-    /// The events moved, by area and kind, for the analytics snapshot's record of them.
-    #[serde(skip)]
-    pub moved: BTreeMap<(String, ioc_ingest::Kind), u64>,
-    /// The highest journal seq moved (0 when none).
-    #[serde(skip)]
-    pub last_seq: i64,
 }
 
 /// Runs compactions over one data directory, one at a time.
@@ -97,13 +91,6 @@ impl Compactor {
                 return Err(error);
             }
             report.events += events.len() as u64;
-            for item in &events {
-                *report
-                    .moved
-                    .entry((item.event.area.clone(), item.event.kind))
-                    .or_insert(0) += 1;
-                report.last_seq = report.last_seq.max(item.seq);
-            }
             report.rows += files.iter().map(|f| f.rows).sum::<u64>();
             report.files.extend(files.into_iter().map(|f| f.path));
             if events.len() < chunk {

@@ -60,9 +60,6 @@ impl Default for HistorySettings {
 pub struct History {
     data_dir: PathBuf,
     compactor: Compactor,
-    /// Told what each compaction moved, so that its snapshots match the journal
-    /// ([`crate::Analytics::record_compaction`]).
-    analytics: Option<crate::Analytics>,
 }
 
 impl History {
@@ -71,14 +68,7 @@ impl History {
         Self {
             data_dir: data_dir.to_path_buf(),
             compactor: Compactor::new(data_dir, settings),
-            analytics: None,
         }
-    }
-
-    /// Tells `analytics` what each compaction moves out of the journal.
-    pub fn reporting_to(mut self, analytics: crate::Analytics) -> Self {
-        self.analytics = Some(analytics);
-        self
     }
 
     /// The archive directory, `<data-dir>/archive`.
@@ -93,10 +83,6 @@ impl History {
 
     /// Moves telemetry older than the horizon to the archive now (blocking).
     pub fn compact(&self, now_ms: i64) -> Result<CompactionReport, HistoryError> {
-        let report = self.compactor.run(now_ms)?;
-        if let Some(analytics) = &self.analytics {
-            analytics.record_compaction(&report.moved, report.last_seq);
-        }
-        Ok(report)
+        self.compactor.run(now_ms)
     }
 }
