@@ -73,8 +73,8 @@ struct SnapshotPlan {
 const SNAPSHOT_EVERY_EVENTS: u64 = 2_000_000;
 
 /// Events applied since the last snapshot are saved at the latest this long after it, so
-/// that at low rates a crash does not leave hours of journal to replay. Writing one costs about a second of one
-/// core for a large city (BENCHMARKS.md, "Snapshots").
+/// that at low rates a crash does not leave hours of journal to replay. Writing one costs
+/// 0.4–0.7 s of one core for an hour of a 30-area city (BENCHMARKS.md, "Eighth round").
 const SNAPSHOT_EVERY: Duration = Duration::from_secs(10 * 60);
 
 /// Alert transitions a slow listener may fall behind by before it misses some (it still sees
@@ -435,8 +435,8 @@ impl Analytics {
     /// From now on the worker writes snapshots of the state to `path`: after
     /// [`SNAPSHOT_EVERY_EVENTS`] events (the replayed ones count), [`SNAPSHOT_EVERY`] after the
     /// last one if events came since, and when [`Analytics::write_snapshot`] is called at
-    /// shutdown. `unsaved` is how many
-    /// events the state holds beyond the snapshot it started from (the replayed ones).
+    /// shutdown. `unsaved` is how many events the state holds beyond the snapshot it started
+    /// from (the replayed ones).
     pub fn enable_snapshots(&self, path: PathBuf, unsaved: u64) {
         *self.snapshot_plan() = Some(SnapshotPlan {
             path,
