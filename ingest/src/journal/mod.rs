@@ -9,6 +9,7 @@
 pub mod codec;
 pub mod compaction;
 mod handle;
+mod id_filter;
 pub mod postgres;
 mod sqlite;
 mod store;

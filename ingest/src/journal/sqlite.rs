@@ -13,6 +13,7 @@
 //! they are first opened ([`migrate_event_rows`]).
 
 use super::compaction::{MIN_HORIZON_MS, is_compacted_kind};
+use super::id_filter::IdFilter;
 use super::{Entry, Fence, JournalError, JournalStore, Outcome, Recovered, codec};
 use crate::deadletter::DeadLetter;
 use crate::event::Event;
@@ -130,6 +131,8 @@ pub struct SqliteJournal {
     /// Ids of the committed blocks after `ids_indexed_through`: durable in their blocks, not
     /// yet in `event_ids`. The dedupe looks here before the table; see [`ID_INDEX_BATCH`].
     unindexed: FxHashSet<String>,
+    /// Which ids may be in `event_ids`: an id it has never seen skips the table's probe.
+    indexed_filter: IdFilter,
 }
 
 impl SqliteJournal {
@@ -158,11 +161,13 @@ impl SqliteJournal {
         migrate_event_rows(&mut conn)?;
         let last_seq = read_last_seq(&conn)?;
         let unindexed = read_unindexed_ids(&conn, last_seq)?;
+        let held = usize::try_from(count_events(&conn)?).unwrap_or(usize::MAX);
         Ok(Self {
             conn,
             dead_letter_capacity,
             last_seq,
             unindexed,
+            indexed_filter: IdFilter::scanning(held),
         })
     }
 }
@@ -176,6 +181,8 @@ impl JournalStore for SqliteJournal {
     ) -> Result<Vec<Outcome>, JournalError> {
         // One process owns the file: there are no leases to check.
         let tx = self.conn.transaction()?;
+        // Until the filter holds every id of the table, each commit reads a slice more into it.
+        self.indexed_filter.scan_step(&tx)?;
         let mut outcomes = Vec::with_capacity(entries.len());
         let mut stored: Vec<(i64, &Event)> = Vec::with_capacity(entries.len());
         let mut seq = self.last_seq;
@@ -206,7 +213,8 @@ impl JournalStore for SqliteJournal {
                         }
                         if self.unindexed.contains(event.id.as_str())
                             || fresh.contains(event.id.as_str())
-                            || known.exists(params![event.id])?
+                            || (self.indexed_filter.may_contain(&event.id)
+                                && known.exists(params![event.id])?)
                         {
                             outcomes.push(Outcome::Duplicate);
                             continue;
@@ -243,7 +251,24 @@ impl JournalStore for SqliteJournal {
         tx.commit()?;
         self.last_seq = seq;
         if index_now {
-            self.unindexed.clear();
+            for id in self.unindexed.drain() {
+                self.indexed_filter.insert(&id);
+            }
+            for id in fresh {
+                self.indexed_filter.insert(id);
+            }
+            if self.indexed_filter.rebuild_due() {
+                // After the commit: a failure here must not report the commit as failed.
+                match count_events(&self.conn) {
+                    Ok(held) => {
+                        let held = usize::try_from(held).unwrap_or(usize::MAX);
+                        self.indexed_filter = IdFilter::scanning(held);
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "id filter not rebuilt; it stays in use")
+                    }
+                }
+            }
         } else {
             self.unindexed.extend(fresh.into_iter().map(str::to_owned));
         }
@@ -333,12 +358,7 @@ impl JournalStore for SqliteJournal {
     }
 
     fn event_count(&mut self) -> Result<u64, JournalError> {
-        let count: Option<i64> = self
-            .conn
-            .query_row("SELECT SUM(events) FROM event_blocks", [], |row| row.get(0))
-            .optional()?
-            .flatten();
-        Ok(count.and_then(|c| u64::try_from(c).ok()).unwrap_or(0))
+        count_events(&self.conn)
     }
 }
 
@@ -382,6 +402,15 @@ fn telemetry_span<'a>(events: impl Iterator<Item = &'a Event>) -> (Option<i64>, 
                 Some(high.map_or(event.ts_ms, |h: i64| h.max(event.ts_ms))),
             )
         })
+}
+
+/// Events held in the blocks.
+fn count_events(conn: &Connection) -> Result<u64, JournalError> {
+    let count: Option<i64> = conn
+        .query_row("SELECT SUM(events) FROM event_blocks", [], |row| row.get(0))
+        .optional()?
+        .flatten();
+    Ok(count.and_then(|c| u64::try_from(c).ok()).unwrap_or(0))
 }
 
 /// A value of `journal_meta`, `None` when the key was never written.
@@ -664,6 +693,70 @@ mod tests {
             .replay(0, 1000, &mut |batch, _| replayed += batch.len())
             .expect("replay");
         assert_eq!(replayed, 11 + ID_INDEX_BATCH);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn indexed_ids_stay_duplicates_while_the_filter_is_filled_after_a_restart() {
+        let dir = temp_dir("id-filter");
+        let mut journal = SqliteJournal::open(&dir, Durability::ProcessCrash, 2).expect("open");
+        // Four id passes: more ids in the table than one slice of the filter's scan.
+        let n = 4 * ID_INDEX_BATCH;
+        for pass in 0..4 {
+            journal
+                .append(&events(&format!("p{pass}-"), ID_INDEX_BATCH), 0, &[])
+                .expect("append");
+        }
+        assert_eq!(indexed(&journal), n);
+        drop(journal);
+
+        let mut journal = SqliteJournal::open(&dir, Durability::ProcessCrash, 2).expect("reopen");
+        assert!(!journal.indexed_filter.is_complete());
+        // The first commit reads one slice of the table into the filter, not all of it: the
+        // old ids are found by the table, on either side of the slice's end.
+        let first = journal
+            .append(
+                &[
+                    Entry::Event(event("p0-7", 7)),
+                    Entry::Event(event("p3-16000", 7)),
+                    Entry::Event(event("fresh-1", 8)),
+                ],
+                0,
+                &[],
+            )
+            .expect("append");
+        assert!(!journal.indexed_filter.is_complete());
+        assert_eq!(
+            first,
+            [
+                Outcome::Duplicate,
+                Outcome::Duplicate,
+                Outcome::Stored(n as i64 + 1)
+            ]
+        );
+        // The second reads the rest; from then on the filter answers first.
+        let second = journal
+            .append(
+                &[
+                    Entry::Event(event("p3-16001", 7)),
+                    Entry::Event(event("p1-0", 7)),
+                    Entry::Event(event("fresh-1", 8)),
+                    Entry::Event(event("fresh-2", 9)),
+                ],
+                0,
+                &[],
+            )
+            .expect("append");
+        assert!(journal.indexed_filter.is_complete());
+        assert_eq!(
+            second,
+            [
+                Outcome::Duplicate,
+                Outcome::Duplicate,
+                Outcome::Duplicate,
+                Outcome::Stored(n as i64 + 2)
+            ]
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 
