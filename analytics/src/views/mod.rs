@@ -3,6 +3,7 @@
 mod alerts;
 mod area;
 pub(crate) mod metrics;
+mod ordered_map;
 mod overview;
 mod ranking;
 mod reports;
@@ -10,6 +11,7 @@ mod request;
 
 pub use alerts::{AlertFilter, AlertQuery, alerts_view};
 pub use area::area_view;
+pub use ordered_map::OrderedMap;
 pub use overview::{area_summary, overview_view};
 pub use reports::{kpi_view, report_detail, report_item, reports_view};
 pub use request::{ViewError, ViewName, ViewRequest};
