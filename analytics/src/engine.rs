@@ -8,7 +8,7 @@ use crate::reports::{ChangeError, Report, ReportQuery};
 use crate::snapshot::{self, SnapshotError};
 use crate::state::State;
 use crate::views::AlertQuery;
-use crate::views::{self, ViewError, ViewName, ViewRequest};
+use crate::views::{self, ReportDetail, ViewData, ViewError, ViewRequest};
 use ioc_ingest::deadletter::DeadLetter;
 use ioc_ingest::journal::{JournalSink, Recovered};
 use ioc_ingest::report::update::Change;
@@ -259,8 +259,9 @@ impl Analytics {
         self.lock().reports.get(id).cloned()
     }
 
-    /// A report as the operator API shows it (contact in full only when `full_contact`).
-    pub fn report_detail(&self, id: &str, now_ms: i64, full_contact: bool) -> Option<Value> {
+    /// A report as the operator API shows it (contact in full only when `full_contact`),
+    /// built under the state lock; the caller serializes it after the lock is released.
+    pub fn report_detail(&self, id: &str, now_ms: i64, full_contact: bool) -> Option<ReportDetail> {
         self.lock()
             .reports
             .get(id)
@@ -509,25 +510,19 @@ impl Analytics {
         })
     }
 
-    /// The current data of a view (blocking: builds JSON under the state lock).
+    /// The current data of a view as JSON (blocking: call off the async runtime).
+    ///
+    /// The view is built as typed data while the state lock is held and turned into JSON only
+    /// after the guard is dropped: serialization and its allocations happen outside the state
+    /// lock, which the ingest pipeline's analytics worker also needs to apply each batch
+    /// (docs/architecture.md, "Views").
     pub fn view(&self, request: &ViewRequest, now_ms: i64) -> Result<Value, ViewError> {
         self.flush_windows();
-        let state = self.lock();
-        match request.view {
-            ViewName::Overview => Ok(views::overview_view(
-                &state,
-                request.scope.as_deref(),
-                now_ms,
-            )),
-            ViewName::Area => {
-                let area = request.area.as_deref().unwrap_or_default();
-                views::area_view(&state, area, now_ms)
-                    .ok_or_else(|| ViewError::BadRequest(format!("unknown area {area:?}")))
-            }
-            ViewName::Alerts => Ok(views::alerts_view(&state, request)),
-            ViewName::Reports => views::reports_view(&state, request, now_ms),
-            ViewName::Kpi => Ok(views::kpi_view(&state, request.scope.as_deref(), now_ms)),
-        }
+        let data = {
+            let state = self.lock();
+            ViewData::build(&state, request, now_ms)?
+        };
+        data.to_json()
     }
 
     /// The newest dead-letter records, newest first.

@@ -1,9 +1,9 @@
 //! The `alerts` view and the alert list of `GET /api/alerts`.
 
 use super::request::ViewRequest;
-use crate::alerts::{Alert, AlertBook, AlertState};
+use crate::alerts::{Alert, AlertBook, AlertState, Severity};
 use crate::state::State;
-use serde_json::{Value, json};
+use serde::Serialize;
 
 /// Most alerts in one answer.
 pub const MAX_ALERTS: usize = 500;
@@ -79,9 +79,33 @@ impl AlertQuery {
     }
 }
 
+/// The `alerts` view (docs/views.md): the matching alerts and the open ones counted.
+#[derive(Debug, Clone, Serialize)]
+pub struct AlertsView {
+    /// Matching alerts, newest first, at most [`MAX_ALERTS`].
+    pub items: Vec<Alert>,
+    /// Open alerts matching the area filter.
+    pub open: usize,
+    /// Open alerts matching the area filter, by severity.
+    pub open_by_severity: SeverityCounts,
+}
+
+/// Open alerts counted per severity, most severe first.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct SeverityCounts {
+    /// Critical alerts.
+    pub critical: usize,
+    /// Major alerts.
+    pub major: usize,
+    /// Minor alerts.
+    pub minor: usize,
+    /// Warnings.
+    pub warning: usize,
+}
+
 /// The alerts view's data: `items` (open alerts by default; `status` picks others), and the
 /// open count by severity.
-pub fn alerts_view(state: &State, request: &ViewRequest) -> Value {
+pub fn alerts_view(state: &State, request: &ViewRequest) -> AlertsView {
     let query = AlertQuery {
         filter: request
             .status
@@ -99,31 +123,28 @@ pub fn alerts_view(state: &State, request: &ViewRequest) -> Value {
         ..query.clone()
     }
     .run(&state.alerts);
-    let by_severity = |severity: crate::alerts::Severity| {
+    let by_severity = |severity: Severity| {
         open.iter()
             .filter(|alert| alert.severity == severity)
             .count()
     };
-    json!({
-        "items": items.iter().map(Alert::to_json).collect::<Vec<_>>(),
-        "open": open.len(),
-        "open_by_severity": {
-            "critical": by_severity(crate::alerts::Severity::Critical),
-            "major": by_severity(crate::alerts::Severity::Major),
-            "minor": by_severity(crate::alerts::Severity::Minor),
-            "warning": by_severity(crate::alerts::Severity::Warning),
+    AlertsView {
+        open: open.len(),
+        open_by_severity: SeverityCounts {
+            critical: by_severity(Severity::Critical),
+            major: by_severity(Severity::Major),
+            minor: by_severity(Severity::Minor),
+            warning: by_severity(Severity::Warning),
         },
-    })
+        items,
+    }
 }
 
 /// Open alerts of one area, for its view.
-pub(crate) fn open_alerts_of(state: &State, area: &str) -> Vec<Value> {
+pub(crate) fn open_alerts_of(state: &State, area: &str) -> Vec<Alert> {
     AlertQuery {
         area: Some(area.to_string()),
         ..AlertQuery::default()
     }
     .run(&state.alerts)
-    .iter()
-    .map(Alert::to_json)
-    .collect()
 }

@@ -1,40 +1,117 @@
 //! The `area` view: one area's figures, its sources, per-field series and windows.
 
-use super::overview::area_summary;
+use super::ordered_map::OrderedMap;
+use super::overview::{AreaLine, area_summary};
+use super::reports::ReportItem;
+use crate::alerts::Alert;
 use crate::aqi;
-use crate::state::State;
+use crate::partial::Partial;
+use crate::state::{SourceState, State};
 use crate::windows::WINDOWS;
 use ioc_ingest::event::format_ts;
-use serde_json::{Map, Value, json};
+use ioc_ingest::{Kind, Values};
+use serde::Serialize;
 
 /// Number of one-minute points in each series.
 const SERIES_MINUTES: i64 = 60;
 
+/// The `area` view (docs/views.md): the area's overview line, then its sources, series,
+/// windows, open reports and open alerts. Fields are in the order the JSON shows them.
+#[derive(Debug, Clone, Serialize)]
+pub struct AreaView {
+    /// Everything of the area's overview line, as its first members.
+    #[serde(flatten)]
+    pub line: AreaLine,
+    /// The band of `aqi` with its names and color.
+    pub aqi_band: Option<aqi::Level>,
+    /// Every source seen in the area.
+    pub sources: Vec<SourceLine>,
+    /// Per field, the last 60 one-minute points `[ts_ms, mean]`.
+    pub series: OrderedMap<String, Vec<(i64, f64)>>,
+    /// Per field, per window width (`1m`, `5m`, `15m`, `60m`), the window's figures.
+    pub windows: OrderedMap<String, OrderedMap<&'static str, WindowStats>>,
+    /// The end of the current windows.
+    pub window_end: Option<String>,
+    /// The area's open reports.
+    pub reports: Vec<ReportItem>,
+    /// The area's open alerts.
+    pub alerts: Vec<Alert>,
+}
+
+/// One source of the area view: its last values and whether it went quiet.
+#[derive(Debug, Clone, Serialize)]
+pub struct SourceLine {
+    /// Source id.
+    pub id: String,
+    /// Its kind.
+    pub kind: Kind,
+    /// Its last values.
+    pub values: Values,
+    /// Event time of its last reading.
+    pub last_ts: String,
+    /// No reading for more than `stale_after` behind the newest event time.
+    pub stale: bool,
+    /// A station's hourly index.
+    pub aqi: Option<u32>,
+}
+
+/// One window of one field: only `count` when the window is empty.
+#[derive(Debug, Clone, Serialize)]
+pub struct WindowStats {
+    /// Readings in the window.
+    pub count: u64,
+    /// The figures, when there is at least one reading.
+    #[serde(flatten)]
+    pub figures: Option<WindowFigures>,
+}
+
+/// The figures of a window holding readings.
+#[derive(Debug, Clone, Serialize)]
+pub struct WindowFigures {
+    /// Mean of the readings.
+    pub mean: Option<f64>,
+    /// Smallest reading.
+    pub min: f64,
+    /// Largest reading.
+    pub max: f64,
+    /// Latest reading by event time.
+    pub last: f64,
+    /// Median (sketch).
+    pub p50: Option<f64>,
+    /// 95th percentile (sketch).
+    pub p95: Option<f64>,
+}
+
+impl WindowStats {
+    /// The figures of a merged window.
+    fn of(window: &Partial) -> WindowStats {
+        WindowStats {
+            count: window.count,
+            figures: (window.count > 0).then(|| WindowFigures {
+                mean: window.mean(),
+                min: window.min,
+                max: window.max,
+                last: window.last,
+                p50: window.quantile(0.5),
+                p95: window.quantile(0.95),
+            }),
+        }
+    }
+}
+
 /// The area view's data, `None` for an unknown area.
-pub fn area_view(state: &State, area_id: &str, now_ms: i64) -> Option<Value> {
+pub fn area_view(state: &State, area_id: &str, now_ms: i64) -> Option<AreaView> {
     let area = state.areas.get(area_id)?;
-    let mut data = area_summary(state, area, now_ms);
+    let line = area_summary(state, area, now_ms);
     let newest = state.max_ts.unwrap_or(i64::MIN);
-    let sources: Vec<Value> = state
+    let sources = state
         .sources_in(|source| source.area == area.id)
         .into_iter()
-        .map(|source| {
-            json!({
-                "id": source.id,
-                "kind": source.kind,
-                "values": source.values,
-                "last_ts": format_ts(source.last_ts),
-                "stale": newest.saturating_sub(source.last_ts) > state.config.stale_after_ms,
-                "aqi": state
-                    .hourly_air
-                    .get(&source.id)
-                    .and_then(|station| station.hourly_aqi())
-                    .map(|hourly| hourly.aqi),
-            })
-        })
+        .map(|source| source_line(state, source, newest))
         .collect();
-    let mut series = Map::new();
-    let mut windows = Map::new();
+    let mut series: OrderedMap<String, Vec<(i64, f64)>> = OrderedMap::default();
+    let mut windows: OrderedMap<String, OrderedMap<&'static str, WindowStats>> =
+        OrderedMap::default();
     if let Some(end) = state.window_end() {
         for key in state
             .windows
@@ -42,60 +119,44 @@ pub fn area_view(state: &State, area_id: &str, now_ms: i64) -> Option<Value> {
             .into_iter()
             .filter(|key| !key.field.starts_with('_'))
         {
-            let points: Vec<Value> = state
-                .windows
-                .minute_means(key, end, SERIES_MINUTES)
-                .into_iter()
-                .map(|(ts, mean)| json!([ts, mean]))
-                .collect();
-            series.insert(key.field.clone(), Value::Array(points));
-            let per_width: Map<String, Value> = WINDOWS
+            series.insert(
+                key.field.clone(),
+                state.windows.minute_means(key, end, SERIES_MINUTES),
+            );
+            let per_width = WINDOWS
                 .iter()
                 .map(|(name, width)| {
-                    let w = state.windows.window(key, end, *width);
-                    let stats = if w.count == 0 {
-                        json!({"count": 0})
-                    } else {
-                        json!({
-                            "count": w.count,
-                            "mean": w.mean(),
-                            "min": w.min,
-                            "max": w.max,
-                            "last": w.last,
-                            "p50": w.quantile(0.5),
-                            "p95": w.quantile(0.95),
-                        })
-                    };
-                    (name.to_string(), stats)
+                    let window = state.windows.window(key, end, *width);
+                    (*name, WindowStats::of(&window))
                 })
                 .collect();
-            windows.insert(key.field.clone(), Value::Object(per_width));
+            windows.insert(key.field.clone(), per_width);
         }
     }
-    if let Value::Object(map) = &mut data {
-        map.insert(
-            "aqi_band".into(),
-            json!(
-                map.get("aqi")
-                    .and_then(Value::as_u64)
-                    .map(|v| aqi::level(v as u32))
-            ),
-        );
-        map.insert("sources".into(), Value::Array(sources));
-        map.insert("series".into(), Value::Object(series));
-        map.insert("windows".into(), Value::Object(windows));
-        map.insert(
-            "window_end".into(),
-            json!(state.window_end().map(format_ts)),
-        );
-        map.insert(
-            "reports".into(),
-            Value::Array(super::reports::open_reports_of(state, &area.id, now_ms)),
-        );
-        map.insert(
-            "alerts".into(),
-            Value::Array(super::alerts::open_alerts_of(state, &area.id)),
-        );
+    Some(AreaView {
+        aqi_band: line.aqi.map(aqi::level),
+        line,
+        sources,
+        series,
+        windows,
+        window_end: state.window_end().map(format_ts),
+        reports: super::reports::open_reports_of(state, &area.id, now_ms),
+        alerts: super::alerts::open_alerts_of(state, &area.id),
+    })
+}
+
+/// One source's line, judged stale against the newest event time.
+fn source_line(state: &State, source: &SourceState, newest: i64) -> SourceLine {
+    SourceLine {
+        id: source.id.clone(),
+        kind: source.kind,
+        values: source.values.clone(),
+        last_ts: format_ts(source.last_ts),
+        stale: newest.saturating_sub(source.last_ts) > state.config.stale_after_ms,
+        aqi: state
+            .hourly_air
+            .get(&source.id)
+            .and_then(|station| station.hourly_aqi())
+            .map(|hourly| hourly.aqi),
     }
-    Some(data)
 }

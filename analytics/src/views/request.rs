@@ -71,15 +71,26 @@ pub enum ViewError {
     /// The caller may not see this.
     #[error("{0}")]
     Forbidden(String),
+    /// The view was built but could not be turned into JSON (a bug, not the caller's fault).
+    #[error("view could not be encoded as JSON: {0}")]
+    Encode(String),
+}
+
+impl From<serde_json::Error> for ViewError {
+    fn from(error: serde_json::Error) -> Self {
+        ViewError::Encode(error.to_string())
+    }
 }
 
 impl ViewError {
-    /// The websocket error code (`unknown_view`, `bad_request`, `forbidden`).
+    /// The websocket error code (`unknown_view`, `bad_request`, `forbidden`,
+    /// `internal_error`).
     pub fn code(&self) -> &'static str {
         match self {
             ViewError::UnknownView(_) => "unknown_view",
             ViewError::BadRequest(_) => "bad_request",
             ViewError::Forbidden(_) => "forbidden",
+            ViewError::Encode(_) => "internal_error",
         }
     }
 }

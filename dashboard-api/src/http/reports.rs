@@ -11,10 +11,10 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use ioc_analytics::reports::ChangeError;
+use ioc_analytics::views::ReportDetail;
 use ioc_ingest::event::now_ms;
 use ioc_ingest::report::update::{Change, Update};
 use serde::Deserialize;
-use serde_json::Value;
 
 /// Longest operator note, in characters.
 const MAX_NOTE_CHARS: usize = 2000;
@@ -35,7 +35,7 @@ pub(crate) async fn get_report(
     State(state): State<ApiState>,
     Path(id): Path<String>,
     caller: Caller,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ReportDetail>, ApiError> {
     let report = state
         .analytics
         .report(&id)
@@ -80,7 +80,7 @@ pub(crate) async fn change_report(
     Path((id, action)): Path<(String, String)>,
     caller: Caller,
     body: axum::body::Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ReportDetail>, ApiError> {
     caller.require(Role::Operator, "changing a report")?;
     let claims = &caller.claims;
     let intake = operator_change::intake(&state)?;
