@@ -125,7 +125,7 @@ impl Analytics {
 
     /// Replaces the alert rules (call before replay, so the trackers see every event).
     pub fn with_rules(self, rules: RuleSet) -> Self {
-        self.lock().evaluator = Evaluator::new(rules);
+        self.lock().alerts.evaluator = Evaluator::new(rules);
         self
     }
 
@@ -137,7 +137,7 @@ impl Analytics {
         data_dir: &std::path::Path,
         now_ms: i64,
     ) -> Result<usize, crate::history::HistoryError> {
-        let metrics = self.lock().evaluator.anomaly_metrics();
+        let metrics = self.lock().alerts.evaluator.anomaly_metrics();
         let mut used = 0;
         for (metric, weeks) in metrics {
             let since = now_ms - i64::from(weeks) * 7 * 24 * 3_600_000;
@@ -149,7 +149,7 @@ impl Analytics {
             )?;
             let mut state = self.lock();
             for hour in &hours {
-                state.evaluator.seed_baseline(
+                state.alerts.evaluator.seed_baseline(
                     &metric,
                     &hour.area,
                     hour.hour_start_ms,
@@ -164,7 +164,7 @@ impl Analytics {
 
     /// The alert rules in force.
     pub fn rules(&self) -> Vec<Rule> {
-        self.lock().evaluator.rules().to_vec()
+        self.lock().alerts.evaluator.rules().to_vec()
     }
 
     /// Starts live alert evaluation: the rule evaluator's transitions arrive on the returned
@@ -217,17 +217,17 @@ impl Analytics {
 
     /// Alerts matching `query`, newest first.
     pub fn alerts(&self, query: &AlertQuery) -> Vec<Alert> {
-        query.run(&self.lock().alerts)
+        query.run(&self.lock().alerts.book)
     }
 
     /// One alert.
     pub fn alert(&self, id: &str) -> Option<Alert> {
-        self.lock().alerts.get(id).cloned()
+        self.lock().alerts.book.get(id).cloned()
     }
 
     /// Whether an operator may acknowledge (`resolve == false`) or resolve the alert now.
     pub fn check_alert_change(&self, id: &str, resolve: bool) -> Result<Alert, AlertChangeError> {
-        self.lock().alerts.check(id, resolve).cloned()
+        self.lock().alerts.book.check(id, resolve).cloned()
     }
 
     /// Records that every journal event up to `seq` has been applied (replay sets it once,
@@ -256,7 +256,7 @@ impl Analytics {
 
     /// A copy of one report.
     pub fn report(&self, id: &str) -> Option<Report> {
-        self.lock().reports.get(id).cloned()
+        self.lock().reports.register.get(id).cloned()
     }
 
     /// A report as the operator API shows it (contact in full only when `full_contact`),
@@ -264,6 +264,7 @@ impl Analytics {
     pub fn report_detail(&self, id: &str, now_ms: i64, full_contact: bool) -> Option<ReportDetail> {
         self.lock()
             .reports
+            .register
             .get(id)
             .map(|report| views::report_detail(report, now_ms, full_contact))
     }
@@ -273,6 +274,7 @@ impl Analytics {
     pub fn check_change(&self, id: &str, change: &Change) -> Result<(String, usize), ChangeError> {
         self.lock()
             .reports
+            .register
             .check(id, change)
             .map(|report| (report.area.clone(), report.history.len()))
     }
@@ -280,7 +282,11 @@ impl Analytics {
     /// Copies of the reports matching `query`, newest first.
     pub fn query_reports(&self, query: &ReportQuery) -> Vec<Report> {
         let state = self.lock();
-        query.run(&state.reports).into_iter().cloned().collect()
+        query
+            .run(&state.reports.register)
+            .into_iter()
+            .cloned()
+            .collect()
     }
 
     /// The SLA of a category in hours, as configured.
@@ -314,7 +320,7 @@ impl Analytics {
         let (readings, changed) = {
             let mut state = self.lock();
             let readings = state.admit(events, live_at_ms);
-            (readings, std::mem::take(&mut state.alert_changes))
+            (readings, state.alerts.take_changes())
         };
         for alert in changed {
             // No listener is fine: the views carry the alert too.
@@ -367,7 +373,7 @@ impl Analytics {
     pub fn restore(&self, recovered: Recovered) {
         let mut state = self.lock();
         state.restore_rejected(recovered.rejected, recovered.dead_letters);
-        state.restore_compacted(recovered.compacted);
+        state.telemetry.restore_compacted(recovered.compacted);
     }
 
     /// Restores the state from the snapshot file at `path` when it matches this deployment and
@@ -407,8 +413,8 @@ impl Analytics {
         };
         let mut state = self.lock();
         let mut fresh = State::new(Arc::clone(&state.areas), state.config.clone());
-        fresh.evaluator = Evaluator::new(RuleSet {
-            rules: state.evaluator.rules().to_vec(),
+        fresh.alerts.evaluator = Evaluator::new(RuleSet {
+            rules: state.alerts.evaluator.rules().to_vec(),
         });
         let (restored, header) = snapshot::read_image(&image, fresh, recovered.compacted_through)?;
         if header.seq > journal_last_seq {
@@ -540,17 +546,18 @@ impl Analytics {
     pub fn metrics(&self, now_ms: i64) -> MetricsSnapshot {
         let state = self.lock();
         MetricsSnapshot {
-            events_total: state.events_total(),
-            late_total: state.late_total(),
+            events_total: state.telemetry.events_total(),
+            late_total: state.telemetry.late_total(),
             rejected: state.rejected_by_reason(),
-            events_per_sec: state.rate.per_second(now_ms),
+            events_per_sec: state.telemetry.events_per_sec(now_ms),
             alerts: state
                 .alerts
+                .book
                 .count_by_state()
                 .into_iter()
                 .map(|(alert_state, count)| (alert_state.as_str(), count))
                 .collect(),
-            max_ts_ms: state.max_ts,
+            max_ts_ms: state.telemetry.max_ts,
             replayed_at_start: self.replayed_at_start.load(Ordering::Relaxed),
             snapshot_seq: self.snapshot_seq.load(Ordering::Relaxed),
         }

@@ -25,7 +25,10 @@ const MAGIC: &[u8; 8] = b"IOCSNAP\x01";
 /// Version of what a snapshot holds. Raise it whenever a type kept in the state changes what
 /// its fields mean (a change of their names or types is caught by decoding anyway); a
 /// snapshot of another version is set aside and the journal replayed in full.
-const FORMAT: u32 = 1;
+///
+/// 1: the state as one flat struct. 2: the state nested by its parts (`telemetry`, `reports`,
+/// `alerts`: [`crate::state`]), which a format-1 decoding would only reject as missing fields.
+const FORMAT: u32 = 2;
 
 /// Why a snapshot could not be written or used. None of these stops the engine: a snapshot
 /// that cannot be used means a full replay, one that cannot be written is tried again later.
@@ -76,7 +79,7 @@ pub fn fingerprint(state: &State) -> u32 {
         "{:?}\n{:?}\n{:?}",
         state.areas.all(),
         state.config,
-        state.evaluator.rules()
+        state.alerts.evaluator.rules()
     );
     crc32fast::hash(described.as_bytes())
 }
@@ -99,13 +102,13 @@ pub fn write_image(state: &State, seq: i64) -> Result<Vec<u8>, SnapshotError> {
         engine_version: env!("CARGO_PKG_VERSION").to_string(),
         fingerprint: fingerprint(state),
         seq,
-        events_total: state.events_total(),
+        events_total: state.telemetry.events_total(),
         written_ms: ioc_ingest::event::now_ms(),
     };
     let mut body = Vec::new();
     rmp_serde::encode::write_named(&mut body, &header)?;
     rmp_serde::encode::write_named(&mut body, state)?;
-    rmp_serde::encode::write_named(&mut body, &state.evaluator.save_trackers()?)?;
+    rmp_serde::encode::write_named(&mut body, &state.alerts.evaluator.save_trackers()?)?;
     let mut image = Vec::with_capacity(MAGIC.len() + 4 + body.len());
     image.extend_from_slice(MAGIC);
     image.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
@@ -157,7 +160,7 @@ pub fn read_image(
     let saved: State = rmp_serde::decode::from_read(&mut reader)?;
     let trackers: Vec<(String, Vec<u8>)> = rmp_serde::decode::from_read(&mut reader)?;
     let mut state = fresh.adopt(saved);
-    state.evaluator.load_trackers(trackers)?;
+    state.alerts.evaluator.load_trackers(trackers)?;
     Ok((state, header))
 }
 

@@ -196,14 +196,21 @@ impl Analytics {
     ) -> Table {
         let state = self.lock();
         let rows = match dataset {
-            Dataset::ReportKpis => {
-                report_kpis::rows(&state.reports, query, publication.min_cell_reports, now_ms)
+            Dataset::ReportKpis => report_kpis::rows(
+                &state.reports.register,
+                query,
+                publication.min_cell_reports,
+                now_ms,
+            ),
+            Dataset::AirQuality => {
+                air::rows(&state.telemetry.open_data, query, state.config.area_aqi)
             }
-            Dataset::AirQuality => air::rows(&state.open_data, query, state.config.area_aqi),
-            Dataset::DossierKpis => {
-                dossiers::rows(&state.open_data, query, &state.config.dossier_targets)
-            }
-            Dataset::AlertsDaily => alerts::rows(&state.alerts, query),
+            Dataset::DossierKpis => dossiers::rows(
+                &state.telemetry.open_data,
+                query,
+                &state.config.dossier_targets,
+            ),
+            Dataset::AlertsDaily => alerts::rows(&state.alerts.book, query),
         };
         Table { dataset, rows }
     }

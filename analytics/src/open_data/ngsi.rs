@@ -102,6 +102,7 @@ pub(crate) fn observations(state: &State, only: Option<EntityType>) -> Vec<Obser
         }
         for area in state.areas.all() {
             let newest = state
+                .telemetry
                 .sources
                 .values()
                 .filter(|s| s.kind == entity_type.kind() && s.area == area.id)
@@ -124,7 +125,7 @@ pub(crate) fn observations(state: &State, only: Option<EntityType>) -> Vec<Obser
 
 fn attributes(state: &State, area: &str, entity_type: EntityType) -> Vec<Attribute> {
     let kind = entity_type.kind();
-    let mean = |field: &str, width: i64| state.window(area, kind, field, width).mean();
+    let mean = |field: &str, width: i64| state.telemetry.window(area, kind, field, width).mean();
     let number = |name, value: Option<f64>, unit_code| {
         value.map(|v| Attribute {
             name,
@@ -182,7 +183,7 @@ fn attributes(state: &State, area: &str, entity_type: EntityType) -> Vec<Attribu
             let laeq = mean(LAEQ_ENERGY, FIVE_MIN_MS)
                 .filter(|energy| *energy > 0.0)
                 .map(|energy| 10.0 * energy.log10());
-            let lamax = state.window(area, kind, "lamax", FIVE_MIN_MS);
+            let lamax = state.telemetry.window(area, kind, "lamax", FIVE_MIN_MS);
             vec![
                 number("LAeq", laeq, Some("2N")),
                 number("LAmax", (lamax.count > 0).then_some(lamax.max), Some("2N")),

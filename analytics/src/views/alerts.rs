@@ -2,7 +2,7 @@
 
 use super::request::ViewRequest;
 use crate::alerts::{Alert, AlertBook, AlertState, Severity};
-use crate::state::State;
+use crate::state::Alerts;
 use serde::Serialize;
 
 /// Most alerts in one answer.
@@ -105,7 +105,7 @@ pub struct SeverityCounts {
 
 /// The alerts view's data: `items` (open alerts by default; `status` picks others), and the
 /// open count by severity.
-pub fn alerts_view(state: &State, request: &ViewRequest) -> AlertsView {
+pub fn alerts_view(alerts: &Alerts, request: &ViewRequest) -> AlertsView {
     let query = AlertQuery {
         filter: request
             .status
@@ -117,12 +117,12 @@ pub fn alerts_view(state: &State, request: &ViewRequest) -> AlertsView {
         rule: None,
         limit: None,
     };
-    let items = query.run(&state.alerts);
+    let items = query.run(&alerts.book);
     let open = AlertQuery {
         filter: AlertFilter::Open,
         ..query.clone()
     }
-    .run(&state.alerts);
+    .run(&alerts.book);
     let by_severity = |severity: Severity| {
         open.iter()
             .filter(|alert| alert.severity == severity)
@@ -141,10 +141,10 @@ pub fn alerts_view(state: &State, request: &ViewRequest) -> AlertsView {
 }
 
 /// Open alerts of one area, for its view.
-pub(crate) fn open_alerts_of(state: &State, area: &str) -> Vec<Alert> {
+pub(crate) fn open_alerts_of(alerts: &Alerts, area: &str) -> Vec<Alert> {
     AlertQuery {
         area: Some(area.to_string()),
         ..AlertQuery::default()
     }
-    .run(&state.alerts)
+    .run(&alerts.book)
 }

@@ -102,9 +102,10 @@ impl WindowStats {
 /// The area view's data, `None` for an unknown area.
 pub fn area_view(state: &State, area_id: &str, now_ms: i64) -> Option<AreaView> {
     let area = state.areas.get(area_id)?;
+    let telemetry = &state.telemetry;
     let line = area_summary(state, area, now_ms);
-    let newest = state.max_ts.unwrap_or(i64::MIN);
-    let sources = state
+    let newest = telemetry.max_ts.unwrap_or(i64::MIN);
+    let sources = telemetry
         .sources_in(|source| source.area == area.id)
         .into_iter()
         .map(|source| source_line(state, source, newest))
@@ -112,8 +113,8 @@ pub fn area_view(state: &State, area_id: &str, now_ms: i64) -> Option<AreaView> 
     let mut series: OrderedMap<String, Vec<(i64, f64)>> = OrderedMap::default();
     let mut windows: OrderedMap<String, OrderedMap<&'static str, WindowStats>> =
         OrderedMap::default();
-    if let Some(end) = state.window_end() {
-        for key in state
+    if let Some(end) = telemetry.window_end() {
+        for key in telemetry
             .windows
             .keys_of(&area.id)
             .into_iter()
@@ -121,12 +122,12 @@ pub fn area_view(state: &State, area_id: &str, now_ms: i64) -> Option<AreaView> 
         {
             series.insert(
                 key.field.clone(),
-                state.windows.minute_means(key, end, SERIES_MINUTES),
+                telemetry.windows.minute_means(key, end, SERIES_MINUTES),
             );
             let per_width = WINDOWS
                 .iter()
                 .map(|(name, width)| {
-                    let window = state.windows.window(key, end, *width);
+                    let window = telemetry.windows.window(key, end, *width);
                     (*name, WindowStats::of(&window))
                 })
                 .collect();
@@ -139,9 +140,9 @@ pub fn area_view(state: &State, area_id: &str, now_ms: i64) -> Option<AreaView> 
         sources,
         series,
         windows,
-        window_end: state.window_end().map(format_ts),
-        reports: super::reports::open_reports_of(state, &area.id, now_ms),
-        alerts: super::alerts::open_alerts_of(state, &area.id),
+        window_end: telemetry.window_end().map(format_ts),
+        reports: super::reports::open_reports_of(&state.reports, &area.id, now_ms),
+        alerts: super::alerts::open_alerts_of(&state.alerts, &area.id),
     })
 }
 
@@ -154,6 +155,7 @@ fn source_line(state: &State, source: &SourceState, newest: i64) -> SourceLine {
         last_ts: format_ts(source.last_ts),
         stale: newest.saturating_sub(source.last_ts) > state.config.stale_after_ms,
         aqi: state
+            .telemetry
             .hourly_air
             .get(&source.id)
             .and_then(|station| station.hourly_aqi())

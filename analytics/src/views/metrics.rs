@@ -33,16 +33,21 @@ pub(crate) struct AreaMetrics {
 
 /// Computes the figures of one area (or the city with [`crate::windows::CITY`]).
 pub(crate) fn area_metrics(state: &State, area: &str) -> AreaMetrics {
-    let hourly = |field: &str| state.window(area, Kind::AirQuality, field, HOUR_MS).mean();
+    let telemetry = &state.telemetry;
+    let hourly = |field: &str| {
+        telemetry
+            .window(area, Kind::AirQuality, field, HOUR_MS)
+            .mean()
+    };
     let concentrations: Vec<(Pollutant, f64)> = Pollutant::ALL
         .into_iter()
         .filter_map(|(pollutant, field)| hourly(field).map(|c| (pollutant, c)))
         .collect();
-    let speed_5m = state
+    let speed_5m = telemetry
         .window(area, Kind::Traffic, "speed", FIVE_MIN_MS)
         .mean();
     let in_area = |kind: Kind| {
-        state
+        telemetry
             .sources_in(|s| s.kind == kind && (s.area == area || area == crate::windows::CITY))
             .into_iter()
     };
@@ -84,7 +89,7 @@ pub(crate) fn area_metrics(state: &State, area: &str) -> AreaMetrics {
         }
     }
     let stations: Vec<&HourlyAir> = in_area(Kind::AirQuality)
-        .filter_map(|s| state.hourly_air.get(&s.id))
+        .filter_map(|s| telemetry.hourly_air.get(&s.id))
         .collect();
     let station_hours: Vec<HourlyAqi> = stations.iter().filter_map(|s| s.hourly_aqi()).collect();
     let daily: Vec<u32> = stations.iter().filter_map(|s| s.daily_aqi()).collect();
@@ -99,7 +104,7 @@ pub(crate) fn area_metrics(state: &State, area: &str) -> AreaMetrics {
         AqiBasis::Nowcast
     };
     let laeq = |width: i64| {
-        state
+        telemetry
             .window(area, Kind::Noise, LAEQ_ENERGY, width)
             .mean()
             .filter(|energy| *energy > 0.0)
@@ -108,7 +113,7 @@ pub(crate) fn area_metrics(state: &State, area: &str) -> AreaMetrics {
     let (noise_limit_db, _) = state
         .config
         .noise_limits
-        .at(state.max_ts.unwrap_or_else(ioc_ingest::event::now_ms));
+        .at(telemetry.max_ts.unwrap_or_else(ioc_ingest::event::now_ms));
     let laeq_5m = laeq(FIVE_MIN_MS);
     AreaMetrics {
         // Stations' hourly indices when there are any; else the area's hourly window.

@@ -56,8 +56,8 @@ impl ViewData {
                     .ok_or_else(|| ViewError::BadRequest(format!("unknown area {area:?}")))?;
                 ViewData::Area(Box::new(view))
             }
-            ViewName::Alerts => ViewData::Alerts(alerts_view(state, request)),
-            ViewName::Reports => ViewData::Reports(reports_view(state, request, now_ms)?),
+            ViewName::Alerts => ViewData::Alerts(alerts_view(&state.alerts, request)),
+            ViewName::Reports => ViewData::Reports(reports_view(&state.reports, request, now_ms)?),
             ViewName::Kpi => {
                 ViewData::Kpi(Box::new(kpi_view(state, request.scope.as_deref(), now_ms)))
             }

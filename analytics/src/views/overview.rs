@@ -10,7 +10,7 @@ use crate::dossiers::{DossierTargets, IndicatorFlags};
 use crate::hourly::AqiBasis;
 use crate::ranking::RankRow;
 use crate::reports::ReportKpi;
-use crate::state::State;
+use crate::state::{Alerts, State, Telemetry};
 use ioc_ingest::{Area, Kind};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -144,7 +144,7 @@ pub fn overview_view(state: &State, scope: Option<&[String]>, now_ms: i64) -> Ov
         })
         .collect();
     let dossiers = scoped_dossiers(state, scope);
-    let totals = Totals::of(state, scope, now_ms);
+    let totals = Totals::of(&state.telemetry, scope, now_ms);
     Overview {
         events_total: totals.events,
         events_per_sec: round2(totals.per_sec),
@@ -158,11 +158,12 @@ pub fn overview_view(state: &State, scope: Option<&[String]>, now_ms: i64) -> Ov
         instances: state.membership.0,
         slots: state.membership.1,
         watermark: state
+            .telemetry
             .max_ts
             .map(|max| ioc_ingest::event::format_ts(max - state.config.allowed_lateness_ms)),
         areas,
-        reports: super::reports::scoped_kpi(state, scope, now_ms),
-        alerts_active: open_alerts(state, scope),
+        reports: super::reports::scoped_kpi(&state.reports, scope, now_ms),
+        alerts_active: open_alerts(&state.alerts, scope),
         kpi: OverviewKpi {
             dossiers_received: dossiers.received,
             dossiers_resolved: dossiers.resolved,
@@ -183,23 +184,23 @@ struct Totals {
 }
 
 impl Totals {
-    fn of(state: &State, scope: Option<&[String]>, now_ms: i64) -> Totals {
+    fn of(telemetry: &Telemetry, scope: Option<&[String]>, now_ms: i64) -> Totals {
         let Some(areas) = scope else {
             return Totals {
-                events: state.events_total(),
-                per_sec: state.rate.per_second(now_ms),
-                late: state.late_total(),
+                events: telemetry.events_total(),
+                per_sec: telemetry.events_per_sec(now_ms),
+                late: telemetry.late_total(),
             };
         };
         // A scope naming an area twice counts it once.
         let areas: std::collections::BTreeSet<&str> = areas.iter().map(String::as_str).collect();
         Totals {
-            events: areas.iter().map(|a| state.area_events_total(a)).sum(),
+            events: areas.iter().map(|a| telemetry.area_events_total(a)).sum(),
             per_sec: areas
                 .iter()
-                .map(|a| state.area_events_per_sec(a, now_ms))
+                .map(|a| telemetry.area_events_per_sec(a, now_ms))
                 .sum(),
-            late: areas.iter().map(|a| state.area_late_total(a)).sum(),
+            late: areas.iter().map(|a| telemetry.area_late_total(a)).sum(),
         }
     }
 }
@@ -224,13 +225,13 @@ fn summary_line(
     rank: Option<u32>,
     now_ms: i64,
 ) -> AreaLine {
-    let (open, overdue) = state.reports.open_counts(&area.id, now_ms);
+    let (open, overdue) = state.reports.register.open_counts(&area.id, now_ms);
     AreaLine {
         id: area.id.clone(),
         name: area.name.clone(),
         counts: Kind::ALL
             .into_iter()
-            .map(|kind| (kind.as_str(), state.count(&area.id, kind)))
+            .map(|kind| (kind.as_str(), state.telemetry.count(&area.id, kind)))
             .collect(),
         aqi: metrics.aqi,
         aqi_level: metrics.aqi.map(|value| aqi::level(value).key),
@@ -249,15 +250,15 @@ fn summary_line(
         aqi_daily: metrics.aqi_daily,
         reports_open: open,
         reports_overdue: overdue,
-        alerts_active: state.alerts.open_in(&area.id),
+        alerts_active: state.alerts.book.open_in(&area.id),
         rank,
     }
 }
 
 /// Open alerts in the city, or in a scope's areas.
-fn open_alerts(state: &State, scope: Option<&[String]>) -> usize {
+fn open_alerts(alerts: &Alerts, scope: Option<&[String]>) -> usize {
     match scope {
-        None => state.alerts.open_total(),
-        Some(areas) => areas.iter().map(|area| state.alerts.open_in(area)).sum(),
+        None => alerts.book.open_total(),
+        Some(areas) => areas.iter().map(|area| alerts.book.open_in(area)).sum(),
     }
 }

@@ -10,12 +10,15 @@ use std::collections::BTreeMap;
 
 /// The dossier KPIs of one area against the configured targets.
 pub(crate) fn area_dossiers(state: &State, area: &str) -> DossierKpi {
-    DossierKpi::of(state.dossiers.area(area), &state.config.dossier_targets)
+    DossierKpi::of(
+        state.reports.dossiers.area(area),
+        &state.config.dossier_targets,
+    )
 }
 
 /// The city's dossier KPIs against the configured targets.
 pub(crate) fn city_dossiers(state: &State) -> DossierKpi {
-    DossierKpi::of(state.dossiers.city(), &state.config.dossier_targets)
+    DossierKpi::of(state.reports.dossiers.city(), &state.config.dossier_targets)
 }
 
 /// The city's dossier KPIs, or with a scope those of the scope's areas together (an area
@@ -25,16 +28,16 @@ pub(crate) fn scoped_dossiers(state: &State, scope: Option<&[String]>) -> Dossie
         return city_dossiers(state);
     };
     let areas: std::collections::BTreeSet<&str> = areas.iter().map(String::as_str).collect();
-    let tally = areas.iter().map(|area| state.dossiers.area(area)).fold(
-        DossierTally::default(),
-        |sum, t| DossierTally {
+    let tally = areas
+        .iter()
+        .map(|area| state.reports.dossiers.area(area))
+        .fold(DossierTally::default(), |sum, t| DossierTally {
             received: sum.received + t.received,
             received_online: sum.received_online + t.received_online,
             received_level4: sum.received_level4 + t.received_level4,
             resolved: sum.resolved + t.resolved,
             resolved_on_time: sum.resolved_on_time + t.resolved_on_time,
-        },
-    );
+        });
     DossierKpi::of(tally, &state.config.dossier_targets)
 }
 

@@ -9,7 +9,7 @@ use crate::ranking::{RankRow, RankingWeights};
 use crate::reports::query::{ReportQuery, statuses_of};
 use crate::reports::record::HistoryEntry;
 use crate::reports::{Report, ReportKpi, Status, mask_email, mask_phone};
-use crate::state::State;
+use crate::state::{Reports, State};
 use crate::views::{ViewError, ViewRequest};
 use ioc_ingest::event::format_ts;
 use serde::Serialize;
@@ -219,7 +219,7 @@ pub fn report_detail(report: &Report, now_ms: i64, full_contact: bool) -> Report
 /// The `reports` view: the queue, filtered by status (`open`, `closed`, `all` or an
 /// internal status), area and category.
 pub fn reports_view(
-    state: &State,
+    reports: &Reports,
     request: &ViewRequest,
     now_ms: i64,
 ) -> Result<ReportsView, ViewError> {
@@ -246,7 +246,7 @@ pub fn reports_view(
         limit: usize::MAX,
         ..ReportQuery::default()
     };
-    let found = query.run(&state.reports);
+    let found = query.run(&reports.register);
     Ok(ReportsView {
         total: found.len(),
         items: found
@@ -258,9 +258,9 @@ pub fn reports_view(
 }
 
 /// The open reports of one area, for the area view.
-pub fn open_reports_of(state: &State, area: &str, now_ms: i64) -> Vec<ReportItem> {
-    state
-        .reports
+pub fn open_reports_of(reports: &Reports, area: &str, now_ms: i64) -> Vec<ReportItem> {
+    reports
+        .register
         .all()
         .filter(|r| r.area == area && r.status.is_open())
         .take(MAX_VIEW_ITEMS)
@@ -269,9 +269,9 @@ pub fn open_reports_of(state: &State, area: &str, now_ms: i64) -> Vec<ReportItem
 }
 
 /// The report KPIs of the city, or with a scope of the reports in the scope's areas.
-pub fn scoped_kpi(state: &State, scope: Option<&[String]>, now_ms: i64) -> ReportKpi {
+pub fn scoped_kpi(reports: &Reports, scope: Option<&[String]>, now_ms: i64) -> ReportKpi {
     let in_scope = |area: &str| scope.is_none_or(|areas| areas.iter().any(|a| a == area));
-    ReportKpi::of(state.reports.all().filter(|r| in_scope(&r.area)), now_ms)
+    ReportKpi::of(reports.register.all().filter(|r| in_scope(&r.area)), now_ms)
 }
 
 /// Report KPIs per area id (areas without reports included, with zeros).
@@ -282,7 +282,7 @@ pub fn area_kpis(state: &State, now_ms: i64) -> BTreeMap<String, ReportKpi> {
         .iter()
         .map(|area| (area.id.clone(), Vec::new()))
         .collect();
-    for report in state.reports.all() {
+    for report in state.reports.register.all() {
         by_area.entry(report.area.clone()).or_default().push(report);
     }
     by_area
@@ -315,7 +315,7 @@ pub fn kpi_view(state: &State, scope: Option<&[String]>, now_ms: i64) -> KpiView
         })
         .collect();
     let mut by_agency: BTreeMap<&str, Vec<&Report>> = BTreeMap::new();
-    for report in state.reports.all().filter(|r| in_scope(&r.area)) {
+    for report in state.reports.register.all().filter(|r| in_scope(&r.area)) {
         if let Some(agency) = report.agency.as_deref() {
             by_agency.entry(agency).or_default().push(report);
         }
@@ -329,7 +329,7 @@ pub fn kpi_view(state: &State, scope: Option<&[String]>, now_ms: i64) -> KpiView
         .collect();
     KpiView {
         city: CityKpi {
-            reports: scoped_kpi(state, scope, now_ms),
+            reports: scoped_kpi(&state.reports, scope, now_ms),
             dossiers: scoped_dossiers(state, scope),
         },
         areas,
