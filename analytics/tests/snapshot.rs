@@ -8,7 +8,8 @@
 mod common;
 
 use common::{NOW, all_views, city_hour};
-use ioc_analytics::snapshot::SNAPSHOT_FILE;
+use ioc_analytics::snapshot::{self, Header, SNAPSHOT_FILE, SnapshotError};
+use ioc_analytics::state::State;
 use ioc_analytics::{Analytics, AnalyticsConfig};
 use ioc_ingest::journal::Recovered;
 use ioc_ingest::{Areas, Event, Kind};
@@ -146,4 +147,49 @@ fn a_snapshot_that_does_not_belong_is_set_aside() {
         fresh().restore_with_snapshot(&path, Recovered::default(), seq),
         0
     );
+}
+
+/// The snapshot file at `path` rewritten as an engine of the previous snapshot format would
+/// have headed it (the state's bytes unchanged, the checksum made right again).
+fn reheaded_as_previous_format(path: &Path) {
+    let image = std::fs::read(path).expect("snapshot");
+    let (magic, rest) = image.split_at(8);
+    let mut state_and_trackers = &rest[4..];
+    let mut header: Header = rmp_serde::decode::from_read(&mut state_and_trackers).expect("header");
+    header.format -= 1;
+    let mut body = Vec::new();
+    rmp_serde::encode::write_named(&mut body, &header).expect("header");
+    body.extend_from_slice(state_and_trackers);
+    let mut older = magic.to_vec();
+    older.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
+    older.extend_from_slice(&body);
+    std::fs::write(path, older).expect("rewrite");
+}
+
+#[test]
+fn a_snapshot_of_another_format_is_set_aside() {
+    let areas = Arc::new(Areas::hanoi());
+    let events = city_hour(&areas, SEED, 2_000);
+    let path = snapshot_path("format");
+    let (_, seq) = written(&areas, &events, &path);
+    reheaded_as_previous_format(&path);
+
+    // Refused for its format, before its state is decoded.
+    let image = std::fs::read(&path).expect("snapshot");
+    let fresh_state = State::new(Arc::clone(&areas), AnalyticsConfig::default());
+    match snapshot::read_image(&image, fresh_state, 0) {
+        Err(SnapshotError::Mismatch(why)) => assert!(why.contains("format"), "{why}"),
+        other => panic!(
+            "expected a format mismatch, got {:?}",
+            other.map(|(_, h)| h)
+        ),
+    }
+
+    // The engine then replays the journal in full.
+    let analytics = Analytics::new(Arc::clone(&areas), AnalyticsConfig::default());
+    assert_eq!(
+        analytics.restore_with_snapshot(&path, Recovered::default(), seq),
+        0
+    );
+    assert_eq!(analytics.metrics(NOW).events_total, 0);
 }
