@@ -140,7 +140,7 @@ impl Hub {
                 .map(|data| Arc::new(normalize(data)))
         })
         .await
-        .unwrap_or_else(|error| Err(ViewError::BadRequest(format!("view task failed: {error}"))))
+        .unwrap_or_else(|error| Err(ViewError::Internal(format!("view task failed: {error}"))))
     }
 
     /// Runs the tick loop until `shutdown` resolves.

@@ -71,14 +71,15 @@ pub enum ViewError {
     /// The caller may not see this.
     #[error("{0}")]
     Forbidden(String),
-    /// The view was built but could not be turned into JSON (a bug, not the caller's fault).
-    #[error("view could not be encoded as JSON: {0}")]
-    Encode(String),
+    /// The engine failed to build or encode the view (a bug, not the caller's fault): its JSON
+    /// could not be made, or the task building it panicked.
+    #[error("the view could not be built: {0}")]
+    Internal(String),
 }
 
 impl From<serde_json::Error> for ViewError {
     fn from(error: serde_json::Error) -> Self {
-        ViewError::Encode(error.to_string())
+        ViewError::Internal(format!("JSON encoding failed: {error}"))
     }
 }
 
@@ -90,7 +91,7 @@ impl ViewError {
             ViewError::UnknownView(_) => "unknown_view",
             ViewError::BadRequest(_) => "bad_request",
             ViewError::Forbidden(_) => "forbidden",
-            ViewError::Encode(_) => "internal_error",
+            ViewError::Internal(_) => "internal_error",
         }
     }
 }

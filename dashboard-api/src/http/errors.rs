@@ -35,7 +35,7 @@ impl From<ViewError> for ApiError {
             ViewError::UnknownView(_) => StatusCode::NOT_FOUND,
             ViewError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ViewError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ViewError::Encode(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ViewError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         Self::new(status, error.to_string())
     }
