@@ -161,13 +161,13 @@ impl SqliteJournal {
         migrate_event_rows(&mut conn)?;
         let last_seq = read_last_seq(&conn)?;
         let unindexed = read_unindexed_ids(&conn, last_seq)?;
-        let held = usize::try_from(count_events(&conn)?).unwrap_or(usize::MAX);
+        let indexed_filter = id_filter_for(&conn)?;
         Ok(Self {
             conn,
             dead_letter_capacity,
             last_seq,
             unindexed,
-            indexed_filter: IdFilter::scanning(held),
+            indexed_filter,
         })
     }
 }
@@ -259,11 +259,8 @@ impl JournalStore for SqliteJournal {
             }
             if self.indexed_filter.rebuild_due() {
                 // After the commit: a failure here must not report the commit as failed.
-                match count_events(&self.conn) {
-                    Ok(held) => {
-                        let held = usize::try_from(held).unwrap_or(usize::MAX);
-                        self.indexed_filter = IdFilter::scanning(held);
-                    }
+                match id_filter_for(&self.conn) {
+                    Ok(filter) => self.indexed_filter = filter,
                     Err(error) => {
                         tracing::warn!(%error, "id filter not rebuilt; it stays in use")
                     }
@@ -402,6 +399,12 @@ fn telemetry_span<'a>(events: impl Iterator<Item = &'a Event>) -> (Option<i64>, 
                 Some(high.map_or(event.ts_ms, |h: i64| h.max(event.ts_ms))),
             )
         })
+}
+
+/// An empty id filter sized for the events the journal holds, to be filled from `event_ids`.
+fn id_filter_for(conn: &Connection) -> Result<IdFilter, JournalError> {
+    let held = usize::try_from(count_events(conn)?).unwrap_or(usize::MAX);
+    Ok(IdFilter::scanning(held))
 }
 
 /// Events held in the blocks.
