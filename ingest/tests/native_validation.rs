@@ -227,3 +227,36 @@ fn every_refusal_has_its_reason() {
         None
     );
 }
+
+#[test]
+fn fields_are_kept_in_the_kinds_order_and_the_first_problem_in_that_order_is_named() {
+    // Written backwards, with an unknown field and a null: the event keeps the kind's order.
+    let payload = br#"{"source":"tc-1","ts":1795338000000,"values":{"congested":true,"extra":7,"occupancy":0.5,"speed":null,"intensity":12}}"#;
+    let entries = intake().classify("city/hoan-kiem/traffic/tc-1", payload, NOW);
+    let [Entry::Event(event)] = entries.as_slice() else {
+        panic!("not accepted: {entries:?}")
+    };
+    assert_eq!(
+        event.values.keys().collect::<Vec<_>>(),
+        ["intensity", "occupancy", "congested"]
+    );
+    // Two fields out of range, written in reverse: the kind's first one is the reason given.
+    let payload = br#"{"source":"aq-1","ts":1795338000000,"values":{"humidity":7,"pm10":-1}}"#;
+    let entries = intake().classify("city/hoan-kiem/air_quality/aq-1", payload, NOW);
+    let [Entry::Rejected(record)] = entries.as_slice() else {
+        panic!("not refused: {entries:?}")
+    };
+    assert_eq!(record.reason, Reason::OutOfRange);
+    assert_eq!(record.detail, "`pm10` = -1 is outside 0..=1000000");
+    // A required field missing after a good one: named, whatever else came.
+    let payload =
+        br#"{"source":"wl-1","ts":1795338000000,"values":{"alert_cm":40,"danger_cm":"x"}}"#;
+    let entries = intake().classify("city/hoan-kiem/water_level/wl-1", payload, NOW);
+    let [Entry::Rejected(record)] = entries.as_slice() else {
+        panic!("not refused: {entries:?}")
+    };
+    assert_eq!(
+        (record.reason, record.detail.as_str()),
+        (Reason::MissingField, "water_level needs `level_cm`")
+    );
+}

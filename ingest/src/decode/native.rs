@@ -8,12 +8,15 @@
 //! [`decode`] over the parsed tree, which names the exact problem. For what both take they
 //! give the same draft (a property test below holds them to it).
 
+use super::time::{parse_ts_number, parse_ts_text};
 use super::{Draft, kind_name, optional_f64, optional_str, parse_ts};
 use crate::event::Values;
 use crate::reject::{Reason, Rejection};
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde::de::{Deserializer, Visitor};
+use serde_json::{Map, Number, Value};
 use std::borrow::Cow;
+use std::marker::PhantomData;
 
 /// A native object as its fields; unknown fields are ignored, as [`decode`] ignores them.
 #[derive(Deserialize)]
@@ -25,10 +28,61 @@ struct Typed<'a> {
     #[serde(borrow)]
     kind: Option<Cow<'a, str>>,
     area: Option<String>,
-    ts: Option<Value>,
+    /// Borrowed too: the time is read from the text where it lies, not copied first.
+    #[serde(borrow)]
+    ts: Option<TimeField<'a>>,
     lat: Option<f64>,
     lon: Option<f64>,
     values: Values,
+}
+
+/// A native `ts` as written: RFC 3339 text or epoch milliseconds. Any other JSON type fails
+/// the typed reading, and the general way refuses it with its reason.
+enum TimeField<'a> {
+    Text(Cow<'a, str>),
+    Number(Number),
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for TimeField<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(TimeFieldVisitor(PhantomData))
+    }
+}
+
+struct TimeFieldVisitor<'a>(PhantomData<&'a ()>);
+
+impl<'de: 'a, 'a> Visitor<'de> for TimeFieldVisitor<'a> {
+    type Value = TimeField<'a>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an RFC 3339 string or epoch milliseconds")
+    }
+
+    fn visit_borrowed_str<E>(self, text: &'de str) -> Result<Self::Value, E> {
+        Ok(TimeField::Text(Cow::Borrowed(text)))
+    }
+
+    fn visit_str<E>(self, text: &str) -> Result<Self::Value, E> {
+        Ok(TimeField::Text(Cow::Owned(text.to_string())))
+    }
+
+    fn visit_string<E>(self, text: String) -> Result<Self::Value, E> {
+        Ok(TimeField::Text(Cow::Owned(text)))
+    }
+
+    fn visit_u64<E>(self, n: u64) -> Result<Self::Value, E> {
+        Ok(TimeField::Number(n.into()))
+    }
+
+    fn visit_i64<E>(self, n: i64) -> Result<Self::Value, E> {
+        Ok(TimeField::Number(n.into()))
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, n: f64) -> Result<Self::Value, E> {
+        Number::from_f64(n)
+            .map(TimeField::Number)
+            .ok_or_else(|| E::custom("a time that is not a finite number"))
+    }
 }
 
 /// Reads a native object straight from its text; `None` when the text is not one the typed
@@ -36,8 +90,12 @@ struct Typed<'a> {
 pub(super) fn decode_typed(text: &str) -> Option<Result<Draft, Rejection>> {
     let typed: Typed<'_> = serde_json::from_str(text).ok()?;
     let ts_ms = match &typed.ts {
-        Some(Value::Null) | None => None,
-        Some(ts) => match parse_ts(ts, "ts") {
+        None => None,
+        Some(TimeField::Text(text)) => match parse_ts_text(text, "ts") {
+            Ok(ts_ms) => Some(ts_ms),
+            Err(rejection) => return Some(Err(rejection)),
+        },
+        Some(TimeField::Number(n)) => match parse_ts_number(n, "ts") {
             Ok(ts_ms) => Some(ts_ms),
             Err(rejection) => return Some(Err(rejection)),
         },

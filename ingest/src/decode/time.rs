@@ -11,25 +11,35 @@ pub const DEFAULT_DEVICE_ZONE: chrono_tz::Tz = chrono_tz::Asia::Ho_Chi_Minh;
 /// Reads a `ts`-like value: an RFC 3339 string (zone required) or epoch milliseconds.
 pub fn parse_ts(value: &Value, field: &str) -> Result<i64, Rejection> {
     match value {
-        Value::String(text) => chrono::DateTime::parse_from_rfc3339(text.trim())
-            .map(|t| t.timestamp_millis())
-            .map_err(|error| {
-                Rejection::new(
-                    Reason::WrongType,
-                    format!("`{field}` {text:?} is not an RFC 3339 time with a zone: {error}"),
-                )
-            }),
-        Value::Number(n) => match (n.as_i64(), n.as_f64()) {
-            (Some(ms), _) => Ok(ms),
-            (None, Some(ms)) if ms.is_finite() && ms.abs() < 1e15 => Ok(ms.round() as i64),
-            _ => Err(Rejection::new(
-                Reason::OutOfRange,
-                format!("`{field}` is not a usable epoch time"),
-            )),
-        },
+        Value::String(text) => parse_ts_text(text, field),
+        Value::Number(n) => parse_ts_number(n, field),
         _ => Err(Rejection::new(
             Reason::WrongType,
             format!("`{field}` must be an RFC 3339 string or epoch milliseconds"),
+        )),
+    }
+}
+
+/// Reads a `ts`-like string: RFC 3339 with a zone.
+pub(crate) fn parse_ts_text(text: &str, field: &str) -> Result<i64, Rejection> {
+    chrono::DateTime::parse_from_rfc3339(text.trim())
+        .map(|t| t.timestamp_millis())
+        .map_err(|error| {
+            Rejection::new(
+                Reason::WrongType,
+                format!("`{field}` {text:?} is not an RFC 3339 time with a zone: {error}"),
+            )
+        })
+}
+
+/// Reads a `ts`-like number: epoch milliseconds, a fraction rounded to the nearest.
+pub(crate) fn parse_ts_number(n: &serde_json::Number, field: &str) -> Result<i64, Rejection> {
+    match (n.as_i64(), n.as_f64()) {
+        (Some(ms), _) => Ok(ms),
+        (None, Some(ms)) if ms.is_finite() && ms.abs() < 1e15 => Ok(ms.round() as i64),
+        _ => Err(Rejection::new(
+            Reason::OutOfRange,
+            format!("`{field}` is not a usable epoch time"),
         )),
     }
 }

@@ -143,6 +143,15 @@ impl Values {
         self.fields.push((name, value));
     }
 
+    /// Keeps the fields `rank` gives a place to, ordered by that place; `rank` must give
+    /// different fields different places. Sorts in place: nothing is allocated.
+    pub(crate) fn retain_ranked(&mut self, rank: impl Fn(&str, &Value) -> Option<usize>) {
+        self.fields
+            .retain(|(name, value)| rank(name, value).is_some());
+        self.fields
+            .sort_unstable_by_key(|(name, value)| rank(name, value));
+    }
+
     /// Takes the field `name` out, keeping the order of the others.
     pub fn remove(&mut self, name: &str) -> Option<Value> {
         let at = self
