@@ -3,7 +3,6 @@
 //! counts). Series are interned ([`SeriesIndex`]) so a reading carries no strings.
 
 use crate::partial::{ExactSum, Partial};
-use crate::sketch::bin_of;
 use crate::windows::SeriesKey;
 use ioc_ingest::Kind;
 use polars::prelude::*;
@@ -74,11 +73,13 @@ impl SeriesIndex {
 /// Aggregates readings into bucket partials with polars: `(series, bucket, partial)`, one per
 /// (series, bucket) cell the readings touch, in the order the cells first appear by time.
 ///
-/// Each cell gets a dense number here, in order of appearance, and polars groups single
-/// integer keys: the cell for count, exact sum, min, max and the latest value; the cell and
-/// the quantile-sketch bin together for the bins' counts. Both results fold into their cell
-/// by index. One integer column groups much faster than two, which polars row-encodes first,
-/// and a vector indexed by cell needs no hash table (B2 and B8's profiles in BENCHMARKS.md).
+/// Each cell gets a dense number here, in order of appearance, and polars groups the cells'
+/// single integer key for count, exact sum, min, max and the latest value; the results fold
+/// into their cell by index. One integer column groups much faster than two, which polars
+/// row-encodes first, and a vector indexed by cell needs no hash table (B2 and B8's profiles
+/// in BENCHMARKS.md). Each reading's quantile-sketch bin is counted into its cell's sketch
+/// as the rows are numbered: a second group-by of (cell, bin) pairs cost polars more than
+/// the whole statistics one, to produce counts that are one increment per row here.
 pub fn aggregate(readings: &[Reading]) -> PolarsResult<Vec<(u32, i64, Partial)>> {
     if readings.is_empty() {
         return Ok(Vec::new());
@@ -90,8 +91,8 @@ pub fn aggregate(readings: &[Reading]) -> PolarsResult<Vec<(u32, i64, Partial)>>
     by_time.sort_by_key(|r| r.ts);
     let mut cell_numbers: FxHashMap<(u32, i64), u32> = FxHashMap::default();
     let mut cells: Vec<(u32, i64)> = Vec::new();
+    let mut partials: Vec<Partial> = Vec::new();
     let mut cell_of_row = Vec::with_capacity(by_time.len());
-    let mut cell_bins = Vec::with_capacity(by_time.len());
     let (mut sum_high, mut sum_low) = (
         Vec::with_capacity(by_time.len()),
         Vec::with_capacity(by_time.len()),
@@ -101,11 +102,13 @@ pub fn aggregate(readings: &[Reading]) -> PolarsResult<Vec<(u32, i64, Partial)>>
             .entry((reading.series, reading.bucket))
             .or_insert_with(|| {
                 cells.push((reading.series, reading.bucket));
+                partials.push(Partial::empty());
                 (cells.len() - 1) as u32
             });
         cell_of_row.push(cell);
-        // The bin's bits as they are: a negative bin stays apart from every positive one.
-        cell_bins.push((u64::from(cell) << 32) | u64::from(bin_of(reading.value) as u32));
+        if let Some(partial) = partials.get_mut(cell as usize) {
+            partial.sketch.add(reading.value);
+        }
         // The sum in two integer limbs: integer sums are exact whatever the batch holds.
         let (high, low) = ExactSum::of(reading.value).limbs();
         sum_high.push(high);
@@ -113,14 +116,12 @@ pub fn aggregate(readings: &[Reading]) -> PolarsResult<Vec<(u32, i64, Partial)>>
     }
     let frame = df!(
         "cell" => cell_of_row,
-        "cell_bin" => cell_bins,
         "ts" => by_time.iter().map(|r| r.ts).collect::<Vec<_>>(),
         "value" => by_time.iter().map(|r| r.value).collect::<Vec<_>>(),
         "sum_high" => sum_high,
         "sum_low" => sum_low,
     )?;
     let stats = frame
-        .clone()
         .lazy()
         .group_by([col("cell")])
         .agg([
@@ -133,13 +134,7 @@ pub fn aggregate(readings: &[Reading]) -> PolarsResult<Vec<(u32, i64, Partial)>>
             col("value").last().alias("last"),
         ])
         .collect()?;
-    let bins = frame
-        .lazy()
-        .group_by([col("cell_bin")])
-        .agg([len().cast(DataType::UInt64).alias("n")])
-        .collect()?;
 
-    let mut partials = vec![Partial::empty(); cells.len()];
     // Read as vectors: reading a chunked array by index looks its chunk up every time.
     let count: Vec<_> = stats.column("count")?.u64()?.iter().collect();
     let sum_high: Vec<_> = stats.column("sum_high")?.i64()?.iter().collect();
@@ -158,15 +153,6 @@ pub fn aggregate(readings: &[Reading]) -> PolarsResult<Vec<(u32, i64, Partial)>>
         partial.max = max[i].unwrap_or(f64::NEG_INFINITY);
         partial.last_ts = last_ts[i].unwrap_or(i64::MIN);
         partial.last = last[i].unwrap_or(0.0);
-    }
-    let cell_bin = bins.column("cell_bin")?.u64()?;
-    let n = bins.column("n")?.u64()?;
-    for (cell_bin, n) in cell_bin.iter().zip(n.iter()) {
-        if let (Some(cell_bin), Some(n)) = (cell_bin, n)
-            && let Some(partial) = partials.get_mut((cell_bin >> 32) as usize)
-        {
-            partial.sketch.add_bin(cell_bin as u32 as i32, n);
-        }
     }
     Ok(cells
         .into_iter()
