@@ -104,10 +104,11 @@ impl Condition for Anomaly {
     }
 
     fn observe(&mut self, event: &Event, aqi: Option<f64>, _now_ms: i64) {
-        if let Some(reading) = reading(event, &self.metric, aqi)
-            && let Some(tracker) = self.areas.tracker(&event.area, Default::default)
-        {
-            tracker.observe(&event.area, event.ts_ms, reading.value, self.shape);
+        if let Some(reading) = reading(event, &self.metric, aqi) {
+            self.areas
+                .with_tracker(&event.area, Default::default, |tracker| {
+                    tracker.observe(&event.area, event.ts_ms, reading.value, self.shape);
+                });
         }
     }
 
@@ -126,9 +127,9 @@ impl Condition for Anomaly {
     }
 
     fn seed_baseline(&mut self, area: &str, hour_start_ms: i64, mean: f64, readings: u32) {
-        if let Some(tracker) = self.areas.tracker(area, Default::default) {
+        self.areas.with_tracker(area, Default::default, |tracker| {
             tracker.seed_hour(hour_start_ms, mean, readings);
-        }
+        });
     }
 
     fn alert_metric(&self, _subject: &str) -> String {

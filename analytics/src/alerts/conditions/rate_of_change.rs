@@ -79,10 +79,11 @@ impl Condition for RateOfChange {
     }
 
     fn observe(&mut self, event: &Event, aqi: Option<f64>, _now_ms: i64) {
-        if let Some(reading) = reading(event, &self.metric, aqi)
-            && let Some(tracker) = self.sensors.tracker(&event.source, Default::default)
-        {
-            tracker.observe(&reading, self.rise, self.clear_rise, self.within_ms);
+        if let Some(reading) = reading(event, &self.metric, aqi) {
+            self.sensors
+                .with_tracker(&event.source, Default::default, |tracker| {
+                    tracker.observe(&reading, self.rise, self.clear_rise, self.within_ms);
+                });
         }
     }
 

@@ -82,12 +82,11 @@ impl Condition for Stale {
         if !self.kinds.contains(&event.kind) {
             return;
         }
-        if let Some(tracker) = self
-            .sensors
-            .tracker(&event.source, || StaleTracker::new(&event.area, now_ms))
-        {
-            tracker.observe(&event.area, now_ms, self.recover_readings);
-        }
+        self.sensors.with_tracker(
+            &event.source,
+            || StaleTracker::new(&event.area, now_ms),
+            |tracker| tracker.observe(&event.area, now_ms, self.recover_readings),
+        );
     }
 
     fn check(&mut self, now_ms: i64) {
@@ -110,11 +109,11 @@ impl Condition for Stale {
         let silent_ms = alert
             .value
             .map_or(self.after_ms, |seconds| (seconds * 1000.0) as i64);
-        if let Some(tracker) = self.sensors.tracker(&alert.subject, || {
-            StaleTracker::new(&alert.area, i64::MIN / 2)
-        }) {
-            tracker.mark_silent(&alert.subject, silent_ms, self.after_ms, false);
-        }
+        self.sensors.with_tracker(
+            &alert.subject,
+            || StaleTracker::new(&alert.area, i64::MIN / 2),
+            |tracker| tracker.mark_silent(&alert.subject, silent_ms, self.after_ms, false),
+        );
     }
 
     fn alert_metric(&self, _subject: &str) -> String {

@@ -142,9 +142,10 @@ impl Condition for Threshold {
                 None => return,
             },
         };
-        if let Some(tracker) = self.sensors.tracker(&event.source, Default::default) {
-            tracker.observe(&reading, limit, self.above, self.clear_margin, self.for_ms);
-        }
+        self.sensors
+            .with_tracker(&event.source, Default::default, |tracker| {
+                tracker.observe(&reading, limit, self.above, self.clear_margin, self.for_ms);
+            });
     }
 
     fn holdings(&mut self) -> Vec<(&str, &mut Holding)> {
