@@ -88,13 +88,14 @@ pub fn aqi(concentrations: &[(Pollutant, f64)]) -> Option<u32> {
 /// w = max(0.5, Cmin/Cmax), NowCast = Σ wⁱ⁻¹·cᵢ / Σ wⁱ⁻¹ over the hours present. Needs at least
 /// 2 of the 3 most recent hours.
 pub fn nowcast(hourly_newest_first: &[Option<f64>]) -> Option<f64> {
-    let hours: Vec<Option<f64>> = hourly_newest_first.iter().take(12).copied().collect();
+    // Slices, not copies: this runs for every air-quality reading (B2 profile).
+    let hours = &hourly_newest_first[..hourly_newest_first.len().min(12)];
     if hours.iter().take(3).filter(|h| h.is_some()).count() < 2 {
         return None;
     }
-    let present: Vec<f64> = hours.iter().flatten().copied().collect();
-    let c_max = present.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let c_min = present.iter().copied().fold(f64::INFINITY, f64::min);
+    let present = || hours.iter().flatten().copied();
+    let c_max = present().fold(f64::NEG_INFINITY, f64::max);
+    let c_min = present().fold(f64::INFINITY, f64::min);
     let w = if c_max > 0.0 {
         (c_min / c_max).max(0.5)
     } else {

@@ -11,7 +11,7 @@ const HOUR_MS: i64 = 3_600_000;
 /// Hours kept per station: a day for the daily index, plus the current hour.
 const HOURS_KEPT: i64 = 25;
 /// Hours the NowCast looks back over.
-const NOWCAST_HOURS: i64 = 12;
+const NOWCAST_HOURS: usize = 12;
 
 /// Sums and counts of each pollutant (in [`Pollutant::ALL`] order) over a stretch of time: a
 /// clock hour here, also a day or month in the open-data series.
@@ -72,14 +72,16 @@ pub(crate) fn hourly_index(
     current: i64,
     mean_of: impl Fn(i64, usize) -> Option<f64>,
 ) -> Option<HourlyAqi> {
+    // Arrays, not vectors: this runs for every air-quality reading (the alerts watch the
+    // station's hourly index), and its allocations showed in the B2 profile.
     let mut basis = AqiBasis::Nowcast;
-    let mut concentrations = Vec::new();
+    let mut concentrations = [(Pollutant::Pm25, 0.0); Pollutant::ALL.len()];
+    let mut found = 0;
     for (i, (pollutant, _)) in Pollutant::ALL.iter().enumerate() {
         let this_hour = mean_of(current, i);
         let value = if matches!(pollutant, Pollutant::Pm25 | Pollutant::Pm10) {
-            let hours: Vec<Option<f64>> = (0..NOWCAST_HOURS)
-                .map(|back| mean_of(current - back * HOUR_MS, i))
-                .collect();
+            let hours: [Option<f64>; NOWCAST_HOURS] =
+                std::array::from_fn(|back| mean_of(current - back as i64 * HOUR_MS, i));
             match aqi::nowcast(&hours) {
                 Some(value) => Some(value),
                 None if this_hour.is_some() => {
@@ -92,10 +94,11 @@ pub(crate) fn hourly_index(
             this_hour
         };
         if let Some(value) = value {
-            concentrations.push((*pollutant, value));
+            concentrations[found] = (*pollutant, value);
+            found += 1;
         }
     }
-    aqi::aqi(&concentrations).map(|aqi| HourlyAqi { aqi, basis })
+    aqi::aqi(&concentrations[..found]).map(|aqi| HourlyAqi { aqi, basis })
 }
 
 /// How an hourly index was obtained.
@@ -155,8 +158,11 @@ impl HourlyAir {
     }
 
     fn mean_of(&self, start: i64, pollutant: usize) -> Option<f64> {
+        // From the newest: the index asks for the last twelve hours, and each hour is kept once
+        // (`add` keeps them ordered by start, without repeats), so the first found is the one.
         self.hours
             .iter()
+            .rev()
             .find(|h| h.start == start)
             .and_then(|h| h.mean(pollutant))
     }
