@@ -5,6 +5,7 @@
 
 mod alerts;
 mod reports;
+mod tally;
 mod telemetry;
 
 pub use alerts::Alerts;
@@ -96,7 +97,7 @@ impl State {
         let mut readings = Vec::new();
         let wall_ms = live_at_ms.unwrap_or_else(ioc_ingest::event::now_ms);
         let mut counted = 0_u64;
-        let mut per_area: BTreeMap<&str, u64> = BTreeMap::new();
+        let mut tally = tally::BatchTally::default();
         for event in events {
             if event.kind == Kind::Alert {
                 // The engine's own record, not a city event: it moves the alerts only.
@@ -104,10 +105,7 @@ impl State {
                 continue;
             }
             counted += 1;
-            if live_at_ms.is_some() {
-                // Only the live rate meters need it; replay skips the lookup.
-                *per_area.entry(event.area.as_str()).or_insert(0) += 1;
-            }
+            tally.count(event);
             let config = &self.config;
             self.reports.apply(event, &|code| config.sla_ms(code));
             let aqi = self
@@ -115,8 +113,9 @@ impl State {
                 .admit(event, config.allowed_lateness_ms, &mut readings);
             self.alerts.observe(event, aqi, wall_ms);
         }
+        self.telemetry.add_counts(&tally);
         if let Some(now) = live_at_ms {
-            self.telemetry.record_rates(now, counted, per_area);
+            self.telemetry.record_rates(now, counted, tally.by_area());
         }
         readings
     }

@@ -2,6 +2,7 @@
 //! window buckets, each source's latest reading, hourly air means, the open-data series and
 //! the live rates.
 
+use super::tally::BatchTally;
 use crate::batch::{Reading, SeriesIndex};
 use crate::hourly::HourlyAir;
 use crate::partial::Partial;
@@ -109,21 +110,17 @@ pub struct Telemetry {
 }
 
 impl Telemetry {
-    /// Takes one city event (not an alert record): counts, the source's latest reading (not
-    /// for citizen reports), open-data series, hourly air means, then lateness and the
-    /// watermark; pushes its window readings to `readings` unless it is late. Returns the
-    /// station's hourly VN_AQI after an air-quality reading (what the `aqi` alert metric
-    /// watches).
+    /// Takes one city event (not an alert record): the source's latest reading (not for
+    /// citizen reports), open-data series, hourly air means, then lateness and the watermark;
+    /// pushes its window readings to `readings` unless it is late. Returns the station's
+    /// hourly VN_AQI after an air-quality reading (what the `aqi` alert metric watches). The
+    /// event is counted once its batch is in ([`Telemetry::add_counts`]).
     pub(crate) fn admit(
         &mut self,
         event: &Event,
         allowed_lateness_ms: i64,
         readings: &mut Vec<Reading>,
     ) -> Option<f64> {
-        self.counts.with_value(&event.area, |kinds| {
-            *kinds.entry(event.kind).or_insert(0) += 1
-        });
-        self.events_total += 1;
         if !super::reports::is_citizen_report(event.kind) {
             // Reports are people, not sensors: they go to the register, never to `sources`
             // (whose last values the area view shows).
@@ -164,13 +161,27 @@ impl Telemetry {
         aqi
     }
 
+    /// Adds a batch's city events to the lifetime counts per area and kind, and to the total.
+    pub(crate) fn add_counts(&mut self, tally: &BatchTally<'_>) {
+        for (area, kinds) in tally.by_area_and_kind() {
+            let mut events = 0;
+            self.counts.with_value(area, |counts| {
+                for (kind, n) in kinds {
+                    *counts.entry(kind).or_insert(0) += n;
+                    events += n;
+                }
+            });
+            self.events_total += events;
+        }
+    }
+
     /// Records a live batch in the rate meters: `counted` city events at wall-clock `now_ms`,
-    /// `per_area` of them per area.
-    pub(crate) fn record_rates(
+    /// `per_area` of them per area (each area once).
+    pub(crate) fn record_rates<'a>(
         &mut self,
         now_ms: i64,
         counted: u64,
-        per_area: BTreeMap<&str, u64>,
+        per_area: impl IntoIterator<Item = (&'a str, u64)>,
     ) {
         self.rate.record(now_ms, counted);
         for (area, n) in per_area {
