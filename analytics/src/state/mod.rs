@@ -105,12 +105,12 @@ impl State {
                 continue;
             }
             counted += 1;
-            tally.count(event);
+            let series = tally.count(event);
             let config = &self.config;
             self.reports.apply(event, &|code| config.sla_ms(code));
-            let aqi = self
-                .telemetry
-                .admit(event, config.allowed_lateness_ms, &mut readings);
+            let aqi =
+                self.telemetry
+                    .admit(event, config.allowed_lateness_ms, series, &mut readings);
             self.alerts.observe(event, aqi, wall_ms);
         }
         self.telemetry.add_counts(&tally);

@@ -1,31 +1,35 @@
 //! One batch's city events by area and kind, gathered while [`super::State::admit`] takes the
-//! batch: what the lifetime counts and the live rate meters add once per batch.
+//! batch: what the lifetime counts and the live rate meters add once per batch, and the window
+//! series numbers the batch's readings used.
 
+use crate::batch::FieldIds;
 use ioc_ingest::{Event, Kind};
 use rustc_hash::FxHashMap;
 
-/// One batch's city events by area, then kind.
+/// One batch's city events by area, then kind, with each area and kind's series cache.
 ///
-/// One hash lookup per event replaces two ordered ones: a `BTreeMap<&str, _>` entry for the
-/// rate meters (about 7 % of `State::admit` in the B2 profile) and the lifetime counts'
-/// `BTreeMap<String, _>` (about 4 %). Counts are integers added once per batch and area,
+/// One hash lookup per event replaces three ordered or nested lookups: a `BTreeMap<&str, _>`
+/// entry for the rate meters (about 7 % of `State::admit` in the B2 profile), the lifetime
+/// counts' `BTreeMap<String, _>` (about 4 %) and, through [`FieldIds`], the series index's two
+/// string-keyed hash lookups per reading. Counts are integers added once per batch and area,
 /// and nothing reads them while a batch is admitted, so the totals are those of adding each
 /// event on its own.
 #[derive(Debug, Default)]
 pub(crate) struct BatchTally<'e> {
-    areas: FxHashMap<&'e str, Vec<KindTally>>,
+    areas: FxHashMap<&'e str, Vec<KindTally<'e>>>,
 }
 
 /// One area and kind's events in the batch.
 #[derive(Debug)]
-struct KindTally {
+struct KindTally<'e> {
     kind: Kind,
     events: u64,
+    series: FieldIds<'e>,
 }
 
 impl<'e> BatchTally<'e> {
-    /// Counts `event` under its area and kind.
-    pub(crate) fn count(&mut self, event: &'e Event) {
+    /// Counts `event` under its area and kind; returns the batch's series cache for them.
+    pub(crate) fn count(&mut self, event: &'e Event) -> &mut FieldIds<'e> {
         let kinds = self.areas.entry(event.area.as_str()).or_default();
         // A handful of kinds per area: a scan costs less than any map.
         let at = match kinds.iter().position(|tally| tally.kind == event.kind) {
@@ -34,11 +38,14 @@ impl<'e> BatchTally<'e> {
                 kinds.push(KindTally {
                     kind: event.kind,
                     events: 0,
+                    series: FieldIds::new(&event.area, event.kind),
                 });
                 kinds.len() - 1
             }
         };
-        kinds[at].events += 1;
+        let tally = &mut kinds[at];
+        tally.events += 1;
+        &mut tally.series
     }
 
     /// Each area with its events per kind (every count at least one).

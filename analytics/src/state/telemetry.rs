@@ -3,7 +3,7 @@
 //! the live rates.
 
 use super::tally::BatchTally;
-use crate::batch::{Reading, SeriesIndex};
+use crate::batch::{FieldIds, Reading, SeriesIndex};
 use crate::hourly::HourlyAir;
 use crate::partial::Partial;
 use crate::rate::RateMeter;
@@ -112,13 +112,15 @@ pub struct Telemetry {
 impl Telemetry {
     /// Takes one city event (not an alert record): the source's latest reading (not for
     /// citizen reports), open-data series, hourly air means, then lateness and the watermark;
-    /// pushes its window readings to `readings` unless it is late. Returns the station's
-    /// hourly VN_AQI after an air-quality reading (what the `aqi` alert metric watches). The
-    /// event is counted once its batch is in ([`Telemetry::add_counts`]).
-    pub(crate) fn admit(
+    /// pushes its window readings to `readings` unless it is late, numbered through `series`,
+    /// the batch's cache for the event's area and kind. Returns the station's hourly VN_AQI
+    /// after an air-quality reading (what the `aqi` alert metric watches). The event is
+    /// counted once its batch is in ([`Telemetry::add_counts`]).
+    pub(crate) fn admit<'e>(
         &mut self,
-        event: &Event,
+        event: &'e Event,
         allowed_lateness_ms: i64,
+        series: &mut FieldIds<'e>,
         readings: &mut Vec<Reading>,
     ) -> Option<f64> {
         if !super::reports::is_citizen_report(event.kind) {
@@ -139,9 +141,9 @@ impl Telemetry {
             return aqi;
         }
         let bucket = bucket_of(event.ts_ms);
-        let series = &mut self.series;
+        let index = &mut self.series;
         readings.extend(event.numeric_fields().map(|(field, value)| Reading {
-            series: series.id(&event.area, event.kind, field),
+            series: series.id(index, field),
             bucket,
             ts: event.ts_ms,
             value,
@@ -152,7 +154,7 @@ impl Telemetry {
             // Sound levels average by energy, not arithmetically: windows keep the mean
             // of 10^(L/10) so that LAeq over any window is 10·log10 of it.
             readings.push(Reading {
-                series: self.series.id(&event.area, Kind::Noise, LAEQ_ENERGY),
+                series: series.id(&mut self.series, LAEQ_ENERGY),
                 bucket,
                 ts: event.ts_ms,
                 value: 10_f64.powf(laeq / 10.0),
