@@ -6,6 +6,7 @@
 //! the same way for all of them.
 
 mod native;
+mod native_scan;
 mod ngsi;
 mod senml;
 mod time;
@@ -98,12 +99,13 @@ pub fn decode_in(
             format!("payload is not UTF-8: {error}"),
         )
     })?;
-    // Most messages are native objects: read those without a JSON tree in between. An object
-    // without a `values` key cannot be one (NGSI entities, bad input): it goes the general way
-    // at once instead of being parsed twice.
+    // Most messages are native objects: read those without a JSON tree in between, the usual
+    // flat shape by hand and the rest with serde. An object without a `values` key cannot be
+    // one (NGSI entities, bad input): it goes the general way at once instead of being parsed
+    // twice.
     if text.trim_start().starts_with('{')
         && text.contains("\"values\"")
-        && let Some(draft) = native::decode_typed(text)
+        && let Some(draft) = native_scan::scan(text).or_else(|| native::decode_typed(text))
     {
         let mut draft = draft?;
         apply_topic(&mut draft, topic)?;

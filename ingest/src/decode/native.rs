@@ -170,6 +170,13 @@ mod tests {
             Just("[1,2]".to_string()),
             Just("{\"pm25\":35.5,\"congested\":false}".to_string()),
             Just("{\"pm25\":1,\"pm25\":2}".to_string()),
+            Just("{ \"laeq\" : -0 , \"x\":null,\"s\":\"a b\",\"b\":true }".to_string()),
+            Just("{\"level_cm\":1.5E+2,\"alert_cm\":-12,\"n\":12345678901234567890}".to_string()),
+            Just("{\"pm25\":0.30000000000000004,\"no2\":1e-7,\"o3\":2.50}".to_string()),
+            Just("{}".to_string()),
+            Just(" -12.25e1 ".to_string()),
+            Just("01".to_string()),
+            Just("\"2026-11-22T09:00:00.5+07:00\"".to_string()),
             any::<f64>()
                 .prop_filter("finite", |f| f.is_finite())
                 .prop_map(|f| f.to_string()),
@@ -200,11 +207,76 @@ mod tests {
         })
     }
 
+    /// Flat native objects as devices write them: known keys once each in any order, strings
+    /// without escapes, decimals of a few digits, and spaces here and there.
+    fn usual_object() -> impl Strategy<Value = String> {
+        let decimal = (-1_000_000_i64..1_000_000, 0_usize..4)
+            .prop_map(|(n, places)| format!("{:.*}", places, n as f64 / 100.0));
+        let scalar = prop_oneof![
+            decimal.clone(),
+            any::<i32>().prop_map(|n| n.to_string()),
+            Just("true".to_string()),
+            Just("null".to_string()),
+            "[a-z ]{0,8}".prop_map(|s| format!("\"{s}\"")),
+        ];
+        let values = prop::collection::vec(
+            (
+                prop::sample::select(vec!["pm25", "speed", "laeq", "stage", "x"]),
+                scalar,
+            ),
+            0..6,
+        )
+        .prop_map(|fields| {
+            let body: Vec<String> = fields
+                .iter()
+                .map(|(k, v)| format!("\"{k}\": {v}"))
+                .collect();
+            format!("{{ {} }}", body.join(" ,"))
+        });
+        let ts = prop_oneof![
+            Just("\"2026-11-22T09:00:00Z\"".to_string()),
+            Just("\"2026-11-22T16:00:00.125+07:00\"".to_string()),
+            (1_700_000_000_000_i64..1_800_000_000_000).prop_map(|n| n.to_string()),
+            Just("null".to_string()),
+        ];
+        (
+            "[a-z0-9:-]{1,12}",
+            decimal.clone(),
+            decimal,
+            ts,
+            values,
+            prop::sample::subsequence(vec![0, 1, 2, 3, 4, 5], 0..=6),
+        )
+            .prop_map(|(id, lat, lon, ts, values, order)| {
+                let optional = [
+                    format!("\"id\":\"{id}\""),
+                    "\"kind\":\"noise\"".to_string(),
+                    "\"area\":\"hoan-kiem\"".to_string(),
+                    format!("\"ts\": {ts}"),
+                    format!("\"lat\":{lat}"),
+                    format!("\"lon\" :{lon}"),
+                ];
+                let mut fields: Vec<String> = order.iter().map(|&i| optional[i].clone()).collect();
+                fields.insert(fields.len() / 2, format!("\"values\":{values}"));
+                format!("{{{}}}\n", fields.join(", "))
+            })
+    }
+
     proptest! {
+        #[test]
+        fn the_hand_reader_takes_the_usual_object_as_the_general_one_reads_it(text in usual_object()) {
+            let scanned = super::super::native_scan::scan(&text);
+            prop_assert!(scanned.is_some(), "not taken: {}", text);
+            prop_assert_eq!(scanned.unwrap_or_else(|| general(&text)), general(&text), "{}", text);
+        }
+
         #[test]
         fn the_typed_reader_agrees_with_the_general_one(text in object()) {
             if let Some(typed) = decode_typed(&text) {
                 prop_assert_eq!(typed, general(&text), "{}", text);
+            }
+            if let Some(scanned) = super::super::native_scan::scan(&text) {
+                prop_assert_eq!(scanned, general(&text), "{}", text);
             }
         }
     }
