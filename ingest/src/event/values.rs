@@ -144,12 +144,19 @@ impl Values {
     }
 
     /// Keeps the fields `rank` gives a place to, ordered by that place; `rank` must give
-    /// different fields different places. Sorts in place: nothing is allocated.
+    /// different fields different places. Sorts in place: nothing is allocated. Devices send
+    /// their fields in the same order every time, usually already this one, so the order is
+    /// checked before anything is sorted.
     pub(crate) fn retain_ranked(&mut self, rank: impl Fn(&str, &Value) -> Option<usize>) {
         self.fields
             .retain(|(name, value)| rank(name, value).is_some());
-        self.fields
-            .sort_unstable_by_key(|(name, value)| rank(name, value));
+        if !self
+            .fields
+            .is_sorted_by_key(|(name, value)| rank(name, value))
+        {
+            self.fields
+                .sort_unstable_by_key(|(name, value)| rank(name, value));
+        }
     }
 
     /// Takes the field `name` out, keeping the order of the others.
