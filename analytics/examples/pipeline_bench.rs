@@ -59,9 +59,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut readings = Vec::new();
     for chunk in messages.chunks(batch) {
         let decoding = Instant::now();
-        let decoded: Vec<ioc_ingest::Event> = chunk
-            .iter()
-            .flat_map(|(topic, payload)| intake.classify(topic, payload, now))
+        // As the subscriber does: one vector of entries per batch of messages.
+        let mut entries = Vec::with_capacity(chunk.len());
+        for (topic, payload) in chunk {
+            intake.classify_into(topic, payload, now, &mut entries);
+        }
+        let decoded: Vec<ioc_ingest::Event> = entries
+            .into_iter()
             .filter_map(|entry| match entry {
                 Entry::Event(event) => Some(event),
                 Entry::Rejected(_) => None,

@@ -60,13 +60,25 @@ impl Intake {
     /// A SenML pack holding one bad record is refused whole, so a sender never has half a pack
     /// counted.
     pub fn classify(&self, topic: &str, payload: &[u8], now_ms: i64) -> Vec<Entry> {
+        let mut entries = Vec::with_capacity(1);
+        self.classify_into(topic, payload, now_ms, &mut entries);
+        entries
+    }
+
+    /// [`Intake::classify`] appending to `entries`: a batch of messages fills one vector
+    /// instead of allocating one per message.
+    pub fn classify_into(
+        &self,
+        topic: &str,
+        payload: &[u8],
+        now_ms: i64,
+        entries: &mut Vec<Entry>,
+    ) {
         match self.events_of(topic, payload, now_ms) {
-            Ok(events) => events.into_iter().map(Entry::Event).collect(),
-            Err(rejection) => {
-                vec![Entry::Rejected(DeadLetter::new(
-                    &rejection, topic, payload, now_ms,
-                ))]
-            }
+            Ok(events) => entries.extend(events.into_iter().map(Entry::Event)),
+            Err(rejection) => entries.push(Entry::Rejected(DeadLetter::new(
+                &rejection, topic, payload, now_ms,
+            ))),
         }
     }
 

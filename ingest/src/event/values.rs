@@ -64,10 +64,23 @@ pub const KNOWN_NAMES: [&str; 40] = [
 
 /// `name` as a [`FieldName`]: borrowed from [`KNOWN_NAMES`] when it is there.
 pub fn field_name(name: &str) -> FieldName {
-    match KNOWN_NAMES.iter().find(|known| **known == name) {
+    // The first byte settles most candidates without a call to compare the rest.
+    let first = name.as_bytes().first();
+    match KNOWN_NAMES
+        .iter()
+        .find(|known| known.as_bytes().first() == first && **known == name)
+    {
         Some(known) => Cow::Borrowed(known),
         None => Cow::Owned(name.to_string()),
     }
+}
+
+/// Whether two field names are the same. Names from [`KNOWN_NAMES`] are the same string in
+/// every event, so their addresses usually settle it; otherwise the length and first byte
+/// settle most pairs before the rest is compared.
+fn same_name(a: &str, b: &str) -> bool {
+    std::ptr::eq(a, b)
+        || (a.len() == b.len() && a.as_bytes().first() == b.as_bytes().first() && a == b)
 }
 
 /// The fields of one event, in the order they were added; a name appears at most once.
@@ -107,7 +120,7 @@ impl Values {
     pub fn get(&self, name: &str) -> Option<&Value> {
         self.fields
             .iter()
-            .find(|(field, _)| field.as_ref() == name)
+            .find(|(field, _)| same_name(field, name))
             .map(|(_, value)| value)
     }
 
@@ -115,7 +128,7 @@ impl Values {
     pub fn get_mut(&mut self, name: &str) -> Option<&mut Value> {
         self.fields
             .iter_mut()
-            .find(|(field, _)| field.as_ref() == name)
+            .find(|(field, _)| same_name(field, name))
             .map(|(_, value)| value)
     }
 
@@ -127,8 +140,12 @@ impl Values {
     /// Sets `name` to `value`; returns the value it replaces (the field keeps its place).
     pub fn insert(&mut self, name: impl Into<FieldName>, value: Value) -> Option<Value> {
         let name = name.into();
-        match self.get_mut(&name) {
-            Some(slot) => Some(std::mem::replace(slot, value)),
+        let existing = self
+            .fields
+            .iter_mut()
+            .find(|(field, _)| same_name(field, &name));
+        match existing {
+            Some((_, slot)) => Some(std::mem::replace(slot, value)),
             None => {
                 self.fields.push((name, value));
                 None
@@ -164,7 +181,7 @@ impl Values {
         let at = self
             .fields
             .iter()
-            .position(|(field, _)| field.as_ref() == name)?;
+            .position(|(field, _)| same_name(field, name))?;
         Some(self.fields.remove(at).1)
     }
 

@@ -348,10 +348,11 @@ fn take_waiting(inbox: &mut mpsc::Receiver<Inbound>, batch: &mut Vec<Inbound>) {
 
 fn classify(intake: &Intake, batch: &[Inbound]) -> Vec<Entry> {
     let now = now_ms();
-    batch
-        .iter()
-        .flat_map(|inbound| intake.classify(&inbound.topic(), inbound.payload(), now))
-        .collect()
+    let mut entries = Vec::with_capacity(batch.len());
+    for inbound in batch {
+        intake.classify_into(&inbound.topic(), inbound.payload(), now, &mut entries);
+    }
+    entries
 }
 
 /// Waits for each batch's commit in arrival order (retrying a failed write until the journal
