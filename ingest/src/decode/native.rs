@@ -37,10 +37,20 @@ struct Typed<'a> {
 }
 
 /// A native `ts` as written: RFC 3339 text or epoch milliseconds. Any other JSON type fails
-/// the typed reading, and the general way refuses it with its reason.
-enum TimeField<'a> {
+/// the typed reading (and the hand reader's), and the general way refuses it with its reason.
+pub(super) enum TimeField<'a> {
     Text(Cow<'a, str>),
     Number(Number),
+}
+
+impl TimeField<'_> {
+    /// The time in epoch milliseconds, refused as [`parse_ts`] refuses the same value.
+    pub(super) fn epoch_ms(&self) -> Result<i64, Rejection> {
+        match self {
+            TimeField::Text(text) => parse_ts_text(text, "ts"),
+            TimeField::Number(n) => parse_ts_number(n, "ts"),
+        }
+    }
 }
 
 impl<'de: 'a, 'a> Deserialize<'de> for TimeField<'a> {
@@ -89,16 +99,9 @@ impl<'de: 'a, 'a> Visitor<'de> for TimeFieldVisitor<'a> {
 /// reader takes (the caller then goes the general way).
 pub(super) fn decode_typed(text: &str) -> Option<Result<Draft, Rejection>> {
     let typed: Typed<'_> = serde_json::from_str(text).ok()?;
-    let ts_ms = match &typed.ts {
-        None => None,
-        Some(TimeField::Text(text)) => match parse_ts_text(text, "ts") {
-            Ok(ts_ms) => Some(ts_ms),
-            Err(rejection) => return Some(Err(rejection)),
-        },
-        Some(TimeField::Number(n)) => match parse_ts_number(n, "ts") {
-            Ok(ts_ms) => Some(ts_ms),
-            Err(rejection) => return Some(Err(rejection)),
-        },
+    let ts_ms = match typed.ts.as_ref().map(TimeField::epoch_ms).transpose() {
+        Ok(ts_ms) => ts_ms,
+        Err(rejection) => return Some(Err(rejection)),
     };
     Some(Ok(Draft {
         id: typed.id,

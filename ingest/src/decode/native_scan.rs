@@ -9,7 +9,7 @@
 //! message the serde way, so a message's meaning never depends on which reader took it (a
 //! property test in `native.rs` holds the two to the same drafts).
 
-use super::time::{parse_ts_number, parse_ts_text};
+use super::native::TimeField;
 use super::{Draft, kind_name};
 use crate::event::{Values, field_name};
 use crate::reject::Rejection;
@@ -36,16 +36,16 @@ pub(super) fn scan(text: &str) -> Option<Result<Draft, Rejection>> {
         at: 0,
     };
     let mut fields = Fields::default();
-    cursor.expect(b'{')?;
+    cursor.require(b'{')?;
     if !cursor.eat(b'}') {
         loop {
             let key = cursor.string()?;
-            cursor.expect(b':')?;
+            cursor.require(b':')?;
             fields.read(key, &mut cursor)?;
             if cursor.eat(b'}') {
                 break;
             }
-            cursor.expect(b',')?;
+            cursor.require(b',')?;
         }
     }
     cursor.skip_space();
@@ -62,7 +62,7 @@ struct Fields<'a> {
     source: Option<Option<&'a str>>,
     kind: Option<Option<&'a str>>,
     area: Option<Option<&'a str>>,
-    ts: Option<Option<Scalar<'a>>>,
+    ts: Option<Option<TimeField<'a>>>,
     lat: Option<Option<f64>>,
     lon: Option<Option<f64>>,
     values: Option<Values>,
@@ -87,17 +87,15 @@ impl<'a> Fields<'a> {
     /// The draft, as serde's reader of the same text makes it.
     fn into_draft(self) -> Option<Result<Draft, Rejection>> {
         let values = self.values?;
-        let ts_ms = match self.ts.flatten() {
-            None => None,
-            Some(Scalar::Text(text)) => match parse_ts_text(text, "ts") {
-                Ok(ts_ms) => Some(ts_ms),
-                Err(rejection) => return Some(Err(rejection)),
-            },
-            Some(Scalar::Number(n)) => match parse_ts_number(&n, "ts") {
-                Ok(ts_ms) => Some(ts_ms),
-                Err(rejection) => return Some(Err(rejection)),
-            },
-            Some(Scalar::Bool(_)) => return None,
+        let ts_ms = match self
+            .ts
+            .flatten()
+            .as_ref()
+            .map(TimeField::epoch_ms)
+            .transpose()
+        {
+            Ok(ts_ms) => ts_ms,
+            Err(rejection) => return Some(Err(rejection)),
         };
         Some(Ok(Draft {
             id: self.id.flatten().map(str::to_string),
@@ -159,7 +157,8 @@ impl<'a> Cursor<'a> {
         found
     }
 
-    fn expect(&mut self, byte: u8) -> Option<()> {
+    /// Takes `byte`, which must come next (after any space).
+    fn require(&mut self, byte: u8) -> Option<()> {
         self.eat(byte).then_some(())
     }
 
@@ -171,7 +170,7 @@ impl<'a> Cursor<'a> {
 
     /// A string without escapes or control characters, borrowed from the text.
     fn string(&mut self) -> Option<&'a str> {
-        self.expect(b'"')?;
+        self.require(b'"')?;
         let start = self.at;
         loop {
             match *self.bytes.get(self.at)? {
@@ -206,10 +205,12 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    fn optional_time(&mut self) -> Option<Option<Scalar<'a>>> {
+    fn optional_time(&mut self) -> Option<Option<TimeField<'a>>> {
         match self.scalar()? {
+            None => Some(None),
+            Some(Scalar::Text(text)) => Some(Some(TimeField::Text(text.into()))),
+            Some(Scalar::Number(n)) => Some(Some(TimeField::Number(n))),
             Some(Scalar::Bool(_)) => None,
-            time => Some(time),
         }
     }
 
@@ -224,14 +225,14 @@ impl<'a> Cursor<'a> {
     /// The `values` object; a repeated name keeps its last value in its first place, as
     /// [`Values`]' own reader does.
     fn values(&mut self) -> Option<Values> {
-        self.expect(b'{')?;
+        self.require(b'{')?;
         let mut values = Values::with_capacity(8);
         if self.eat(b'}') {
             return Some(values);
         }
         loop {
             let name = self.string()?;
-            self.expect(b':')?;
+            self.require(b':')?;
             let value = match self.scalar()? {
                 None => Value::Null,
                 Some(Scalar::Text(text)) => Value::String(text.to_string()),
@@ -242,7 +243,7 @@ impl<'a> Cursor<'a> {
             if self.eat(b'}') {
                 return Some(values);
             }
-            self.expect(b',')?;
+            self.require(b',')?;
         }
     }
 

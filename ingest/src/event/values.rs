@@ -64,12 +64,7 @@ pub const KNOWN_NAMES: [&str; 40] = [
 
 /// `name` as a [`FieldName`]: borrowed from [`KNOWN_NAMES`] when it is there.
 pub fn field_name(name: &str) -> FieldName {
-    // The first byte settles most candidates without a call to compare the rest.
-    let first = name.as_bytes().first();
-    match KNOWN_NAMES
-        .iter()
-        .find(|known| known.as_bytes().first() == first && **known == name)
-    {
+    match KNOWN_NAMES.iter().find(|known| same_name(known, name)) {
         Some(known) => Cow::Borrowed(known),
         None => Cow::Owned(name.to_string()),
     }
@@ -140,12 +135,8 @@ impl Values {
     /// Sets `name` to `value`; returns the value it replaces (the field keeps its place).
     pub fn insert(&mut self, name: impl Into<FieldName>, value: Value) -> Option<Value> {
         let name = name.into();
-        let existing = self
-            .fields
-            .iter_mut()
-            .find(|(field, _)| same_name(field, &name));
-        match existing {
-            Some((_, slot)) => Some(std::mem::replace(slot, value)),
+        match self.get_mut(&name) {
+            Some(slot) => Some(std::mem::replace(slot, value)),
             None => {
                 self.fields.push((name, value));
                 None
