@@ -1,10 +1,12 @@
 //! The polars micro-batch: a batch of readings becomes one partial per (series, bucket),
-//! computed with two group-bys on integer keys (statistics, and the quantile sketch's bin
-//! counts). Series are interned ([`SeriesIndex`]) so a reading carries no strings.
+//! its statistics computed with one polars group-by on an integer key and its quantile sketch
+//! counted as the rows are numbered. Series are interned ([`SeriesIndex`]) so a reading carries
+//! no strings.
 
 use crate::partial::{ExactSum, Partial};
 use crate::windows::SeriesKey;
 use ioc_ingest::Kind;
+use ioc_ingest::event::same_field_name;
 use polars::prelude::*;
 use rustc_hash::FxHashMap;
 
@@ -96,13 +98,12 @@ impl<'e> FieldIds<'e> {
     /// The number of series (area, kind, `field`): the one `index` gives, asked the first time
     /// this cache sees the field, so a new series is numbered in the same order as without it.
     pub(crate) fn id(&mut self, index: &mut SeriesIndex, field: &'e str) -> u32 {
-        // The decoder's known field names are the same static strings in every event: the
-        // address and length find them without comparing bytes; other names by their text.
+        // The decoder's known field names are the same static strings in every event, which
+        // `same_field_name` tells by address before it compares bytes.
         let found = self
             .ids
             .iter()
-            .find(|(known, _)| std::ptr::eq(*known, field))
-            .or_else(|| self.ids.iter().find(|(known, _)| *known == field));
+            .find(|(known, _)| same_field_name(known, field));
         if let Some(&(_, id)) = found {
             return id;
         }
@@ -132,8 +133,8 @@ pub fn aggregate(readings: &[Reading]) -> PolarsResult<Vec<(u32, i64, Partial)>>
     let mut by_time: Vec<&Reading> = readings.iter().collect();
     by_time.sort_by_key(|r| r.ts);
     let mut cell_numbers: FxHashMap<(u32, i64), u32> = FxHashMap::default();
-    let mut cells: Vec<(u32, i64)> = Vec::new();
-    let mut partials: Vec<Partial> = Vec::new();
+    // (series, bucket, partial) by cell number: what the batch returns.
+    let mut cells: Vec<(u32, i64, Partial)> = Vec::new();
     let mut cell_of_row = Vec::with_capacity(by_time.len());
     let (mut sum_high, mut sum_low) = (
         Vec::with_capacity(by_time.len()),
@@ -143,12 +144,11 @@ pub fn aggregate(readings: &[Reading]) -> PolarsResult<Vec<(u32, i64, Partial)>>
         let cell = *cell_numbers
             .entry((reading.series, reading.bucket))
             .or_insert_with(|| {
-                cells.push((reading.series, reading.bucket));
-                partials.push(Partial::empty());
+                cells.push((reading.series, reading.bucket, Partial::empty()));
                 (cells.len() - 1) as u32
             });
         cell_of_row.push(cell);
-        if let Some(partial) = partials.get_mut(cell as usize) {
+        if let Some((_, _, partial)) = cells.get_mut(cell as usize) {
             partial.sketch.add(reading.value);
         }
         // The sum in two integer limbs: integer sums are exact whatever the batch holds.
@@ -186,7 +186,7 @@ pub fn aggregate(readings: &[Reading]) -> PolarsResult<Vec<(u32, i64, Partial)>>
     let last_ts: Vec<_> = stats.column("last_ts")?.i64()?.iter().collect();
     let last: Vec<_> = stats.column("last")?.f64()?.iter().collect();
     for (i, cell) in stats.column("cell")?.u32()?.iter().enumerate() {
-        let Some(partial) = cell.and_then(|cell| partials.get_mut(cell as usize)) else {
+        let Some((_, _, partial)) = cell.and_then(|cell| cells.get_mut(cell as usize)) else {
             continue;
         };
         partial.count = count[i].unwrap_or(0);
@@ -196,11 +196,7 @@ pub fn aggregate(readings: &[Reading]) -> PolarsResult<Vec<(u32, i64, Partial)>>
         partial.last_ts = last_ts[i].unwrap_or(i64::MIN);
         partial.last = last[i].unwrap_or(0.0);
     }
-    Ok(cells
-        .into_iter()
-        .zip(partials)
-        .map(|((series, bucket), partial)| (series, bucket, partial))
-        .collect())
+    Ok(cells)
 }
 
 #[cfg(test)]

@@ -188,9 +188,7 @@ impl Telemetry {
         self.rate.record(now_ms, counted);
         for (area, n) in per_area {
             self.rate_by_area
-                .entry(area.to_string())
-                .or_default()
-                .record(now_ms, n);
+                .with_value(area, |meter| meter.record(now_ms, n));
         }
     }
 

@@ -2,7 +2,7 @@
 
 mod values;
 
-pub use values::{FieldName, KNOWN_NAMES, Values, field_name};
+pub use values::{FieldName, KNOWN_NAMES, Values, field_name, same_field_name};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

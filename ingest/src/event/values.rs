@@ -64,7 +64,10 @@ pub const KNOWN_NAMES: [&str; 40] = [
 
 /// `name` as a [`FieldName`]: borrowed from [`KNOWN_NAMES`] when it is there.
 pub fn field_name(name: &str) -> FieldName {
-    match KNOWN_NAMES.iter().find(|known| same_name(known, name)) {
+    match KNOWN_NAMES
+        .iter()
+        .find(|known| same_field_name(known, name))
+    {
         Some(known) => Cow::Borrowed(known),
         None => Cow::Owned(name.to_string()),
     }
@@ -73,7 +76,7 @@ pub fn field_name(name: &str) -> FieldName {
 /// Whether two field names are the same. Names from [`KNOWN_NAMES`] are the same string in
 /// every event, so their addresses usually settle it; otherwise the length and first byte
 /// settle most pairs before the rest is compared.
-fn same_name(a: &str, b: &str) -> bool {
+pub fn same_field_name(a: &str, b: &str) -> bool {
     std::ptr::eq(a, b)
         || (a.len() == b.len() && a.as_bytes().first() == b.as_bytes().first() && a == b)
 }
@@ -115,7 +118,7 @@ impl Values {
     pub fn get(&self, name: &str) -> Option<&Value> {
         self.fields
             .iter()
-            .find(|(field, _)| same_name(field, name))
+            .find(|(field, _)| same_field_name(field, name))
             .map(|(_, value)| value)
     }
 
@@ -123,7 +126,7 @@ impl Values {
     pub fn get_mut(&mut self, name: &str) -> Option<&mut Value> {
         self.fields
             .iter_mut()
-            .find(|(field, _)| same_name(field, name))
+            .find(|(field, _)| same_field_name(field, name))
             .map(|(_, value)| value)
     }
 
@@ -172,7 +175,7 @@ impl Values {
         let at = self
             .fields
             .iter()
-            .position(|(field, _)| same_name(field, name))?;
+            .position(|(field, _)| same_field_name(field, name))?;
         Some(self.fields.remove(at).1)
     }
 
