@@ -96,7 +96,6 @@ impl State {
     pub fn admit(&mut self, events: &[Event], live_at_ms: Option<i64>) -> Vec<Reading> {
         let mut readings = Vec::new();
         let wall_ms = live_at_ms.unwrap_or_else(ioc_ingest::event::now_ms);
-        let mut counted = 0_u64;
         let mut tally = tally::BatchTally::default();
         for event in events {
             if event.kind == Kind::Alert {
@@ -104,7 +103,6 @@ impl State {
                 self.alerts.apply_journaled(event, live_at_ms.is_some());
                 continue;
             }
-            counted += 1;
             let series = tally.count(event);
             let config = &self.config;
             self.reports.apply(event, &|code| config.sla_ms(code));
@@ -115,7 +113,7 @@ impl State {
         }
         self.telemetry.add_counts(&tally);
         if let Some(now) = live_at_ms {
-            self.telemetry.record_rates(now, counted, tally.by_area());
+            self.telemetry.record_rates(now, &tally);
         }
         readings
     }

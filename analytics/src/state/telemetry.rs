@@ -177,19 +177,16 @@ impl Telemetry {
         }
     }
 
-    /// Records a live batch in the rate meters: `counted` city events at wall-clock `now_ms`,
-    /// `per_area` of them per area (each area once).
-    pub(crate) fn record_rates<'a>(
-        &mut self,
-        now_ms: i64,
-        counted: u64,
-        per_area: impl IntoIterator<Item = (&'a str, u64)>,
-    ) {
-        self.rate.record(now_ms, counted);
-        for (area, n) in per_area {
+    /// Records a live batch's city events in the rate meters at wall-clock `now_ms`: all of
+    /// them, and each area's.
+    pub(crate) fn record_rates(&mut self, now_ms: i64, tally: &BatchTally<'_>) {
+        let mut counted = 0;
+        for (area, n) in tally.by_area() {
+            counted += n;
             self.rate_by_area
                 .with_value(area, |meter| meter.record(now_ms, n));
         }
+        self.rate.record(now_ms, counted);
     }
 
     /// Adds an air-quality reading to its station's hourly means; returns the station's hourly
