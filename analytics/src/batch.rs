@@ -98,12 +98,18 @@ impl<'e> FieldIds<'e> {
     /// The number of series (area, kind, `field`): the one `index` gives, asked the first time
     /// this cache sees the field, so a new series is numbered in the same order as without it.
     pub(crate) fn id(&mut self, index: &mut SeriesIndex, field: &'e str) -> u32 {
-        // The decoder's known field names are the same static strings in every event, which
-        // `same_field_name` tells by address before it compares bytes.
+        // The decoder's known field names are the same static strings in every event: a first
+        // pass by address alone finds them without comparing any bytes (`pm25` and `pm10`
+        // share length and first byte); other spellings by their text.
         let found = self
             .ids
             .iter()
-            .find(|(known, _)| same_field_name(known, field));
+            .find(|(known, _)| std::ptr::eq(*known, field))
+            .or_else(|| {
+                self.ids
+                    .iter()
+                    .find(|(known, _)| same_field_name(known, field))
+            });
         if let Some(&(_, id)) = found {
             return id;
         }
