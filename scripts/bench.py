@@ -13,6 +13,7 @@ simulator) and stops it again. Results print as a table and are written as JSON.
 import argparse
 import json
 import os
+import re
 import resource
 import shutil
 import signal
@@ -65,6 +66,21 @@ def metric(port, name):
     return None
 
 
+def commit_buckets(port):
+    """The journal's commit-latency histogram from /metrics: [(upper bound s, cumulative)]."""
+    try:
+        text = http_get(f"http://127.0.0.1:{port}/metrics")
+    except OSError:
+        return []
+    buckets = []
+    for line in text.splitlines():
+        if line.startswith('ioc_journal_commit_seconds_bucket{le="'):
+            bound = line.split('"')[1]
+            buckets.append((float("inf") if bound == "+Inf" else float(bound),
+                            int(float(line.split()[1]))))
+    return buckets
+
+
 def cpu_seconds(pid):
     """User + system CPU seconds a process has used so far (from /proc)."""
     with open(f"/proc/{pid}/stat") as f:
@@ -79,6 +95,18 @@ def rss_mb(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     return 0.0
+
+
+def snapshot_times(log_path):
+    """How long each analytics snapshot took (ms), from the engine's log (info is its default
+    level). A stalled analytics worker is the first suspect when the broker drops."""
+    times = []
+    with open(log_path, errors="replace") as log:
+        for line in log:
+            line = re.sub(r"\x1b\[[0-9;]*m", "", line)
+            if "analytics snapshot written" in line and "elapsed_ms=" in line:
+                times.append(int(line.split("elapsed_ms=")[1].split()[0]))
+    return times
 
 
 def raise_open_files():
@@ -112,7 +140,9 @@ class Broker:
     def __init__(self, workdir, unlimited):
         self.port = free_port()
         conf = os.path.join(workdir, f"mosquitto-{self.port}.conf")
-        lines = [f"listener {self.port} 127.0.0.1", "allow_anonymous true", "persistence false"]
+        # `sys_interval 1`: the broker's own counters under `$SYS` are fresh within a second.
+        lines = [f"listener {self.port} 127.0.0.1", "allow_anonymous true", "persistence false",
+                 "sys_interval 1"]
         if unlimited:
             lines += ["max_queued_messages 0", "max_queued_bytes 0"]
         with open(conf, "w") as f:
@@ -124,6 +154,24 @@ class Broker:
 
     def url(self):
         return f"mqtt://127.0.0.1:{self.port}"
+
+    def dropped(self):
+        """Messages the broker has thrown away because a client's queue was full (its
+        `$SYS/broker/publish/messages/dropped`), or None if the broker could not be read.
+        Mosquitto publishes that counter only once it is above 0, so its absence next to the
+        `received` counter (published every `sys_interval`) means none."""
+        sys_topics = "$SYS/broker/publish/messages/"
+        try:
+            out = subprocess.run(
+                ["mosquitto_sub", "-p", str(self.port), "-v", "-W", "3",
+                 "-t", sys_topics + "dropped", "-t", sys_topics + "received"],
+                capture_output=True, text=True, timeout=10).stdout
+        except subprocess.SubprocessError:
+            return None
+        counters = dict(line.split(" ", 1) for line in out.splitlines() if " " in line)
+        if sys_topics + "received" not in counters:
+            return None
+        return int(counters.get(sys_topics + "dropped", "0"))
 
     def stop(self):
         self.process.terminate()
@@ -146,7 +194,7 @@ class Engine:
         self.started = time.time()
         self.process = subprocess.Popen(
             list(args) + list(extra), stdout=self.log, stderr=subprocess.STDOUT,
-            env=dict(os.environ, RUST_LOG=os.environ.get("RUST_LOG", "warn"), **(env or {})),
+            env=dict(os.environ, **(env or {})),
         )
 
     def wait_ready(self, seconds=600):
@@ -468,7 +516,10 @@ class Harness:
             acked = sent["sent"] - sent["unacknowledged"]
             counted = int(settle(lambda: int(engine.events() or 0), acked))
             samples.append((time.time() - began, rss_mb(pid)))
+            dropped = broker.dropped()
+            commits = commit_buckets(engine.port)
             engine.stop()
+            snapshots = snapshot_times(data + ".log")
         finally:
             if sim is not None:
                 sim.kill()
@@ -485,6 +536,15 @@ class Harness:
         self.record("B7", "soak: acknowledged by the broker", acked, "events")
         self.record("B7", "soak: engine lost of acknowledged", acked - counted, "events", "0",
                     f"{counted} counted")
+        self.record("B7", "soak: dropped by the broker (its $SYS count)",
+                    "unread" if dropped is None else dropped, "messages", "",
+                    "a full client queue: max_queued_messages, docs/operations.md")
+        total = commits[-1][1] if commits else 0
+        within = dict(commits).get(0.1, 0)
+        self.record("B7", "soak: journal commits slower than 100 ms", total - within, "commits",
+                    "", f"of {total}; " + " ".join(f"<={b:g}s:{n}" for b, n in commits[7:]))
+        self.record("B7", "soak: analytics snapshots written, longest", max(snapshots, default=0),
+                    "ms", "", f"{len(snapshots)} written; all: {' '.join(map(str, snapshots))}")
         self.record("B7", "soak: engine RSS, highest sample", round(peak), "MB", "<= 512",
                     f"{len(samples)} samples")
         self.record("B7", f"soak: RSS at the end of the first fifth ({fifth[0]:.0f} s)",
