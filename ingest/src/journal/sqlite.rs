@@ -258,13 +258,9 @@ impl JournalStore for SqliteJournal {
                 self.indexed_filter.insert(id);
             }
             if self.indexed_filter.rebuild_due() {
-                // After the commit: a failure here must not report the commit as failed.
-                match id_filter_for(&self.conn) {
-                    Ok(filter) => self.indexed_filter = filter,
-                    Err(error) => {
-                        tracing::warn!(%error, "id filter not rebuilt; it stays in use")
-                    }
-                }
+                // Nothing read here: the new filter is filled a slice per commit from now on.
+                self.indexed_filter = self.indexed_filter.rebuilt();
+                tracing::info!("id filter at its memory bound: built again from the table");
             }
         } else {
             self.unindexed.extend(fresh.into_iter().map(str::to_owned));
@@ -696,6 +692,54 @@ mod tests {
             .replay(0, 1000, &mut |batch, _| replayed += batch.len())
             .expect("replay");
         assert_eq!(replayed, 11 + ID_INDEX_BATCH);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_filter_at_its_bound_is_built_again_without_missing_a_duplicate() {
+        let dir = temp_dir("id-filter-bound");
+        let mut journal = SqliteJournal::open(&dir, Durability::ProcessCrash, 2).expect("open");
+        journal
+            .append(&events("a-", ID_INDEX_BATCH), 0, &[])
+            .expect("append");
+        assert_eq!(indexed(&journal), ID_INDEX_BATCH);
+        assert!(journal.indexed_filter.is_complete());
+        journal.indexed_filter.pretend_at_the_bound();
+        // The next id pass finds the filter due: a new one takes its place, empty until its
+        // scan has read the table.
+        journal
+            .append(&events("b-", ID_INDEX_BATCH), 0, &[])
+            .expect("append");
+        assert_eq!(indexed(&journal), 2 * ID_INDEX_BATCH);
+        assert!(!journal.indexed_filter.is_complete());
+        let n = 2 * ID_INDEX_BATCH as i64;
+        // The next commit's scan reads the table's 32,768 ids (less than one slice) into it
+        // before its ids are looked up: every old id is still a duplicate.
+        for (round, fresh) in [(1, "c-1"), (2, "c-2")] {
+            let outcomes = journal
+                .append(
+                    &[
+                        Entry::Event(event("a-5", 7)),
+                        Entry::Event(event(&format!("b-{}", ID_INDEX_BATCH - 1), 7)),
+                        Entry::Event(event(fresh, 8)),
+                        Entry::Event(event("c-1", 8)),
+                    ],
+                    0,
+                    &[],
+                )
+                .expect("append");
+            assert_eq!(
+                outcomes,
+                [
+                    Outcome::Duplicate,
+                    Outcome::Duplicate,
+                    Outcome::Stored(n + round),
+                    Outcome::Duplicate,
+                ],
+                "round {round}"
+            );
+            assert!(journal.indexed_filter.is_complete());
+        }
         let _ = std::fs::remove_dir_all(&dir);
     }
 
