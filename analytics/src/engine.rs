@@ -9,6 +9,7 @@ use crate::snapshot::{self, SnapshotError};
 use crate::state::State;
 use crate::views::AlertQuery;
 use crate::views::{self, ReportDetail, ViewData, ViewError, ViewRequest};
+use crate::worker_queue::{QueueReceiver, QueueSender, event_queue};
 use ioc_ingest::deadletter::DeadLetter;
 use ioc_ingest::journal::{JournalSink, Recovered};
 use ioc_ingest::report::update::Change;
@@ -17,14 +18,21 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
+use std::sync::mpsc::RecvTimeoutError;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use tokio::sync::{broadcast, mpsc, watch};
 
-/// Committed batches waiting for the worker; when full, the journal thread waits (and with it
-/// the acknowledgements), so memory stays bounded under any input rate.
-const WORKER_QUEUE: usize = 64;
+/// Committed events waiting for the worker; when they would pass this, the journal thread
+/// waits (and with it the acknowledgements), so memory stays bounded under any input rate.
+/// About three seconds of 32,000 events/s: room for a pause of the worker (a snapshot of a large
+/// state) without holding back the acknowledgements, which a broker with a short per-client
+/// queue would answer by dropping messages (`worker_queue.rs`).
+const WORKER_QUEUE_EVENTS: usize = 100_000;
+
+/// A wait of the journal for the worker's queue at least this long is logged: the
+/// acknowledgements waited as long.
+const LOGGED_QUEUE_WAIT: Duration = Duration::from_millis(250);
 
 /// Why analytics could not process a batch.
 #[derive(Debug, thiserror::Error)]
@@ -565,7 +573,7 @@ impl Analytics {
 
     /// Starts the worker thread and returns the sink to give the journal.
     pub fn start_worker(&self) -> std::io::Result<(AnalyticsSink, std::thread::JoinHandle<()>)> {
-        let (batches, queue) = sync_channel(WORKER_QUEUE);
+        let (batches, queue) = event_queue(WORKER_QUEUE_EVENTS);
         let analytics = self.clone();
         let thread = std::thread::Builder::new()
             .name("ioc-analytics".into())
@@ -582,16 +590,31 @@ enum Committed {
 
 /// The journal sink: forwards committed batches to the analytics worker.
 pub struct AnalyticsSink {
-    batches: SyncSender<Committed>,
+    batches: QueueSender<Committed>,
+}
+
+impl AnalyticsSink {
+    fn send(&self, committed: Committed, events: usize) {
+        let waited = self.batches.send(committed, events);
+        if waited >= LOGGED_QUEUE_WAIT {
+            tracing::warn!(
+                waited_ms = waited.as_millis() as u64,
+                "the journal waited for the analytics worker (its queue was full); \
+                 acknowledgements waited as long"
+            );
+        }
+    }
 }
 
 impl JournalSink for AnalyticsSink {
     fn accepted(&mut self, events: Vec<Event>, last_seq: i64) {
-        let _ = self.batches.send(Committed::Events(events, last_seq));
+        let count = events.len();
+        self.send(Committed::Events(events, last_seq), count);
     }
 
     fn rejected(&mut self, records: Vec<DeadLetter>) {
-        let _ = self.batches.send(Committed::Rejected(records));
+        let count = records.len();
+        self.send(Committed::Rejected(records), count);
     }
 }
 
@@ -617,7 +640,7 @@ const RECONCILE_GAP: Duration = Duration::from_millis(10);
 /// Applies committed batches: counts, reports and alert trackers at once (and alert
 /// reconciles at most every [`RECONCILE_GAP`]), window readings in polars micro-batches of at
 /// most [`WINDOW_FLUSH_EVERY`].
-fn work(analytics: Analytics, queue: Receiver<Committed>) {
+fn work(analytics: Analytics, queue: QueueReceiver<Committed>) {
     let mut waiting = 0;
     let mut first_pending: Option<Instant> = None;
     let mut last_reconcile = Instant::now();
@@ -648,7 +671,7 @@ fn work(analytics: Analytics, queue: Receiver<Committed>) {
                         Committed::Rejected(records) => analytics.record_rejected(records),
                     }
                     if events.len() < MAX_COALESCED_EVENTS {
-                        pending = queue.try_recv().ok();
+                        pending = queue.try_recv();
                     }
                 }
                 let applying = analytics

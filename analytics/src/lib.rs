@@ -24,6 +24,7 @@ pub mod snapshot;
 pub mod state;
 pub mod views;
 pub mod windows;
+mod worker_queue;
 
 pub use config::AnalyticsConfig;
 pub use engine::{Analytics, AnalyticsError, AnalyticsSink, MetricsSnapshot};
