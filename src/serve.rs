@@ -451,7 +451,7 @@ fn replay(
             })?;
         let mut readings = Vec::new();
         for batch in queue {
-            readings.extend(analytics.admit(&batch, None));
+            analytics.admit(&batch, None, &mut readings);
             // A failed windows thread has dropped its queue: the rest is read and dropped,
             // and its error reported below.
             if readings.len() >= WINDOW_FLUSH_READINGS {

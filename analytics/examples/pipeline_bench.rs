@@ -72,10 +72,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             })
             .collect();
         decode_s += decoding.elapsed().as_secs_f64();
-        readings.extend(analytics.admit(&decoded, Some(now)));
+        analytics.admit(&decoded, Some(now), &mut readings);
         if readings.len() >= WINDOW_FLUSH_READINGS {
             let windowing = Instant::now();
-            analytics.merge_readings(&std::mem::take(&mut readings))?;
+            analytics.merge_readings(&readings)?;
+            // As the worker does: the buffer keeps its capacity for the next readings.
+            readings.clear();
             windows_s += windowing.elapsed().as_secs_f64();
         }
     }

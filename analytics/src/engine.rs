@@ -317,24 +317,32 @@ impl Analytics {
     /// Applies a batch of journaled events (blocking: call off the async runtime).
     /// `live_at_ms` is the wall-clock time for the rate meter; `None` during replay.
     pub fn apply(&self, events: &[Event], live_at_ms: Option<i64>) -> Result<(), AnalyticsError> {
-        let readings = self.admit(events, live_at_ms);
+        let mut readings = Vec::new();
+        self.admit(events, live_at_ms, &mut readings);
         self.merge_readings(&readings)
     }
 
     /// First half of [`Analytics::apply`]: counts, sources, reports, alert trackers and alert
-    /// transitions take the events now; the returned readings are for the windows, which may
-    /// take several batches' readings in one polars pass ([`Analytics::merge_readings`]).
-    pub fn admit(&self, events: &[Event], live_at_ms: Option<i64>) -> Vec<batch::Reading> {
-        let (readings, changed) = {
+    /// transitions take the events now; the readings for the windows are added to `readings`,
+    /// which may gather several batches' readings for one polars pass
+    /// ([`Analytics::merge_readings`]). Appending to the caller's buffer (kept with its
+    /// capacity) instead of returning a new vector saves a copy of every reading and the
+    /// fresh pages a new buffer costs.
+    pub fn admit(
+        &self,
+        events: &[Event],
+        live_at_ms: Option<i64>,
+        readings: &mut Vec<batch::Reading>,
+    ) {
+        let changed = {
             let mut state = self.lock();
-            let readings = state.admit(events, live_at_ms);
-            (readings, state.alerts.take_changes())
+            state.admit(events, live_at_ms, readings);
+            state.alerts.take_changes()
         };
         for alert in changed {
             // No listener is fine: the views carry the alert too.
             let _ = self.alert_feed.send(Arc::new(alert));
         }
-        readings
     }
 
     /// Second half of [`Analytics::apply`]: aggregates readings into bucket partials with
@@ -348,26 +356,33 @@ impl Analytics {
         Ok(())
     }
 
-    /// Keeps admitted readings for the next window flush; returns how many wait now.
-    fn defer_readings(&self, readings: Vec<batch::Reading>) -> usize {
-        let mut pending = self
-            .pending_readings
+    /// Admits a live batch ([`Analytics::admit`]) and keeps its window readings for the next
+    /// window flush; returns how many readings wait now and whether the batch added any.
+    fn admit_deferred(&self, events: &[Event], live_at_ms: i64) -> (usize, bool) {
+        let mut pending = self.pending_readings();
+        let before = pending.len();
+        self.admit(events, Some(live_at_ms), &mut pending);
+        (pending.len(), pending.len() > before)
+    }
+
+    fn pending_readings(&self) -> MutexGuard<'_, Vec<batch::Reading>> {
+        self.pending_readings
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        pending.extend(readings);
-        pending.len()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Runs every deferred reading through polars into the windows.
     pub fn flush_windows(&self) {
-        let readings = std::mem::take(
-            &mut *self
-                .pending_readings
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner()),
-        );
+        let mut readings = std::mem::take(&mut *self.pending_readings());
         if let Err(error) = self.merge_readings(&readings) {
             tracing::error!(%error, readings = readings.len(), "analytics window batch failed");
+        }
+        // The emptied buffer goes back with its capacity, unless readings came meanwhile:
+        // a new buffer would cost its growth and the kernel's zeroing of fresh pages again.
+        readings.clear();
+        let mut pending = self.pending_readings();
+        if pending.is_empty() {
+            *pending = readings;
         }
     }
 
@@ -679,11 +694,12 @@ fn work(analytics: Analytics, queue: QueueReceiver<Committed>) {
                     .lock()
                     .unwrap_or_else(|poisoned| poisoned.into_inner());
                 if !events.is_empty() {
-                    let admitted = analytics.admit(&events, Some(ioc_ingest::event::now_ms()));
-                    if !admitted.is_empty() {
+                    let (now_waiting, added) =
+                        analytics.admit_deferred(&events, ioc_ingest::event::now_ms());
+                    if added {
                         first_pending.get_or_insert_with(Instant::now);
-                        waiting = analytics.defer_readings(admitted);
                     }
+                    waiting = now_waiting;
                     reconcile_due = true;
                 }
                 // Writers wait on this to read their own write (reports, alert changes), which

@@ -86,15 +86,19 @@ impl State {
         }
     }
 
-    /// First phase of a batch: every part takes the events; returns the readings for the
-    /// windows.
+    /// First phase of a batch: every part takes the events; the readings for the windows are
+    /// added to `readings` (the caller's buffer, which keeps its capacity from batch to batch).
     ///
     /// Events are taken in journal order, and each event goes through the parts in the same
     /// order live and in replay, so replay reaches the same state as the live run: the
     /// order matters for that equality (the alert trackers read the hourly AQI the telemetry
     /// has just computed for the event).
-    pub fn admit(&mut self, events: &[Event], live_at_ms: Option<i64>) -> Vec<Reading> {
-        let mut readings = Vec::new();
+    pub fn admit(
+        &mut self,
+        events: &[Event],
+        live_at_ms: Option<i64>,
+        readings: &mut Vec<Reading>,
+    ) {
         let wall_ms = live_at_ms.unwrap_or_else(ioc_ingest::event::now_ms);
         let mut tally = tally::BatchTally::default();
         for event in events {
@@ -106,16 +110,15 @@ impl State {
             let series = tally.count(event);
             let config = &self.config;
             self.reports.apply(event, &|code| config.sla_ms(code));
-            let aqi =
-                self.telemetry
-                    .admit(event, config.allowed_lateness_ms, series, &mut readings);
+            let aqi = self
+                .telemetry
+                .admit(event, config.allowed_lateness_ms, series, readings);
             self.alerts.observe(event, aqi, wall_ms);
         }
         self.telemetry.add_counts(&tally);
         if let Some(now) = live_at_ms {
             self.telemetry.record_rates(now, &tally);
         }
-        readings
     }
 
     /// The transitions that bring the alert book in line with the rules now, for the
