@@ -74,20 +74,25 @@ impl Intake {
         now_ms: i64,
         entries: &mut Vec<Entry>,
     ) {
-        match self.events_of(topic, payload, now_ms) {
-            Ok(events) => entries.extend(events.into_iter().map(Entry::Event)),
-            Err(rejection) => entries.push(Entry::Rejected(DeadLetter::new(
+        let before = entries.len();
+        if let Err(rejection) = self.push_events(topic, payload, now_ms, entries) {
+            // A pack is refused whole: the events of it already pushed go again.
+            entries.truncate(before);
+            entries.push(Entry::Rejected(DeadLetter::new(
                 &rejection, topic, payload, now_ms,
-            ))),
+            )));
         }
     }
 
-    fn events_of(
+    /// Pushes the message's events onto `entries` (straight there: no vector per message), or
+    /// says why the message is refused; on a refusal the caller takes back what was pushed.
+    fn push_events(
         &self,
         topic: &str,
         payload: &[u8],
         now_ms: i64,
-    ) -> Result<Vec<crate::Event>, Rejection> {
+        entries: &mut Vec<Entry>,
+    ) -> Result<(), Rejection> {
         if payload.len() > self.max_payload_bytes {
             return Err(Rejection::new(
                 Reason::TooLarge,
@@ -103,9 +108,8 @@ impl Intake {
             TopicError::UnknownKind(_) => Rejection::new(Reason::UnknownKind, error.to_string()),
         })?;
         if info.kind == crate::Kind::Report {
-            return self
-                .report_of(payload, &info, now_ms)
-                .map(|event| vec![event]);
+            entries.push(Entry::Event(self.report_of(payload, &info, now_ms)?));
+            return Ok(());
         }
         let decoded = decode::decode_in(payload, &info, now_ms, self.device_zone)?;
         if decoded.drafts.is_empty() {
@@ -114,16 +118,18 @@ impl Intake {
                 "payload holds no event",
             ));
         }
-        let events = decoded
-            .drafts
-            .into_iter()
-            .map(|draft| self.validator.validate(draft, now_ms))
-            .collect::<Result<Vec<_>, _>>()?;
-        for event in &events {
-            self.counters.record(event.kind, decoded.format, 1);
+        let before = entries.len();
+        for draft in decoded.drafts {
+            entries.push(Entry::Event(self.validator.validate(draft, now_ms)?));
+        }
+        // Counted once the whole message is accepted.
+        for entry in &entries[before..] {
+            if let Entry::Event(event) = entry {
+                self.counters.record(event.kind, decoded.format, 1);
+            }
         }
         self.counters.record_zoneless(decoded.zoneless as u64);
-        Ok(events)
+        Ok(())
     }
 
     /// A report on `{root}/{area}/report`: the Open311 fields, checked like an HTTP POST.

@@ -154,13 +154,25 @@ fn check_id(id: Option<String>, field: &str) -> Result<String, Rejection> {
             format!("`{field}` must be 1 to {MAX_ID_LEN} bytes"),
         ));
     }
-    if id.chars().any(|c| c.is_control() || c == '#' || c == '+') {
+    if has_control_or_wildcard(&id) {
         return Err(Rejection::new(
             Reason::WrongType,
             format!("`{field}` holds control characters or MQTT wildcards"),
         ));
     }
     Ok(id)
+}
+
+/// Whether an id holds a control character (C0, DEL or C1) or an MQTT wildcard. Nearly every
+/// id is ASCII, checked byte by byte (where the controls are exactly the ASCII ones); any other
+/// is checked character by character. Every event's id and source come through here.
+fn has_control_or_wildcard(id: &str) -> bool {
+    if id.is_ascii() {
+        id.bytes()
+            .any(|byte| byte.is_ascii_control() || byte == b'#' || byte == b'+')
+    } else {
+        id.chars().any(|c| c.is_control() || c == '#' || c == '+')
+    }
 }
 
 /// Keeps the kind's known fields, checked; refuses a draft with no known reading or without a

@@ -260,3 +260,42 @@ fn fields_are_kept_in_the_kinds_order_and_the_first_problem_in_that_order_is_nam
         (Reason::MissingField, "water_level needs `level_cm`")
     );
 }
+
+#[test]
+fn ids_and_sources_with_controls_or_wildcards_are_refused_ascii_or_not() {
+    let payload = |id: &str, source: &str| {
+        json!({"id": id, "source": source, "ts": NOW - 1000, "values": {"laeq": 50}})
+            .to_string()
+            .into_bytes()
+    };
+    let topic = "city/hoan-kiem/noise";
+    for bad in [
+        "a\tb",
+        "a\u{7f}b",
+        "a#",
+        "+b",
+        "\u{1}",
+        "hà\u{85}nội",
+        "hà#nội",
+        "nội+",
+        "x\u{9f}",
+    ] {
+        assert_eq!(
+            reason_of(topic, &payload(bad, "nm-1")),
+            Some(Reason::WrongType),
+            "id {bad:?}"
+        );
+        assert_eq!(
+            reason_of(topic, &payload("e-1", bad)),
+            Some(Reason::WrongType),
+            "source {bad:?}"
+        );
+    }
+    for good in ["nm-1", "hà-nội:đo-ồn", "a b~!", "x\u{a0}y"] {
+        let entries = intake().classify(topic, &payload(good, good), NOW);
+        let [Entry::Event(event)] = entries.as_slice() else {
+            panic!("{good:?} not accepted: {entries:?}")
+        };
+        assert_eq!((event.id.as_str(), event.source.as_str()), (good, good));
+    }
+}

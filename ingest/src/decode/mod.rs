@@ -100,12 +100,15 @@ pub fn decode_in(
         )
     })?;
     // Most messages are native objects: read those without a JSON tree in between, the usual
-    // flat shape by hand and the rest with serde. An object without a `values` key cannot be
-    // one (NGSI entities, bad input): it goes the general way at once instead of being parsed
-    // twice.
+    // flat shape by hand (it gives up at once at anything else: an NGSI entity's `type` key,
+    // say) and the rest with serde. An object without a `values` key cannot be native (NGSI
+    // entities, bad input): it skips serde's typed reader instead of being parsed twice.
     if text.trim_start().starts_with('{')
-        && text.contains("\"values\"")
-        && let Some(draft) = native_scan::scan(text).or_else(|| native::decode_typed(text))
+        && let Some(draft) = native_scan::scan(text).or_else(|| {
+            text.contains("\"values\"")
+                .then(|| native::decode_typed(text))
+                .flatten()
+        })
     {
         let mut draft = draft?;
         apply_topic(&mut draft, topic)?;
