@@ -2,7 +2,7 @@
 
 use crate::area::Areas;
 use crate::decode::Draft;
-use crate::event::{Event, Kind, Values};
+use crate::event::{Event, Kind, Values, same_field_name};
 use crate::fields::{self, FieldType};
 use crate::reject::{Reason, Rejection};
 use serde_json::Value;
@@ -184,15 +184,19 @@ fn has_control_or_wildcard(id: &str) -> bool {
 /// vector cost a search and a shift per field and an allocation per event.
 fn check_values(kind: Kind, mut values: Values) -> Result<Values, Rejection> {
     let specs = fields::specs(kind);
-    values.retain_ranked(|name, value| {
-        if value.is_null() {
-            return None;
-        }
-        specs.iter().position(|spec| spec.name == name)
-    });
+    if !in_spec_order(&values, specs) {
+        values.retain_ranked(|name, value| {
+            if value.is_null() {
+                return None;
+            }
+            specs
+                .iter()
+                .position(|spec| same_field_name(spec.name, name))
+        });
+    }
     let mut present = values.iter().peekable();
     for spec in specs {
-        match present.next_if(|(name, _)| *name == spec.name) {
+        match present.next_if(|(name, _)| same_field_name(name, spec.name)) {
             Some((_, value)) => check_field(spec.name, spec.ty, value)?,
             None if spec.required => {
                 return Err(Rejection::new(
@@ -212,6 +216,17 @@ fn check_values(kind: Kind, mut values: Values) -> Result<Values, Rejection> {
         ));
     }
     Ok(values)
+}
+
+/// Whether every field is a non-null field of the kind, in the kind's order: what a device
+/// usually sends, and then there is nothing to take out or sort. One pass over the specs,
+/// where ranking each field searched them again (about a third of validation in B2's
+/// profile).
+fn in_spec_order(values: &Values, specs: &[fields::FieldSpec]) -> bool {
+    let mut later = specs.iter();
+    values
+        .iter()
+        .all(|(name, value)| !value.is_null() && later.any(|spec| same_field_name(spec.name, name)))
 }
 
 fn check_field(name: &str, ty: FieldType, value: &Value) -> Result<(), Rejection> {

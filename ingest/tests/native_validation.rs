@@ -240,6 +240,33 @@ fn fields_are_kept_in_the_kinds_order_and_the_first_problem_in_that_order_is_nam
         event.values.keys().collect::<Vec<_>>(),
         ["intensity", "occupancy", "congested"]
     );
+    // Already in the kind's order (the usual case, read without sorting), and in that order
+    // but for one null, one unknown or one repeat of the order: the same fields kept.
+    for (values, kept) in [
+        (
+            r#"{"intensity":12,"speed":40,"congested":false}"#,
+            &["intensity", "speed", "congested"][..],
+        ),
+        (
+            r#"{"intensity":12,"speed":null,"congested":false}"#,
+            &["intensity", "congested"],
+        ),
+        (
+            r#"{"intensity":12,"speed":40,"extra":1}"#,
+            &["intensity", "speed"],
+        ),
+        (
+            r#"{"speed":40,"occupancy":0.5,"intensity":12}"#,
+            &["intensity", "speed", "occupancy"],
+        ),
+    ] {
+        let payload = format!(r#"{{"source":"tc-1","ts":1795338000000,"values":{values}}}"#);
+        let entries = intake().classify("city/hoan-kiem/traffic/tc-1", payload.as_bytes(), NOW);
+        let [Entry::Event(event)] = entries.as_slice() else {
+            panic!("{values} not accepted: {entries:?}")
+        };
+        assert_eq!(event.values.keys().collect::<Vec<_>>(), kept, "{values}");
+    }
     // Two fields out of range, written in reverse: the kind's first one is the reason given.
     let payload = br#"{"source":"aq-1","ts":1795338000000,"values":{"humidity":7,"pm10":-1}}"#;
     let entries = intake().classify("city/hoan-kiem/air_quality/aq-1", payload, NOW);
