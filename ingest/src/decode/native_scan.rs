@@ -172,12 +172,10 @@ impl<'a> Cursor<'a> {
     fn string(&mut self) -> Option<&'a str> {
         self.require(b'"')?;
         let start = self.at;
-        loop {
-            match *self.bytes.get(self.at)? {
-                b'"' => break,
-                b'\\' | 0x00..=0x1f => return None,
-                _ => self.at += 1,
-            }
+        self.at += plain_len(self.bytes.get(start..)?);
+        if *self.bytes.get(self.at)? != b'"' {
+            // An escape or a control character: serde's reader decides.
+            return None;
         }
         // Both ends are ASCII quotes, so the slice falls on character boundaries.
         let text = self.text.get(start..self.at)?;
@@ -337,6 +335,46 @@ impl<'a> Cursor<'a> {
     }
 }
 
+/// How many bytes of `bytes` come before the first quote, backslash or control character (all
+/// of them when there is none).
+///
+/// Looks at eight bytes at a time: every id, source and time the scanner reads is a string, and
+/// a byte-by-byte search was a sixth of the scanner in B2's profile. The tests are the usual
+/// ones on a word: `w - 0x01…` sets a byte's high bit where the byte is zero (XOR with the
+/// quote or backslash makes those zero), `w - 0x20…` where it is below 0x20, in both cases
+/// `& !w` keeps bytes that had their high bit clear; a word flagged is then searched byte by
+/// byte, so the answer is exact.
+fn plain_len(bytes: &[u8]) -> usize {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGH_BITS: u64 = u64::from_ne_bytes([0x80; 8]);
+    const QUOTES: u64 = u64::from_ne_bytes([b'"'; 8]);
+    const BACKSLASHES: u64 = u64::from_ne_bytes([b'\\'; 8]);
+    const SPACES: u64 = u64::from_ne_bytes([0x20; 8]);
+    let mut at = 0;
+    while let Some(word) = bytes
+        .get(at..at + 8)
+        .and_then(|chunk| <[u8; 8]>::try_from(chunk).ok())
+        .map(u64::from_ne_bytes)
+    {
+        let quote = word ^ QUOTES;
+        let backslash = word ^ BACKSLASHES;
+        let flagged = (quote.wrapping_sub(ONES) & !quote)
+            | (backslash.wrapping_sub(ONES) & !backslash)
+            | (word.wrapping_sub(SPACES) & !word);
+        if flagged & HIGH_BITS != 0 {
+            break;
+        }
+        at += 8;
+    }
+    while let Some(&byte) = bytes.get(at) {
+        if byte == b'"' || byte == b'\\' || byte < 0x20 {
+            break;
+        }
+        at += 1;
+    }
+    at
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -394,6 +432,34 @@ mod tests {
         ] {
             assert_eq!(number(text), None, "{text}");
         }
+    }
+
+    #[test]
+    fn the_plain_length_is_that_of_a_byte_by_byte_search() {
+        let naive = |bytes: &[u8]| {
+            bytes
+                .iter()
+                .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+                .unwrap_or(bytes.len())
+        };
+        // Each stop byte, and bytes next to the tests' edges (0x1f/0x20, 0x21/0x23, 0x5b/0x5d,
+        // 0x7f, 0x80, 0xff), at every place of words of up to three chunks.
+        let others = [b'a', 0x20, 0x21, 0x23, 0x5b, 0x5d, 0x7f, 0x80, 0xa0, 0xff];
+        for stop in [b'"', b'\\', 0x00, 0x01, 0x1f, b'a'] {
+            for filler in others {
+                for len in 0..24 {
+                    for place in 0..=len {
+                        let mut bytes = vec![filler; len];
+                        if place < len {
+                            bytes[place] = stop;
+                        }
+                        assert_eq!(plain_len(&bytes), naive(&bytes), "{bytes:?}");
+                    }
+                }
+            }
+        }
+        let text = "Hoàn Kiếm, phường Hàng Bạc \"x\"".as_bytes();
+        assert_eq!(plain_len(text), naive(text));
     }
 
     #[test]
