@@ -63,14 +63,64 @@ pub const KNOWN_NAMES: [&str; 40] = [
 ];
 
 /// `name` as a [`FieldName`]: borrowed from [`KNOWN_NAMES`] when it is there.
+///
+/// Every field of every decoded event comes through here; only the known names of the same
+/// length are compared (a handful, not forty).
 pub fn field_name(name: &str) -> FieldName {
-    match KNOWN_NAMES
+    let index = &KNOWN_NAMES_BY_LENGTH;
+    let same_length = index
+        .start
+        .get(name.len())
+        .zip(index.start.get(name.len() + 1))
+        .and_then(|(&from, &to)| index.places.get(from..to))
+        .unwrap_or_default();
+    match same_length
         .iter()
+        .filter_map(|&place| KNOWN_NAMES.get(usize::from(place)))
         .find(|known| same_field_name(known, name))
     {
         Some(known) => Cow::Borrowed(known),
         None => Cow::Owned(name.to_string()),
     }
+}
+
+/// Longest name a known field may have, plus one (a compile-time check: a longer one stops
+/// the build in [`by_length`]).
+const NAME_LENGTHS: usize = 32;
+
+/// [`KNOWN_NAMES`] grouped by length: the places of the names `n` bytes long are
+/// `places[start[n]..start[n + 1]]`.
+struct ByLength {
+    places: [u8; KNOWN_NAMES.len()],
+    start: [usize; NAME_LENGTHS + 1],
+}
+
+/// Built once by the compiler from [`KNOWN_NAMES`], so the two cannot disagree.
+const KNOWN_NAMES_BY_LENGTH: ByLength = by_length();
+
+/// Groups [`KNOWN_NAMES`] by length (a counting sort, in a `const fn`).
+const fn by_length() -> ByLength {
+    let mut start = [0; NAME_LENGTHS + 1];
+    let mut at = 0;
+    while at < KNOWN_NAMES.len() {
+        start[KNOWN_NAMES[at].len() + 1] += 1;
+        at += 1;
+    }
+    let mut length = 0;
+    while length < NAME_LENGTHS {
+        start[length + 1] += start[length];
+        length += 1;
+    }
+    let mut next = start;
+    let mut places = [0; KNOWN_NAMES.len()];
+    at = 0;
+    while at < KNOWN_NAMES.len() {
+        let length = KNOWN_NAMES[at].len();
+        places[next[length]] = at as u8;
+        next[length] += 1;
+        at += 1;
+    }
+    ByLength { places, start }
 }
 
 /// Whether two field names are the same. Names from [`KNOWN_NAMES`] are the same string in
@@ -341,6 +391,24 @@ mod tests {
     #[test]
     fn known_names_are_borrowed_and_others_owned() {
         assert!(matches!(field_name("pm25"), Cow::Borrowed("pm25")));
+        for known in KNOWN_NAMES {
+            // Found through its length, as the table's string (borrowed, not a copy).
+            assert!(
+                matches!(field_name(known), Cow::Borrowed(found) if found == known),
+                "{known}"
+            );
+        }
+        for other in [
+            "",
+            "p",
+            "pm2",
+            "pm255",
+            "Speed",
+            "service_cod",
+            "a_name_longer_than_32_bytes_long",
+        ] {
+            assert!(matches!(field_name(other), Cow::Owned(ref name) if name == other));
+        }
         assert!(matches!(field_name("attributes"), Cow::Owned(ref name) if name == "attributes"));
     }
 
