@@ -33,7 +33,7 @@ pub struct SeriesIndex {
 }
 
 /// Number of [`Kind`] variants.
-const KINDS: usize = 8;
+const KINDS: usize = Kind::EVERY.len();
 
 /// A kind's place in a per-field array: its declaration order.
 fn kind_slot(kind: Kind) -> usize {

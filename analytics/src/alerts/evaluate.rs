@@ -14,7 +14,7 @@ use super::metric::Metric;
 use super::rules::{Rule, RuleSet};
 use super::trackers::Firing;
 use crate::snapshot::SnapshotError;
-use ioc_ingest::{Areas, Event};
+use ioc_ingest::{Areas, Event, Kind};
 use std::collections::{HashMap, HashSet};
 
 /// How long a transition sent to the journal blocks another for the same rule × subject before
@@ -40,6 +40,10 @@ pub struct Evaluator {
     rules: Vec<Rule>,
     /// The condition of each rule, in the order of `rules`.
     conditions: Vec<Box<dyn Condition>>,
+    /// For each kind (by its declaration order), the places in `conditions` of the rules that
+    /// watch it, in rule order: an event goes to the three or four rules its kind concerns,
+    /// not through every rule to be turned away.
+    watching: Vec<Vec<usize>>,
     in_flight: HashMap<(String, String), i64>,
 }
 
@@ -55,6 +59,7 @@ impl Evaluator {
         let mut evaluator = Self {
             rules: Vec::new(),
             conditions: Vec::new(),
+            watching: Vec::new(),
             in_flight: HashMap::new(),
         };
         for rule in rules.rules {
@@ -65,6 +70,19 @@ impl Evaluator {
                     evaluator.conditions.push(condition);
                 }
                 Err(message) => tracing::error!(rule = %rule.id, %message, "alert rule left out"),
+            }
+        }
+        evaluator.watching = vec![Vec::new(); Kind::EVERY.len()];
+        for kind in Kind::EVERY {
+            if let Some(watchers) = evaluator.watching.get_mut(kind as usize) {
+                watchers.extend(
+                    evaluator
+                        .conditions
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, condition)| condition.watches(kind))
+                        .map(|(at, _)| at),
+                );
             }
         }
         evaluator
@@ -144,8 +162,13 @@ impl Evaluator {
     /// Feeds one journaled event. `aqi` is the source's hourly VN_AQI after this event (air
     /// quality only); `now_ms` the wall clock, which the stale rule judges silence by.
     pub fn observe(&mut self, event: &Event, aqi: Option<f64>, now_ms: i64) {
-        for condition in &mut self.conditions {
-            condition.observe(event, aqi, now_ms);
+        let Some(watchers) = self.watching.get(event.kind as usize) else {
+            return;
+        };
+        for &at in watchers {
+            if let Some(condition) = self.conditions.get_mut(at) {
+                condition.observe(event, aqi, now_ms);
+            }
         }
     }
 

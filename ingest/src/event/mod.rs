@@ -43,6 +43,19 @@ impl Kind {
         Kind::Dossier,
     ];
 
+    /// Every kind an event may have, the engine's alert records included, each at its
+    /// declaration order (`kind as usize`): for tables indexed by kind.
+    pub const EVERY: [Kind; 8] = [
+        Kind::Traffic,
+        Kind::AirQuality,
+        Kind::WaterLevel,
+        Kind::Noise,
+        Kind::Report,
+        Kind::ReportUpdate,
+        Kind::Dossier,
+        Kind::Alert,
+    ];
+
     /// Kinds that sensors and the public-service portal publish as `city/{area}/{kind}/{source}`.
     pub const TELEMETRY: [Kind; 5] = [
         Kind::Traffic,
@@ -136,4 +149,19 @@ pub fn format_ts(ts_ms: i64) -> String {
 /// Current wall-clock time in epoch milliseconds.
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_sits_at_its_declaration_order() {
+        for (at, kind) in Kind::EVERY.into_iter().enumerate() {
+            assert_eq!(kind as usize, at, "{kind:?}");
+        }
+        for kind in Kind::ALL {
+            assert!(Kind::EVERY.contains(&kind), "{kind:?}");
+        }
+    }
 }

@@ -8,7 +8,7 @@ use super::Condition;
 use super::subjects::Subjects;
 use super::values::{finite, optional_duration, reading};
 use crate::snapshot::{self, SnapshotError};
-use ioc_ingest::Event;
+use ioc_ingest::{Event, Kind};
 use serde::{Deserialize, Serialize};
 
 /// Which side of the baseline counts as anomalous.
@@ -101,6 +101,10 @@ impl Condition for Anomaly {
     fn load_trackers(&mut self, saved: &[u8]) -> Result<(), SnapshotError> {
         self.areas = snapshot::decode(saved)?;
         Ok(())
+    }
+
+    fn watches(&self, kind: Kind) -> bool {
+        kind == self.metric.kind()
     }
 
     fn observe(&mut self, event: &Event, aqi: Option<f64>, _now_ms: i64) {

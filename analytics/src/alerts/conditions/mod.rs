@@ -22,7 +22,7 @@ use super::message::Wording;
 use super::metric::Metric;
 use super::trackers::Holding;
 use crate::snapshot::SnapshotError;
-use ioc_ingest::Event;
+use ioc_ingest::{Event, Kind};
 use serde::Deserialize;
 use std::fmt;
 
@@ -35,6 +35,10 @@ pub trait Condition: fmt::Debug + Send {
 
     /// Takes back the trackers that [`Condition::save_trackers`] encoded for the same rule.
     fn load_trackers(&mut self, saved: &[u8]) -> Result<(), SnapshotError>;
+
+    /// Whether events of `kind` can move this rule's trackers: the evaluator feeds a rule only
+    /// the kinds it watches, and [`Condition::observe`] must do nothing with any other.
+    fn watches(&self, kind: Kind) -> bool;
 
     /// Takes one journaled event, live and in replay alike. `aqi` is the source's hourly VN_AQI
     /// after this event (air quality only); `now_ms` the wall clock.
@@ -138,5 +142,64 @@ impl RuleSpec {
             RuleSpec::ReportBurst(spec) => Box::new(spec.check()?),
             RuleSpec::Anomaly(spec) => Box::new(spec.check()?),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::rules::RuleSet;
+    use ioc_ingest::{Event, Kind, Values};
+    use serde_json::json;
+
+    /// An event of `kind` carrying every field some rule watches, placed and categorised.
+    fn event(kind: Kind, n: i64) -> Event {
+        let mut values = Values::new();
+        for (name, value) in [
+            ("speed", json!(5.0)),
+            ("pm25", json!(400.0)),
+            ("level_cm", json!(90_000.0 + n as f64)),
+            ("danger_cm", json!(1.0)),
+            ("alert_cm", json!(1.0)),
+            ("laeq", json!(150.0)),
+            ("service_code", json!("flooding")),
+        ] {
+            values.insert(name, value);
+        }
+        Event {
+            id: format!("e-{n}"),
+            source: "s-1".into(),
+            kind,
+            area: "hoan-kiem".into(),
+            ts_ms: 1_795_338_000_000 + n * 60_000,
+            lat: Some(21.0285),
+            lon: Some(105.8542),
+            values,
+        }
+    }
+
+    #[test]
+    fn a_rule_takes_nothing_from_the_kinds_it_does_not_watch_and_something_from_those_it_does() {
+        for rule in RuleSet::defaults().rules {
+            let mut tracked_a_watched_kind = false;
+            for kind in Kind::EVERY {
+                let Ok(mut condition) = rule.spec.condition() else {
+                    panic!("default rule {} does not check", rule.id)
+                };
+                for n in 0..30 {
+                    condition.observe(&event(kind, n), Some(400.0), 1_795_338_000_000);
+                }
+                let trackers = condition.holdings().len();
+                if condition.watches(kind) {
+                    tracked_a_watched_kind |= trackers > 0;
+                } else {
+                    assert_eq!(trackers, 0, "rule {} took {kind:?} events", rule.id);
+                }
+            }
+            // A burst needs reports spread over a cluster; every sensor rule tracks its source
+            // or area from the first reading.
+            if rule.spec.type_name() != super::ReportBurstSpec::TYPE {
+                assert!(tracked_a_watched_kind, "rule {} tracked nothing", rule.id);
+            }
+        }
     }
 }

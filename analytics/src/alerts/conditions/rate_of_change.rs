@@ -8,7 +8,7 @@ use super::Condition;
 use super::subjects::Subjects;
 use super::values::{duration, finite, reading};
 use crate::snapshot::{self, SnapshotError};
-use ioc_ingest::Event;
+use ioc_ingest::{Event, Kind};
 use serde::{Deserialize, Serialize};
 
 /// The keys of a `rate_of_change` rule as written.
@@ -76,6 +76,10 @@ impl Condition for RateOfChange {
     fn load_trackers(&mut self, saved: &[u8]) -> Result<(), SnapshotError> {
         self.sensors = snapshot::decode(saved)?;
         Ok(())
+    }
+
+    fn watches(&self, kind: Kind) -> bool {
+        kind == self.metric.kind()
     }
 
     fn observe(&mut self, event: &Event, aqi: Option<f64>, _now_ms: i64) {

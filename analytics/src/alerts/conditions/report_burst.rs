@@ -78,6 +78,10 @@ impl Condition for ReportBurst {
         Ok(())
     }
 
+    fn watches(&self, kind: Kind) -> bool {
+        kind == Kind::Report
+    }
+
     fn observe(&mut self, event: &Event, _aqi: Option<f64>, _now_ms: i64) {
         if event.kind != Kind::Report {
             return;

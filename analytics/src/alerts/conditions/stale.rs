@@ -78,6 +78,10 @@ impl Condition for Stale {
         Ok(())
     }
 
+    fn watches(&self, kind: Kind) -> bool {
+        self.kinds.contains(&kind)
+    }
+
     fn observe(&mut self, event: &Event, _aqi: Option<f64>, now_ms: i64) {
         if !self.kinds.contains(&event.kind) {
             return;

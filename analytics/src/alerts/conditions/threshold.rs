@@ -8,7 +8,7 @@ use super::Condition;
 use super::subjects::Subjects;
 use super::values::{finite, optional_duration, reading};
 use crate::snapshot::{self, SnapshotError};
-use ioc_ingest::Event;
+use ioc_ingest::{Event, Kind};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -131,6 +131,10 @@ impl Condition for Threshold {
         Ok(())
     }
 
+    fn watches(&self, kind: Kind) -> bool {
+        kind == self.metric.kind()
+    }
+
     fn observe(&mut self, event: &Event, aqi: Option<f64>, _now_ms: i64) {
         let Some(reading) = reading(event, &self.metric, aqi) else {
             return;
@@ -180,7 +184,6 @@ mod tests {
     use super::super::super::rules::RuleSet;
     use super::super::RuleSpec;
     use super::*;
-    use ioc_ingest::Kind;
 
     #[test]
     fn a_threshold_rule_is_read_in_engine_units() {
