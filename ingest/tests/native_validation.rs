@@ -241,7 +241,7 @@ fn fields_are_kept_in_the_kinds_order_and_the_first_problem_in_that_order_is_nam
         ["intensity", "occupancy", "congested"]
     );
     // Already in the kind's order (the usual case, read without sorting), and in that order
-    // but for one null, one unknown or one repeat of the order: the same fields kept.
+    // but for one null or one unknown field, and out of order: the same fields kept.
     for (values, kept) in [
         (
             r#"{"intensity":12,"speed":40,"congested":false}"#,

@@ -32,16 +32,17 @@ pub enum Kind {
 }
 
 impl Kind {
-    /// Every kind, in display order.
-    pub const ALL: [Kind; 7] = [
-        Kind::Traffic,
-        Kind::AirQuality,
-        Kind::WaterLevel,
-        Kind::Noise,
-        Kind::Report,
-        Kind::ReportUpdate,
-        Kind::Dossier,
-    ];
+    /// Every kind, in display order: [`Kind::EVERY`] without the engine's alert records,
+    /// which come last there.
+    pub const ALL: [Kind; 7] = {
+        let mut all = [Kind::Traffic; 7];
+        let mut at = 0;
+        while at < all.len() {
+            all[at] = Kind::EVERY[at];
+            at += 1;
+        }
+        all
+    };
 
     /// Every kind an event may have, the engine's alert records included, each at its
     /// declaration order (`kind as usize`): for tables indexed by kind.
