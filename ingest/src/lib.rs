@@ -5,6 +5,7 @@
 //! (deduplicated, group-committed) → acknowledged → handed to analytics.
 
 pub mod area;
+mod bytewise;
 pub mod cluster;
 pub mod deadletter;
 pub mod decode;

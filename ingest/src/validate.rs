@@ -1,6 +1,7 @@
 //! Validation shared by every payload format: kind, time, place, source and field ranges.
 
 use crate::area::Areas;
+use crate::bytewise;
 use crate::decode::Draft;
 use crate::event::{Event, Kind, Values, same_field_name};
 use crate::fields::{self, FieldType};
@@ -164,15 +165,31 @@ fn check_id(id: Option<String>, field: &str) -> Result<String, Rejection> {
 }
 
 /// Whether an id holds a control character (C0, DEL or C1) or an MQTT wildcard. Nearly every
-/// id is ASCII, checked byte by byte (where the controls are exactly the ASCII ones); any other
-/// is checked character by character. Every event's id and source come through here.
+/// id is ASCII, where the controls are exactly the ASCII ones: it is checked eight bytes at a
+/// time ([`crate::bytewise`]), its last few bytes one by one; any other id character by
+/// character. Every event's id and source come through here.
 fn has_control_or_wildcard(id: &str) -> bool {
-    if id.is_ascii() {
-        id.bytes()
-            .any(|byte| byte.is_ascii_control() || byte == b'#' || byte == b'+')
-    } else {
-        id.chars().any(|c| c.is_control() || c == '#' || c == '+')
+    if !id.is_ascii() {
+        return id.chars().any(|c| c.is_control() || c == '#' || c == '+');
     }
+    let bytes = id.as_bytes();
+    let mut at = 0;
+    while let Some(word) = bytewise::word_at(bytes, at) {
+        if bytewise::below(word, 0x20)
+            | bytewise::equal_to(word, 0x7f)
+            | bytewise::equal_to(word, b'#')
+            | bytewise::equal_to(word, b'+')
+            != 0
+        {
+            return true;
+        }
+        at += bytewise::WORD;
+    }
+    bytes
+        .get(at..)
+        .unwrap_or_default()
+        .iter()
+        .any(|&byte| byte.is_ascii_control() || byte == b'#' || byte == b'+')
 }
 
 /// Keeps the kind's known fields, checked; refuses a draft with no known reading or without a
@@ -285,4 +302,29 @@ fn check_field(name: &str, ty: FieldType, value: &Value) -> Result<(), Rejection
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The word-at-a-time check of an ASCII id says what a character-by-character one says,
+    /// for every ASCII byte at every place of ids of up to three words and a tail.
+    #[test]
+    fn ascii_ids_are_checked_as_characters_are() {
+        let by_characters = |id: &str| id.chars().any(|c| c.is_control() || c == '#' || c == '+');
+        for byte in 0..0x80_u8 {
+            for len in 1..28 {
+                for place in 0..len {
+                    let mut id = vec![b'a'; len];
+                    id[place] = byte;
+                    let id = String::from_utf8(id).expect("ASCII");
+                    assert_eq!(has_control_or_wildcard(&id), by_characters(&id), "{id:?}");
+                }
+            }
+        }
+        for id in ["trạm-01", "trạm\u{85}", "a#ạ", "ạ+", "Hoàn Kiếm"] {
+            assert_eq!(has_control_or_wildcard(id), by_characters(id), "{id:?}");
+        }
+    }
 }
