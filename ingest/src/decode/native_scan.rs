@@ -12,7 +12,7 @@
 use super::native::TimeField;
 use super::{Draft, kind_name};
 use crate::bytewise;
-use crate::event::{Values, field_name};
+use crate::event::{KnownSet, Values};
 use crate::reject::Rejection;
 use serde_json::{Number, Value};
 
@@ -229,6 +229,7 @@ impl<'a> Cursor<'a> {
         if self.eat(b'}') {
             return Some(values);
         }
+        let mut read = KnownSet::default();
         loop {
             let name = self.string()?;
             self.require(b':')?;
@@ -238,7 +239,7 @@ impl<'a> Cursor<'a> {
                 Some(Scalar::Number(n)) => Value::Number(n),
                 Some(Scalar::Bool(b)) => Value::Bool(b),
             };
-            values.insert(field_name(name), value);
+            values.insert_read(&mut read, name, value);
             if self.eat(b'}') {
                 return Some(values);
             }

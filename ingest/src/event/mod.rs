@@ -2,6 +2,7 @@
 
 mod values;
 
+pub(crate) use values::KnownSet;
 pub use values::{FieldName, KNOWN_NAMES, Values, field_name, same_field_name};
 
 use serde::{Deserialize, Serialize};

@@ -63,10 +63,18 @@ pub const KNOWN_NAMES: [&str; 40] = [
 ];
 
 /// `name` as a [`FieldName`]: borrowed from [`KNOWN_NAMES`] when it is there.
+pub fn field_name(name: &str) -> FieldName {
+    match known_place(name).and_then(|place| KNOWN_NAMES.get(place)) {
+        Some(known) => Cow::Borrowed(known),
+        None => Cow::Owned(name.to_string()),
+    }
+}
+
+/// The place of `name` in [`KNOWN_NAMES`], if it is a known name.
 ///
 /// Every field of every decoded event comes through here; only the known names of the same
 /// length are compared (a handful, not forty).
-pub fn field_name(name: &str) -> FieldName {
+pub(crate) fn known_place(name: &str) -> Option<usize> {
     let index = &KNOWN_NAMES_BY_LENGTH;
     let same_length = index
         .start
@@ -74,13 +82,31 @@ pub fn field_name(name: &str) -> FieldName {
         .zip(index.start.get(name.len() + 1))
         .and_then(|(&from, &to)| index.places.get(from..to))
         .unwrap_or_default();
-    match same_length
+    same_length
         .iter()
-        .filter_map(|&place| KNOWN_NAMES.get(usize::from(place)))
-        .find(|known| same_field_name(known, name))
-    {
-        Some(known) => Cow::Borrowed(known),
-        None => Cow::Owned(name.to_string()),
+        .map(|&place| usize::from(place))
+        .find(|&place| {
+            KNOWN_NAMES
+                .get(place)
+                .is_some_and(|known| same_field_name(known, name))
+        })
+}
+
+/// A set of places in [`KNOWN_NAMES`] (one bit each): which known fields a decoder has read,
+/// so the next one is appended without searching the fields already there.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct KnownSet(u64);
+
+// Every place of `KNOWN_NAMES` has its bit in a `KnownSet`.
+const _: () = assert!(KNOWN_NAMES.len() <= u64::BITS as usize);
+
+impl KnownSet {
+    /// Adds `place`; false when it was already there.
+    pub(crate) fn insert(&mut self, place: usize) -> bool {
+        let bit = 1_u64 << (place % u64::BITS as usize);
+        let absent = self.0 & bit == 0;
+        self.0 |= bit;
+        absent
     }
 }
 
@@ -202,6 +228,23 @@ impl Values {
     pub(crate) fn push_absent(&mut self, name: FieldName, value: Value) {
         debug_assert!(!self.contains_key(&name), "{name} is already a field");
         self.fields.push((name, value));
+    }
+
+    /// Sets the field `name` to `value` as [`Values::insert`] does, for a decoder reading one
+    /// object: a known name not in `read` yet is appended without a search of the fields
+    /// there (the usual case: every name of a device's message is known and comes once).
+    pub(crate) fn insert_read(&mut self, read: &mut KnownSet, name: &str, value: Value) {
+        match known_place(name) {
+            Some(place) if read.insert(place) => match KNOWN_NAMES.get(place) {
+                Some(known) => self.push_absent(Cow::Borrowed(known), value),
+                None => {
+                    self.insert(field_name(name), value);
+                }
+            },
+            _ => {
+                self.insert(field_name(name), value);
+            }
+        }
     }
 
     /// Keeps the fields `rank` gives a place to, ordered by that place; `rank` must give
@@ -387,6 +430,39 @@ impl<'de> Visitor<'de> for ValuesVisitor {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// A decoder's appending gives the fields `insert` gives: repeated names (known or not)
+    /// keep their first place and last value, known names are borrowed.
+    #[test]
+    fn insert_read_gives_the_fields_insert_gives() {
+        let names = [
+            "pm25", "x", "pm10", "pm25", "x", "laeq", "pm10", "y", "humidity",
+        ];
+        for len in 0..=names.len() {
+            let mut inserted = Values::new();
+            let mut read_in = Values::new();
+            let mut read = KnownSet::default();
+            for (at, name) in names.iter().take(len).enumerate() {
+                inserted.insert(field_name(name), json!(at));
+                read_in.insert_read(&mut read, name, json!(at));
+            }
+            let pairs = |values: &Values| -> Vec<(String, Value)> {
+                values
+                    .iter()
+                    .map(|(name, value)| (name.to_string(), value.clone()))
+                    .collect()
+            };
+            assert_eq!(pairs(&read_in), pairs(&inserted), "{len}");
+            assert!(
+                read_in
+                    .fields
+                    .iter()
+                    .all(|(name, _)| matches!(name, Cow::Borrowed(_))
+                        != ["x", "y"].contains(&name.as_ref())),
+                "{len}"
+            );
+        }
+    }
 
     #[test]
     fn known_names_are_borrowed_and_others_owned() {
