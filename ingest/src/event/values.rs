@@ -171,9 +171,28 @@ impl Clone for Values {
     }
 
     /// Reuses this vector's storage: a sensor's latest fields are overwritten by its next
-    /// reading without an allocation.
+    /// reading without an allocation. A sensor sends the same fields every time, so when the
+    /// names are the same only the values are copied, and a number or a boolean is copied
+    /// in place (the generic copy of each name and value, and the drop of the old ones, cost
+    /// about 550 instructions per event in B2's profile).
     fn clone_from(&mut self, source: &Self) {
-        self.fields.clone_from(&source.fields);
+        let same_names = self.fields.len() == source.fields.len()
+            && self
+                .fields
+                .iter()
+                .zip(&source.fields)
+                .all(|((mine, _), (theirs, _))| same_field_name(mine, theirs));
+        if !same_names {
+            self.fields.clone_from(&source.fields);
+            return;
+        }
+        for ((_, mine), (_, theirs)) in self.fields.iter_mut().zip(&source.fields) {
+            match (mine, theirs) {
+                (Value::Number(mine), Value::Number(theirs)) => mine.clone_from(theirs),
+                (Value::Bool(mine), Value::Bool(theirs)) => *mine = *theirs,
+                (mine, theirs) => mine.clone_from(theirs),
+            }
+        }
     }
 }
 
@@ -461,6 +480,41 @@ mod tests {
                         != ["x", "y"].contains(&name.as_ref())),
                 "{len}"
             );
+        }
+    }
+
+    /// Copying a reading over an earlier one gives what a fresh copy gives, whether the names,
+    /// their number or the values' types are the same or not.
+    #[test]
+    fn clone_from_gives_what_clone_gives() {
+        let readings = [
+            json!({"intensity": 12, "speed": 41.5, "occupancy": 0.3, "congested": false}),
+            json!({"intensity": 14, "speed": 38.0, "occupancy": 0.4, "congested": true}),
+            json!({"intensity": 14, "speed": 38.0, "occupancy": 0.4}),
+            json!({"intensity": "many", "speed": null, "occupancy": [1], "congested": 1}),
+            json!({"speed": 38.0, "intensity": 14, "occupancy": 0.4, "congested": true}),
+            json!({"odd": 1, "speed": 2}),
+            json!({"odd": 3, "speed": 4}),
+            json!({}),
+        ];
+        let values = |reading: &Value| match reading {
+            Value::Object(map) => Values::from(map.clone()),
+            _ => unreachable!("objects only"),
+        };
+        for earlier in &readings {
+            for later in &readings {
+                let mut copied = values(earlier);
+                copied.clone_from(&values(later));
+                assert_eq!(
+                    copied.to_map(),
+                    values(later).to_map(),
+                    "{earlier} then {later}"
+                );
+                assert_eq!(
+                    copied.keys().collect::<Vec<_>>(),
+                    values(later).keys().collect::<Vec<_>>()
+                );
+            }
         }
     }
 
