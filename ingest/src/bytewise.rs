@@ -48,7 +48,9 @@ mod tests {
     /// place is the first true match, and a mask is non-zero exactly when there is one.
     #[test]
     fn masks_find_exactly_the_first_match() {
-        let tests: [(&str, fn(u64) -> u64, fn(u8) -> bool); 4] = [
+        /// A test's name, its mask, and which bytes it must flag.
+        type Test = (&'static str, fn(u64) -> u64, fn(u8) -> bool);
+        let tests: [Test; 4] = [
             ("quote", |w| equal_to(w, b'"'), |b| b == b'"'),
             ("zero", |w| equal_to(w, 0), |b| b == 0),
             ("control", |w| below(w, 0x20), |b| b < 0x20),
