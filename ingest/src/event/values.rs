@@ -253,15 +253,16 @@ impl Values {
     /// object: a known name not in `read` yet is appended without a search of the fields
     /// there (the usual case: every name of a device's message is known and comes once).
     pub(crate) fn insert_read(&mut self, read: &mut KnownSet, name: &str, value: Value) {
-        match known_place(name) {
-            Some(place) if read.insert(place) => match KNOWN_NAMES.get(place) {
-                Some(known) => self.push_absent(Cow::Borrowed(known), value),
-                None => {
-                    self.insert(field_name(name), value);
-                }
-            },
-            _ => {
-                self.insert(field_name(name), value);
+        let known = known_place(name).and_then(|place| Some((place, *KNOWN_NAMES.get(place)?)));
+        match known {
+            Some((place, known)) if read.insert(place) => {
+                self.push_absent(Cow::Borrowed(known), value)
+            }
+            Some((_, known)) => {
+                self.insert(Cow::Borrowed(known), value);
+            }
+            None => {
+                self.insert(Cow::Owned(name.to_string()), value);
             }
         }
     }
