@@ -72,9 +72,66 @@ pub struct Decoded {
     /// The format the payload came in.
     pub format: Format,
     /// Its drafts (a SenML pack may hold several).
-    pub drafts: Vec<Draft>,
+    pub drafts: Drafts,
     /// Drafts whose time carried no zone and was read in the device zone.
     pub zoneless: usize,
+}
+
+/// A message's drafts: one for a native object or an NGSI entity (nearly every message),
+/// held as it is rather than in a vector of its own, or a SenML pack's.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Drafts {
+    /// The one draft of an object.
+    One(Draft),
+    /// The drafts of a pack, in order.
+    Many(Vec<Draft>),
+}
+
+impl Drafts {
+    /// How many drafts there are.
+    pub fn len(&self) -> usize {
+        match self {
+            Drafts::One(_) => 1,
+            Drafts::Many(drafts) => drafts.len(),
+        }
+    }
+
+    /// Whether there are none (an empty SenML pack).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl IntoIterator for Drafts {
+    type Item = Draft;
+    type IntoIter = DraftsIter;
+
+    fn into_iter(self) -> DraftsIter {
+        match self {
+            Drafts::One(draft) => DraftsIter::One(Some(draft)),
+            Drafts::Many(drafts) => DraftsIter::Many(drafts.into_iter()),
+        }
+    }
+}
+
+/// The drafts of a message, one by one, in order.
+#[derive(Debug)]
+pub enum DraftsIter {
+    /// The one draft, until it is taken.
+    One(Option<Draft>),
+    /// A pack's drafts.
+    Many(std::vec::IntoIter<Draft>),
+}
+
+impl Iterator for DraftsIter {
+    type Item = Draft;
+
+    fn next(&mut self) -> Option<Draft> {
+        match self {
+            DraftsIter::One(draft) => draft.take(),
+            DraftsIter::Many(drafts) => drafts.next(),
+        }
+    }
 }
 
 /// Decodes one message body into drafts (a SenML pack may hold several events), reading
@@ -82,7 +139,8 @@ pub struct Decoded {
 ///
 /// `now_ms` resolves SenML relative times.
 pub fn decode(payload: &[u8], topic: &TopicInfo<'_>, now_ms: i64) -> Result<Vec<Draft>, Rejection> {
-    decode_in(payload, topic, now_ms, DEFAULT_DEVICE_ZONE).map(|decoded| decoded.drafts)
+    decode_in(payload, topic, now_ms, DEFAULT_DEVICE_ZONE)
+        .map(|decoded| decoded.drafts.into_iter().collect())
 }
 
 /// Decodes one message body, reading zone-less device times in `zone`, and says in which
@@ -109,18 +167,29 @@ pub fn decode_in(
         apply_topic(&mut draft, topic)?;
         return Ok(Decoded {
             format: Format::Native,
-            drafts: vec![draft],
+            drafts: Drafts::One(draft),
             zoneless: 0,
         });
     }
     let value = parse_json(text)?;
-    let (format, mut drafts, zoneless) = match &value {
-        Value::Array(_) => (Format::Senml, senml::decode(&value, now_ms)?, 0),
-        Value::Object(map) if ngsi::is_entity(map) => {
-            let (draft, zoneless) = ngsi::decode(map, zone)?;
-            (Format::Ngsi, vec![draft], usize::from(zoneless))
+    let (format, drafts, zoneless) = match &value {
+        Value::Array(_) => {
+            let mut drafts = senml::decode(&value, now_ms)?;
+            for draft in &mut drafts {
+                apply_topic(draft, topic)?;
+            }
+            (Format::Senml, Drafts::Many(drafts), 0)
         }
-        Value::Object(map) => (Format::Native, vec![native::decode(map)?], 0),
+        Value::Object(map) if ngsi::is_entity(map) => {
+            let (mut draft, zoneless) = ngsi::decode(map, zone)?;
+            apply_topic(&mut draft, topic)?;
+            (Format::Ngsi, Drafts::One(draft), usize::from(zoneless))
+        }
+        Value::Object(map) => {
+            let mut draft = native::decode(map)?;
+            apply_topic(&mut draft, topic)?;
+            (Format::Native, Drafts::One(draft), 0)
+        }
         _ => {
             return Err(Rejection::new(
                 Reason::MalformedJson,
@@ -128,9 +197,6 @@ pub fn decode_in(
             ));
         }
     };
-    for draft in &mut drafts {
-        apply_topic(draft, topic)?;
-    }
     Ok(Decoded {
         format,
         drafts,
