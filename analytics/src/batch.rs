@@ -123,15 +123,12 @@ impl<'e> FieldIds<'e> {
 /// (series, bucket) cell the readings touch, in the order the cells first appear by time.
 ///
 /// Each cell gets a dense number here, in order of appearance, and polars groups the cells'
-/// single integer key for the exact sum, min and max; the results fold into their cell by
-/// index. One integer column groups much faster than two, which polars row-encodes first,
-/// and a vector indexed by cell needs no hash table (B2 and B8's profiles in BENCHMARKS.md).
-///
-/// What is one step per row is done as the rows are numbered, in time order: each reading's
-/// quantile-sketch bin is counted into its cell's sketch (a second group-by of (cell, bin)
-/// pairs cost polars more than the whole statistics one), and the cell's count and latest
-/// reading are kept (the last row of a cell in time order is its latest; polars' length,
-/// `max(ts)` and `last(value)` of the same rows were three of its seven aggregations).
+/// single integer key for count, exact sum, min, max and the latest value; the results fold
+/// into their cell by index. One integer column groups much faster than two, which polars
+/// row-encodes first, and a vector indexed by cell needs no hash table (B2 and B8's profiles
+/// in BENCHMARKS.md). Each reading's quantile-sketch bin is counted into its cell's sketch
+/// as the rows are numbered: a second group-by of (cell, bin) pairs cost polars more than
+/// the whole statistics one, to produce counts that are one increment per row here.
 pub fn aggregate(readings: &[Reading]) -> PolarsResult<Vec<(u32, i64, Partial)>> {
     if readings.is_empty() {
         return Ok(Vec::new());
@@ -159,9 +156,6 @@ pub fn aggregate(readings: &[Reading]) -> PolarsResult<Vec<(u32, i64, Partial)>>
         cell_of_row.push(cell);
         if let Some((_, _, partial)) = cells.get_mut(cell as usize) {
             partial.sketch.add(reading.value);
-            partial.count += 1;
-            partial.last_ts = reading.ts;
-            partial.last = reading.value;
         }
         // The sum in two integer limbs: integer sums are exact whatever the batch holds.
         let (high, low) = ExactSum::of(reading.value).limbs();
@@ -170,6 +164,7 @@ pub fn aggregate(readings: &[Reading]) -> PolarsResult<Vec<(u32, i64, Partial)>>
     }
     let frame = df!(
         "cell" => cell_of_row,
+        "ts" => by_time.iter().map(|r| r.ts).collect::<Vec<_>>(),
         "value" => by_time.iter().map(|r| r.value).collect::<Vec<_>>(),
         "sum_high" => sum_high,
         "sum_low" => sum_low,
@@ -178,25 +173,34 @@ pub fn aggregate(readings: &[Reading]) -> PolarsResult<Vec<(u32, i64, Partial)>>
         .lazy()
         .group_by([col("cell")])
         .agg([
+            len().cast(DataType::UInt64).alias("count"),
             col("sum_high").sum(),
             col("sum_low").sum(),
             col("value").min().alias("min"),
             col("value").max().alias("max"),
+            col("ts").max().alias("last_ts"),
+            col("value").last().alias("last"),
         ])
         .collect()?;
 
     // Read as vectors: reading a chunked array by index looks its chunk up every time.
+    let count: Vec<_> = stats.column("count")?.u64()?.iter().collect();
     let sum_high: Vec<_> = stats.column("sum_high")?.i64()?.iter().collect();
     let sum_low: Vec<_> = stats.column("sum_low")?.i64()?.iter().collect();
     let min: Vec<_> = stats.column("min")?.f64()?.iter().collect();
     let max: Vec<_> = stats.column("max")?.f64()?.iter().collect();
+    let last_ts: Vec<_> = stats.column("last_ts")?.i64()?.iter().collect();
+    let last: Vec<_> = stats.column("last")?.f64()?.iter().collect();
     for (i, cell) in stats.column("cell")?.u32()?.iter().enumerate() {
         let Some((_, _, partial)) = cell.and_then(|cell| cells.get_mut(cell as usize)) else {
             continue;
         };
+        partial.count = count[i].unwrap_or(0);
         partial.sum = ExactSum::from_limbs(sum_high[i].unwrap_or(0), sum_low[i].unwrap_or(0));
         partial.min = min[i].unwrap_or(f64::INFINITY);
         partial.max = max[i].unwrap_or(f64::NEG_INFINITY);
+        partial.last_ts = last_ts[i].unwrap_or(i64::MIN);
+        partial.last = last[i].unwrap_or(0.0);
     }
     Ok(cells)
 }
