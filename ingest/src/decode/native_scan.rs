@@ -175,6 +175,12 @@ impl<'a> Cursor<'a> {
 
     /// The next byte after any space, not taken.
     fn peek(&mut self) -> Option<u8> {
+        // Devices send compact JSON: the next byte is rarely a space, and one comparison
+        // says so (every space and control byte is at or below it).
+        let next = *self.bytes.get(self.at)?;
+        if next > b' ' {
+            return Some(next);
+        }
         self.skip_space();
         self.bytes.get(self.at).copied()
     }
