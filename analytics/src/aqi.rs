@@ -34,6 +34,23 @@ impl Pollutant {
         (Pollutant::O3, "o3"),
     ];
 
+    /// The place in [`Pollutant::ALL`] of the pollutant read from field `name`, if any.
+    ///
+    /// A match on the name, not a search of the table: every field of every air-quality
+    /// reading is asked, three times (the hourly means and two open-data series). A test holds
+    /// it to the table.
+    pub fn place_of_field(name: &str) -> Option<usize> {
+        match name {
+            "pm25" => Some(0),
+            "pm10" => Some(1),
+            "no2" => Some(2),
+            "so2" => Some(3),
+            "co" => Some(4),
+            "o3" => Some(5),
+            _ => None,
+        }
+    }
+
     /// Concentration breakpoints (µg/m³) matching [`INDEX_LEVELS`].
     fn breakpoints(self) -> [f64; 8] {
         match self {
@@ -164,6 +181,16 @@ mod tests {
         assert_ne!(mean, 55.7, "the mean carries float noise");
         assert_eq!(aqi(&[(Pollutant::Pm25, mean)]), Some(110));
         assert_eq!(aqi(&[(Pollutant::Pm25, 55.7 - 1e-12)]), Some(110));
+    }
+
+    #[test]
+    fn each_field_name_gives_its_place_in_the_table() {
+        for (place, (_, field)) in Pollutant::ALL.iter().enumerate() {
+            assert_eq!(Pollutant::place_of_field(field), Some(place), "{field}");
+        }
+        for other in ["pm2.5", "PM25", "temperature", "humidity", "", "o"] {
+            assert_eq!(Pollutant::place_of_field(other), None, "{other}");
+        }
     }
 
     #[test]

@@ -3,7 +3,6 @@
 
 use crate::aqi::{self, Pollutant};
 use ioc_ingest::Values;
-use serde_json::Value;
 use std::collections::VecDeque;
 
 /// One hour, ms.
@@ -36,12 +35,18 @@ impl Hour {
             .then(|| self.sums[pollutant] / f64::from(self.counts[pollutant]))
     }
 
-    /// Adds a reading's pollutant fields.
+    /// Adds a reading's pollutant fields: one pass over the reading's fields (a field name
+    /// comes once), where looking each pollutant up searched them six times.
     pub(crate) fn add_values(&mut self, values: &Values) {
-        for (i, (_, field)) in Pollutant::ALL.iter().enumerate() {
-            if let Some(value) = values.get(field).and_then(Value::as_f64) {
-                self.sums[i] += value;
-                self.counts[i] += 1;
+        for (name, value) in values.iter() {
+            let Some(i) = Pollutant::place_of_field(name) else {
+                continue;
+            };
+            if let (Some(value), Some(sum), Some(count)) =
+                (value.as_f64(), self.sums.get_mut(i), self.counts.get_mut(i))
+            {
+                *sum += value;
+                *count += 1;
             }
         }
     }
@@ -159,10 +164,12 @@ impl HourlyAir {
 
     fn mean_of(&self, start: i64, pollutant: usize) -> Option<f64> {
         // From the newest: the index asks for the last twelve hours, and each hour is kept once
-        // (`add` keeps them ordered by start, without repeats), so the first found is the one.
+        // (`add` keeps them ordered by start, without repeats), so the first found is the one,
+        // and past an older hour it cannot come (a missing hour was a walk through the day).
         self.hours
             .iter()
             .rev()
+            .take_while(|h| h.start >= start)
             .find(|h| h.start == start)
             .and_then(|h| h.mean(pollutant))
     }
