@@ -56,7 +56,11 @@ impl SourceState {
     /// Takes the source's next event: its speed joins the sketch, and the newest event (by
     /// event time) gives the kind, area and latest fields.
     fn observe(&mut self, event: &Event) {
-        if let Some(speed) = event.values.get("speed").and_then(Value::as_f64) {
+        // Only a traffic counter has a speed (validation keeps each kind's own fields): the
+        // other kinds, four events in five, skip the search of their fields.
+        if event.kind == Kind::Traffic
+            && let Some(speed) = event.values.get("speed").and_then(Value::as_f64)
+        {
             self.speeds.add(speed);
         }
         if event.ts_ms >= self.last_ts {
