@@ -247,6 +247,11 @@ impl<'a> Cursor<'a> {
     }
 
     /// A scalar value (`null` is `None`); an object or array gives up.
+    ///
+    /// Inlined into each reader of a field, where the value's type is then matched at once:
+    /// as a call, building and returning the nested option cost about 60 instructions a value
+    /// in B2's profile.
+    #[inline(always)]
     fn scalar(&mut self) -> Option<Option<Scalar<'a>>> {
         match self.peek()? {
             b'"' => self.string().map(|text| Some(Scalar::Text(text))),
