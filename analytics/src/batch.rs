@@ -4,6 +4,7 @@
 //! no strings.
 
 use crate::partial::{ExactSum, Partial};
+use crate::sketch::BinMemo;
 use crate::windows::SeriesKey;
 use ioc_ingest::Kind;
 use ioc_ingest::event::same_field_name;
@@ -146,6 +147,7 @@ pub fn aggregate(readings: &[Reading]) -> PolarsResult<Vec<(u32, i64, Partial)>>
         Vec::with_capacity(by_time.len()),
         Vec::with_capacity(by_time.len()),
     );
+    let mut bins = BinMemo::new();
     for reading in &by_time {
         let cell = *cell_numbers
             .entry((reading.series, reading.bucket))
@@ -155,7 +157,7 @@ pub fn aggregate(readings: &[Reading]) -> PolarsResult<Vec<(u32, i64, Partial)>>
             });
         cell_of_row.push(cell);
         if let Some((_, _, partial)) = cells.get_mut(cell as usize) {
-            partial.sketch.add(reading.value);
+            partial.sketch.add_bin(bins.bin_of(reading.value), 1);
         }
         // The sum in two integer limbs: integer sums are exact whatever the batch holds.
         let (high, low) = ExactSum::of(reading.value).limbs();

@@ -37,6 +37,54 @@ pub fn bin_of(value: f64) -> i32 {
     if value > 0.0 { index } else { -index }
 }
 
+/// [`bin_of`] remembered for the values seen last: a batch of readings repeats the same
+/// values over and over (sensors report a decimal or two), and the logarithm behind each bin
+/// was about a twentieth of B2's time in its profile. Exactly [`bin_of`]: a remembered bin
+/// is given only for the very value (the same bits) it was computed for.
+#[derive(Debug)]
+pub struct BinMemo {
+    /// (the value's bits, its bin), at a place chosen by the bits; [`BinMemo::UNSET`] where
+    /// nothing is remembered.
+    slots: Box<[(u64, i32)]>,
+}
+
+impl BinMemo {
+    /// How many values are remembered at most (one per place).
+    const PLACES: usize = 1024;
+
+    /// The bits of a NaN no reading can hold (readings are finite): marks an empty place.
+    const UNSET: u64 = u64::MAX;
+
+    /// An empty memo.
+    pub fn new() -> Self {
+        Self {
+            slots: vec![(Self::UNSET, 0); Self::PLACES].into_boxed_slice(),
+        }
+    }
+
+    /// [`bin_of`] `value`, remembered.
+    pub fn bin_of(&mut self, value: f64) -> i32 {
+        let bits = value.to_bits();
+        // The top bits of a multiplicative hash choose the place.
+        let place = (bits.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 54) as usize % Self::PLACES;
+        match self.slots.get_mut(place) {
+            Some((remembered, bin)) if *remembered == bits => *bin,
+            Some(slot) => {
+                let bin = bin_of(value);
+                *slot = (bits, bin);
+                bin
+            }
+            None => bin_of(value),
+        }
+    }
+}
+
+impl Default for BinMemo {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// Offset that keeps every magnitude's bin index positive (log_γ(1e-9) ≈ -1036).
 const BIN_OFFSET: i32 = 2000;
 
@@ -280,6 +328,27 @@ fn dense_slot(first: &mut u32, counts: &mut Vec<u32>, index: u32) -> Option<usiz
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The memo gives what `bin_of` gives, for values met once and again, values whose places
+    /// collide, zero, negative values and the unset marker's neighbours.
+    #[test]
+    fn the_memo_gives_the_bin_of_each_value() {
+        let mut memo = BinMemo::new();
+        let mut values: Vec<f64> = (0..5_000).map(|i| f64::from(i) / 10.0 - 100.0).collect();
+        values.extend([0.0, -0.0, 1e-12, 5e-10, 1e300, -1e300, f64::MIN_POSITIVE]);
+        values.extend([f64::from_bits(u64::MAX - 1), 42.5, 42.5, -42.5]);
+        for round in 0..3 {
+            for &value in &values {
+                let expected = if value.is_nan() {
+                    None
+                } else {
+                    Some(bin_of(value))
+                };
+                let got = (!value.is_nan()).then(|| memo.bin_of(value));
+                assert_eq!(got, expected, "{value} in round {round}");
+            }
+        }
+    }
 
     #[test]
     fn quantiles_are_within_relative_accuracy() {
