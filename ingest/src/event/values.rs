@@ -15,52 +15,85 @@ use std::borrow::Cow;
 /// A field's name: one of [`KNOWN_NAMES`] without an allocation, or any other text owned.
 pub type FieldName = Cow<'static, str>;
 
-/// Field names the engine knows: every kind's fields, the report fields and the alert fields.
-///
-/// The journal stores a name from this table as its position (one byte), so the table is part
-/// of the journal's binary format: append to it, never reorder or remove.
-pub const KNOWN_NAMES: [&str; 40] = [
-    "intensity",
-    "speed",
-    "occupancy",
-    "congested",
-    "pm25",
-    "pm10",
-    "no2",
-    "o3",
-    "co",
-    "so2",
-    "temperature",
-    "humidity",
-    "level_cm",
-    "alert_cm",
-    "danger_cm",
-    "laeq",
-    "lamax",
-    "service",
-    "channel",
-    "level",
-    "stage",
-    "on_time",
-    "agency",
-    "service_code",
-    "description",
-    "media_url",
-    "address",
-    "status",
-    "email",
-    "phone",
-    "first_name",
-    "last_name",
-    "device_id",
-    "account_id",
-    "report_id",
-    "rating",
-    "by",
-    "note",
-    "rule",
-    "alert_id",
-];
+/// Declares [`KNOWN_NAMES`] and [`known_place`] from one list of `place => name`, so the table
+/// and the match that finds a name's place cannot disagree (the places must count up from 0,
+/// which the compiler checks).
+macro_rules! known_names {
+    ($($place:literal => $name:literal,)*) => {
+        /// Field names the engine knows: every kind's fields, the report fields and the alert
+        /// fields.
+        ///
+        /// The journal stores a name from this table as its position (one byte), so the table
+        /// is part of the journal's binary format: append to it, never reorder or remove.
+        pub const KNOWN_NAMES: [&str; [$($place),*].len()] = [$($name),*];
+
+        // Each name sits at its written place.
+        const _: () = {
+            let places: [usize; KNOWN_NAMES.len()] = [$($place),*];
+            let mut at = 0;
+            while at < places.len() {
+                assert!(places[at] == at, "known names are listed at places 0, 1, 2, …");
+                at += 1;
+            }
+        };
+
+        /// The place of `name` in [`KNOWN_NAMES`], if it is a known name.
+        ///
+        /// A `match` on the name: the compiler compares its length, then its bytes as a few
+        /// words against constants, with no call (every field of every decoded event and of
+        /// every journaled one comes through here; a table search called `memcmp` for each
+        /// name of the same length, a few hundredths of B2's time in its profile).
+        pub(crate) fn known_place(name: &str) -> Option<usize> {
+            match name {
+                $($name => Some($place),)*
+                _ => None,
+            }
+        }
+    };
+}
+
+known_names! {
+    0 => "intensity",
+    1 => "speed",
+    2 => "occupancy",
+    3 => "congested",
+    4 => "pm25",
+    5 => "pm10",
+    6 => "no2",
+    7 => "o3",
+    8 => "co",
+    9 => "so2",
+    10 => "temperature",
+    11 => "humidity",
+    12 => "level_cm",
+    13 => "alert_cm",
+    14 => "danger_cm",
+    15 => "laeq",
+    16 => "lamax",
+    17 => "service",
+    18 => "channel",
+    19 => "level",
+    20 => "stage",
+    21 => "on_time",
+    22 => "agency",
+    23 => "service_code",
+    24 => "description",
+    25 => "media_url",
+    26 => "address",
+    27 => "status",
+    28 => "email",
+    29 => "phone",
+    30 => "first_name",
+    31 => "last_name",
+    32 => "device_id",
+    33 => "account_id",
+    34 => "report_id",
+    35 => "rating",
+    36 => "by",
+    37 => "note",
+    38 => "rule",
+    39 => "alert_id",
+}
 
 /// `name` as a [`FieldName`]: borrowed from [`KNOWN_NAMES`] when it is there.
 pub fn field_name(name: &str) -> FieldName {
@@ -68,28 +101,6 @@ pub fn field_name(name: &str) -> FieldName {
         Some(known) => Cow::Borrowed(known),
         None => Cow::Owned(name.to_string()),
     }
-}
-
-/// The place of `name` in [`KNOWN_NAMES`], if it is a known name.
-///
-/// Every field of every decoded event comes through here; only the known names of the same
-/// length are compared (a handful, not forty).
-pub(crate) fn known_place(name: &str) -> Option<usize> {
-    let index = &KNOWN_NAMES_BY_LENGTH;
-    let same_length = index
-        .start
-        .get(name.len())
-        .zip(index.start.get(name.len() + 1))
-        .and_then(|(&from, &to)| index.places.get(from..to))
-        .unwrap_or_default();
-    same_length
-        .iter()
-        .map(|&place| usize::from(place))
-        .find(|&place| {
-            KNOWN_NAMES
-                .get(place)
-                .is_some_and(|known| same_field_name(known, name))
-        })
 }
 
 /// A set of places in [`KNOWN_NAMES`] (one bit each): which known fields a decoder has read,
@@ -108,45 +119,6 @@ impl KnownSet {
         self.0 |= bit;
         absent
     }
-}
-
-/// Longest name a known field may have, plus one (a compile-time check: a longer one stops
-/// the build in [`by_length`]).
-const NAME_LENGTHS: usize = 32;
-
-/// [`KNOWN_NAMES`] grouped by length: the places of the names `n` bytes long are
-/// `places[start[n]..start[n + 1]]`.
-struct ByLength {
-    places: [u8; KNOWN_NAMES.len()],
-    start: [usize; NAME_LENGTHS + 1],
-}
-
-/// Built once by the compiler from [`KNOWN_NAMES`], so the two cannot disagree.
-const KNOWN_NAMES_BY_LENGTH: ByLength = by_length();
-
-/// Groups [`KNOWN_NAMES`] by length (a counting sort, in a `const fn`).
-const fn by_length() -> ByLength {
-    let mut start = [0; NAME_LENGTHS + 1];
-    let mut at = 0;
-    while at < KNOWN_NAMES.len() {
-        start[KNOWN_NAMES[at].len() + 1] += 1;
-        at += 1;
-    }
-    let mut length = 0;
-    while length < NAME_LENGTHS {
-        start[length + 1] += start[length];
-        length += 1;
-    }
-    let mut next = start;
-    let mut places = [0; KNOWN_NAMES.len()];
-    at = 0;
-    while at < KNOWN_NAMES.len() {
-        let length = KNOWN_NAMES[at].len();
-        places[next[length]] = at as u8;
-        next[length] += 1;
-        at += 1;
-    }
-    ByLength { places, start }
 }
 
 /// Whether two field names are the same. Names from [`KNOWN_NAMES`] are the same string in
@@ -450,6 +422,20 @@ impl<'de> Visitor<'de> for ValuesVisitor {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// Every known name is found at its place, and names that differ from one in a byte, in
+    /// case or in length are not known.
+    #[test]
+    fn each_known_name_is_found_at_its_place() {
+        for (place, name) in KNOWN_NAMES.iter().enumerate() {
+            assert_eq!(known_place(name), Some(place), "{name}");
+            assert_eq!(known_place(&name.to_uppercase()), None, "{name}");
+            assert_eq!(known_place(&format!("{name}_")), None, "{name}");
+            assert_eq!(known_place(&name[..name.len() - 1]), None, "{name}");
+        }
+        assert_eq!(known_place(""), None);
+        assert_eq!(known_place("pm2.5"), None);
+    }
 
     /// A decoder's appending gives the fields `insert` gives: repeated names (known or not)
     /// keep their first place and last value, known names are borrowed.

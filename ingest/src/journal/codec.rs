@@ -25,7 +25,7 @@
 //! field-name table (`KNOWN_NAMES` in `event/values.rs`) and the tags are part of the format: append to them, never reorder.
 
 use super::JournalError;
-use crate::event::{Event, KNOWN_NAMES, Kind, Values, field_name};
+use crate::event::{Event, KNOWN_NAMES, Kind, Values, field_name, known_place};
 use serde_json::{Number, Value};
 
 /// First byte of a binary v1 body.
@@ -74,7 +74,7 @@ pub fn encode_event(event: &Event, out: &mut Vec<u8>) -> Result<(), JournalError
     }
     put_varint(out, event.values.len() as u64);
     for (name, value) in &event.values {
-        match KNOWN_NAMES.iter().position(|known| *known == name) {
+        match known_place(name) {
             Some(index) => out.push(index as u8 + 1),
             None => {
                 out.push(0);
