@@ -51,7 +51,7 @@ fn windows(c: &mut Criterion) {
         let mut ts = NOW;
         b.iter(|| {
             ts += 1_000;
-            store.merge(key.clone(), bucket_of(ts), black_box(&partial));
+            store.merge(&key, bucket_of(ts), black_box(&partial));
         })
     });
     let readings: Vec<Reading> = (0..10_000)
@@ -80,7 +80,7 @@ fn windows(c: &mut Criterion) {
             reading.sketch.add(reading.last);
             partial.merge(&reading);
         }
-        store.merge(key.clone(), NOW + bucket * 10_000, &partial);
+        store.merge(&key, NOW + bucket * 10_000, &partial);
     }
     c.bench_function("windows/hour_window_of_busy_buckets", |b| {
         b.iter(|| store.window(black_box(&key), NOW + 3_600_000, 3_600_000))

@@ -4,7 +4,8 @@
 
 use crate::partial::Partial;
 use ioc_ingest::Kind;
-use std::collections::{BTreeMap, HashMap};
+use rustc_hash::FxHashMap;
+use std::collections::BTreeMap;
 
 /// Bucket width: the windows' slide.
 pub const BUCKET_MS: i64 = 10_000;
@@ -41,30 +42,42 @@ pub struct SeriesKey {
 /// Buckets of every series.
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct WindowStore {
-    series: HashMap<SeriesKey, BTreeMap<i64, Partial>>,
+    /// Hashed with FxHash: every (series, bucket) cell of every polars batch looks up its
+    /// series and the city's (SipHash over two strings each time showed in B2's profile).
+    series: FxHashMap<SeriesKey, BTreeMap<i64, Partial>>,
+    /// The city-wide key of each series merged so far, so that a merge builds no key; rebuilt
+    /// as series are merged after a restart.
+    #[serde(skip)]
+    city_keys: FxHashMap<SeriesKey, SeriesKey>,
 }
 
 impl WindowStore {
     /// Merges a bucket partial into its series and into the city-wide series of the same field.
-    pub fn merge(&mut self, key: SeriesKey, bucket: i64, partial: &Partial) {
-        let city = SeriesKey {
-            area: CITY.to_string(),
-            ..key.clone()
-        };
-        for key in [key, city] {
-            self.series
-                .entry(key)
-                .or_default()
-                .entry(bucket)
-                .or_insert_with(Partial::empty)
-                .merge(partial);
+    /// A series already there is found by reference: no key is copied for it.
+    pub fn merge(&mut self, key: &SeriesKey, bucket: i64, partial: &Partial) {
+        if !self.city_keys.contains_key(key) {
+            let city = SeriesKey {
+                area: CITY.to_string(),
+                ..key.clone()
+            };
+            self.city_keys.insert(key.clone(), city);
+        }
+        merge_bucket(&mut self.series, key, bucket, partial);
+        if let Some(city) = self.city_keys.get(key) {
+            merge_bucket(&mut self.series, city, bucket, partial);
         }
     }
 
-    /// Drops buckets that start before `before_ms`, and series left empty.
+    /// Drops buckets that start before `before_ms`, and series left empty. A series whose
+    /// oldest bucket is kept is left as it is (splitting it would build a new map).
     pub fn prune(&mut self, before_ms: i64) {
         self.series.retain(|_, buckets| {
-            *buckets = buckets.split_off(&before_ms);
+            if buckets
+                .first_key_value()
+                .is_some_and(|(&start, _)| start < before_ms)
+            {
+                *buckets = buckets.split_off(&before_ms);
+            }
             !buckets.is_empty()
         });
     }
@@ -107,6 +120,25 @@ impl WindowStore {
     }
 }
 
+/// Merges `partial` into the `bucket` of `key`'s series, adding the series (a copy of `key`)
+/// when it is new.
+fn merge_bucket(
+    series: &mut FxHashMap<SeriesKey, BTreeMap<i64, Partial>>,
+    key: &SeriesKey,
+    bucket: i64,
+    partial: &Partial,
+) {
+    if !series.contains_key(key) {
+        series.insert(key.clone(), BTreeMap::new());
+    }
+    if let Some(buckets) = series.get_mut(key) {
+        buckets
+            .entry(bucket)
+            .or_insert_with(Partial::empty)
+            .merge(partial);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,10 +171,10 @@ mod tests {
             kind: Kind::Noise,
             field: "laeq".into(),
         };
-        store.merge(key("a"), 0, &one(50.0, 1));
-        store.merge(key("a"), 290_000, &one(70.0, 290_001));
-        store.merge(key("a"), 300_000, &one(90.0, 300_001));
-        store.merge(key("b"), 10_000, &one(60.0, 10_001));
+        store.merge(&key("a"), 0, &one(50.0, 1));
+        store.merge(&key("a"), 290_000, &one(70.0, 290_001));
+        store.merge(&key("a"), 300_000, &one(90.0, 300_001));
+        store.merge(&key("b"), 10_000, &one(60.0, 10_001));
         let w = store.window(&key("a"), 300_000, 300_000);
         assert_eq!(
             (w.count, w.sum.value(), w.max, w.last),

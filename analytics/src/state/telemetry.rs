@@ -218,7 +218,7 @@ impl Telemetry {
     pub(crate) fn merge(&mut self, partials: Vec<(u32, i64, Partial)>, allowed_lateness_ms: i64) {
         for (series, bucket, partial) in partials {
             if let Some(key) = self.series.key(series) {
-                self.windows.merge(key.clone(), bucket, &partial);
+                self.windows.merge(key, bucket, &partial);
             }
         }
         if let Some(max) = self.max_ts {
