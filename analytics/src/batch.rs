@@ -164,12 +164,20 @@ pub fn aggregate(readings: &[Reading]) -> PolarsResult<Vec<(u32, i64, Partial)>>
         sum_high.push(high);
         sum_low.push(low);
     }
-    let frame = df!(
-        "cell" => cell_of_row,
-        "ts" => by_time.iter().map(|r| r.ts).collect::<Vec<_>>(),
-        "value" => by_time.iter().map(|r| r.value).collect::<Vec<_>>(),
-        "sum_high" => sum_high,
-        "sum_low" => sum_low,
+    // Columns made from the vectors themselves (`from_vec` takes them: no copy). `df!` copies
+    // each slice into a new buffer, several megabytes a batch that the kernel zeroed page by
+    // page (a twelfth of B2's time in its profile).
+    let frame = DataFrame::new(
+        by_time.len(),
+        vec![
+            UInt32Chunked::from_vec("cell".into(), cell_of_row).into_column(),
+            Int64Chunked::from_vec("ts".into(), by_time.iter().map(|r| r.ts).collect())
+                .into_column(),
+            Float64Chunked::from_vec("value".into(), by_time.iter().map(|r| r.value).collect())
+                .into_column(),
+            Int64Chunked::from_vec("sum_high".into(), sum_high).into_column(),
+            Int64Chunked::from_vec("sum_low".into(), sum_low).into_column(),
+        ],
     )?;
     let stats = frame
         .lazy()
