@@ -111,24 +111,26 @@ impl Intake {
             entries.push(Entry::Event(self.report_of(payload, &info, now_ms)?));
             return Ok(());
         }
-        let decoded = decode::decode_in(payload, &info, now_ms, self.device_zone)?;
-        if decoded.drafts.is_empty() {
+        let before = entries.len();
+        // Each draft is validated as the decoder hands it on: moved once, never collected.
+        let (format, zoneless) =
+            decode::decode_each(payload, &info, now_ms, self.device_zone, |draft| {
+                entries.push(Entry::Event(self.validator.validate(draft, now_ms)?));
+                Ok(())
+            })?;
+        if entries.len() == before {
             return Err(Rejection::new(
                 Reason::MissingField,
                 "payload holds no event",
             ));
         }
-        let before = entries.len();
-        for draft in decoded.drafts {
-            entries.push(Entry::Event(self.validator.validate(draft, now_ms)?));
-        }
         // Counted once the whole message is accepted.
         for entry in &entries[before..] {
             if let Entry::Event(event) = entry {
-                self.counters.record(event.kind, decoded.format, 1);
+                self.counters.record(event.kind, format, 1);
             }
         }
-        self.counters.record_zoneless(decoded.zoneless as u64);
+        self.counters.record_zoneless(zoneless as u64);
         Ok(())
     }
 
