@@ -175,7 +175,7 @@ pub fn decode_in(
 /// carried no zone. An error of `each` stops the decoding and is returned.
 ///
 /// The intake validates each draft in `each`: a draft is moved once, from the reader to the
-/// validator (collecting it first, then taking it out again, was a twentieth of B2's time in
+/// validator (collecting it first, then taking it out again, cost about 3 % of B2's time in
 /// copies of the draft). A SenML pack is read whole, with the topic applied to every record,
 /// before its first draft is handed on, so a pack is refused for the same reason either way.
 pub fn decode_each(
