@@ -66,113 +66,23 @@ impl Format {
     }
 }
 
-/// What one message decoded to.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Decoded {
-    /// The format the payload came in.
-    pub format: Format,
-    /// Its drafts (a SenML pack may hold several).
-    pub drafts: Drafts,
-    /// Drafts whose time carried no zone and was read in the device zone.
-    pub zoneless: usize,
-}
-
-/// A message's drafts: one for a native object or an NGSI entity (nearly every message),
-/// held as it is rather than in a vector of its own, or a SenML pack's.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Drafts {
-    /// The one draft of an object.
-    One(Draft),
-    /// The drafts of a pack, in order.
-    Many(Vec<Draft>),
-}
-
-impl Drafts {
-    /// How many drafts there are.
-    pub fn len(&self) -> usize {
-        match self {
-            Drafts::One(_) => 1,
-            Drafts::Many(drafts) => drafts.len(),
-        }
-    }
-
-    /// Whether there are none (an empty SenML pack).
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-impl IntoIterator for Drafts {
-    type Item = Draft;
-    type IntoIter = DraftsIter;
-
-    fn into_iter(self) -> DraftsIter {
-        match self {
-            Drafts::One(draft) => DraftsIter::One(Some(draft)),
-            Drafts::Many(drafts) => DraftsIter::Many(drafts.into_iter()),
-        }
-    }
-}
-
-/// The drafts of a message, one by one, in order.
-#[derive(Debug)]
-pub enum DraftsIter {
-    /// The one draft, until it is taken.
-    One(Option<Draft>),
-    /// A pack's drafts.
-    Many(std::vec::IntoIter<Draft>),
-}
-
-impl Iterator for DraftsIter {
-    type Item = Draft;
-
-    fn next(&mut self) -> Option<Draft> {
-        match self {
-            DraftsIter::One(draft) => draft.take(),
-            DraftsIter::Many(drafts) => drafts.next(),
-        }
-    }
-}
-
 /// Decodes one message body into drafts (a SenML pack may hold several events), reading
 /// zone-less device times in [`DEFAULT_DEVICE_ZONE`].
 ///
 /// `now_ms` resolves SenML relative times.
 pub fn decode(payload: &[u8], topic: &TopicInfo<'_>, now_ms: i64) -> Result<Vec<Draft>, Rejection> {
-    decode_in(payload, topic, now_ms, DEFAULT_DEVICE_ZONE)
-        .map(|decoded| decoded.drafts.into_iter().collect())
-}
-
-/// Decodes one message body, reading zone-less device times in `zone`, and says in which
-/// format it came.
-pub fn decode_in(
-    payload: &[u8],
-    topic: &TopicInfo<'_>,
-    now_ms: i64,
-    zone: chrono_tz::Tz,
-) -> Result<Decoded, Rejection> {
-    let mut drafts = Drafts::Many(Vec::new());
-    let (format, zoneless) = decode_each(payload, topic, now_ms, zone, |draft| {
-        drafts = match std::mem::replace(&mut drafts, Drafts::Many(Vec::new())) {
-            Drafts::Many(none) if none.is_empty() => Drafts::One(draft),
-            Drafts::One(first) => Drafts::Many(vec![first, draft]),
-            Drafts::Many(mut several) => {
-                several.push(draft);
-                Drafts::Many(several)
-            }
-        };
+    let mut drafts = Vec::with_capacity(1);
+    decode_each(payload, topic, now_ms, DEFAULT_DEVICE_ZONE, |draft| {
+        drafts.push(draft);
         Ok(())
     })?;
-    Ok(Decoded {
-        format,
-        drafts,
-        zoneless,
-    })
+    Ok(drafts)
 }
 
-/// Decodes one message body as [`decode_in`] does, handing each draft to `each` as soon as
-/// it is whole instead of collecting them; returns the format and how many drafts' times
-/// carried no zone. An error of `each` stops the decoding and is returned.
+/// Decodes one message body, reading zone-less device times in `zone`, and hands each draft
+/// to `each` as soon as it is whole; returns the format the payload came in and how many
+/// drafts' times carried no zone (read in `zone`). An error of `each` stops the decoding and
+/// is returned. `now_ms` resolves SenML relative times.
 ///
 /// The intake validates each draft in `each`: a draft is moved once, from the reader to the
 /// validator (collecting it first, then taking it out again, cost about 3 % of B2's time in
