@@ -113,11 +113,10 @@ impl Intake {
         }
         let before = entries.len();
         // Each draft is validated as the decoder hands it on: moved once, never collected.
-        let (format, zoneless) =
-            decode::decode_each(payload, &info, now_ms, self.device_zone, |draft| {
-                entries.push(Entry::Event(self.validator.validate(draft, now_ms)?));
-                Ok(())
-            })?;
+        let decoding = decode::decode_each(payload, &info, now_ms, self.device_zone, |draft| {
+            entries.push(Entry::Event(self.validator.validate(draft, now_ms)?));
+            Ok(())
+        })?;
         if entries.len() == before {
             return Err(Rejection::new(
                 Reason::MissingField,
@@ -127,10 +126,10 @@ impl Intake {
         // Counted once the whole message is accepted.
         for entry in &entries[before..] {
             if let Entry::Event(event) = entry {
-                self.counters.record(event.kind, format, 1);
+                self.counters.record(event.kind, decoding.format, 1);
             }
         }
-        self.counters.record_zoneless(zoneless as u64);
+        self.counters.record_zoneless(decoding.zoneless as u64);
         Ok(())
     }
 

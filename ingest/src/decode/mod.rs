@@ -79,10 +79,18 @@ pub fn decode(payload: &[u8], topic: &TopicInfo<'_>, now_ms: i64) -> Result<Vec<
     Ok(drafts)
 }
 
+/// What [`decode_each`] says of a message besides its drafts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decoding {
+    /// The format the payload came in.
+    pub format: Format,
+    /// Drafts whose time carried no zone and was read in the device zone.
+    pub zoneless: usize,
+}
+
 /// Decodes one message body, reading zone-less device times in `zone`, and hands each draft
-/// to `each` as soon as it is whole; returns the format the payload came in and how many
-/// drafts' times carried no zone (read in `zone`). An error of `each` stops the decoding and
-/// is returned. `now_ms` resolves SenML relative times.
+/// to `each` as soon as it is whole. An error of `each` stops the decoding and is returned.
+/// `now_ms` resolves SenML relative times.
 ///
 /// The intake validates each draft in `each`: a draft is moved once, from the reader to the
 /// validator (collecting it first, then taking it out again, cost about 3 % of B2's time in
@@ -94,7 +102,7 @@ pub fn decode_each(
     now_ms: i64,
     zone: chrono_tz::Tz,
     mut each: impl FnMut(Draft) -> Result<(), Rejection>,
-) -> Result<(Format, usize), Rejection> {
+) -> Result<Decoding, Rejection> {
     let text = utf8(payload)?;
     // Most messages are native objects: read those without a JSON tree in between, the usual
     // flat shape by hand (it gives up at once at anything else: an NGSI entity's `type` key,
@@ -110,7 +118,10 @@ pub fn decode_each(
         let mut draft = draft?;
         apply_topic(&mut draft, topic)?;
         each(draft)?;
-        return Ok((Format::Native, 0));
+        return Ok(Decoding {
+            format: Format::Native,
+            zoneless: 0,
+        });
     }
     let value = parse_json(text)?;
     match &value {
@@ -122,19 +133,28 @@ pub fn decode_each(
             for draft in drafts {
                 each(draft)?;
             }
-            Ok((Format::Senml, 0))
+            Ok(Decoding {
+                format: Format::Senml,
+                zoneless: 0,
+            })
         }
         Value::Object(map) if ngsi::is_entity(map) => {
             let (mut draft, zoneless) = ngsi::decode(map, zone)?;
             apply_topic(&mut draft, topic)?;
             each(draft)?;
-            Ok((Format::Ngsi, usize::from(zoneless)))
+            Ok(Decoding {
+                format: Format::Ngsi,
+                zoneless: usize::from(zoneless),
+            })
         }
         Value::Object(map) => {
             let mut draft = native::decode(map)?;
             apply_topic(&mut draft, topic)?;
             each(draft)?;
-            Ok((Format::Native, 0))
+            Ok(Decoding {
+                format: Format::Native,
+                zoneless: 0,
+            })
         }
         _ => Err(Rejection::new(
             Reason::MalformedJson,
