@@ -55,17 +55,17 @@ impl WindowStore {
     /// Merges a bucket partial into its series and into the city-wide series of the same field.
     /// A series already there is found by reference: no key is copied for it.
     pub fn merge(&mut self, key: &SeriesKey, bucket: i64, partial: &Partial) {
-        if !self.city_keys.contains_key(key) {
-            let city = SeriesKey {
-                area: CITY.to_string(),
-                ..key.clone()
-            };
-            self.city_keys.insert(key.clone(), city);
-        }
         merge_bucket(&mut self.series, key, bucket, partial);
         if let Some(city) = self.city_keys.get(key) {
             merge_bucket(&mut self.series, city, bucket, partial);
+            return;
         }
+        let city = SeriesKey {
+            area: CITY.to_string(),
+            ..key.clone()
+        };
+        merge_bucket(&mut self.series, &city, bucket, partial);
+        self.city_keys.insert(key.clone(), city);
     }
 
     /// Drops buckets that start before `before_ms`, and series left empty. A series whose
@@ -128,15 +128,14 @@ fn merge_bucket(
     bucket: i64,
     partial: &Partial,
 ) {
-    if !series.contains_key(key) {
-        series.insert(key.clone(), BTreeMap::new());
-    }
-    if let Some(buckets) = series.get_mut(key) {
-        buckets
-            .entry(bucket)
-            .or_insert_with(Partial::empty)
-            .merge(partial);
-    }
+    let buckets = match series.get_mut(key) {
+        Some(buckets) => buckets,
+        None => series.entry(key.clone()).or_default(),
+    };
+    buckets
+        .entry(bucket)
+        .or_insert_with(Partial::empty)
+        .merge(partial);
 }
 
 #[cfg(test)]
